@@ -1,0 +1,73 @@
+# Shared set-up for scripts/demo and scripts/test: source it, then call `bootstrap EXTRAS`.
+# Installs what is missing on a Debian or Ubuntu machine (apt packages, a .venv
+# with the package) and is quick when everything is already there.
+
+VC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VC_VENV="${VC_VENV:-$VC_ROOT/.venv}"
+
+say() { printf '%s\n' "voice-coach setup: $*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else say "need root (or sudo) to run: $*"; return 1
+  fi
+}
+
+pick_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  say "Python 3.11 or newer is needed; install it (apt-get install python3) and try again"
+  return 1
+}
+
+apt_missing() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$package")
+  done
+  echo "${missing[@]:-}"
+}
+
+install_system_packages() {
+  command -v dpkg-query >/dev/null 2>&1 || { say "not a Debian-like system; install espeak-ng and the ALSA headers yourself"; return 0; }
+  local python="$1" wanted=(espeak-ng libasound2-dev)
+  # simpleaudio compiles a C extension: it needs a compiler and the Python headers.
+  command -v gcc >/dev/null 2>&1 || wanted+=(gcc)
+  "$python" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+    wanted+=(python3-dev)
+  "$python" -c 'import ensurepip' 2>/dev/null || wanted+=(python3-venv)
+  local missing
+  missing="$(apt_missing "${wanted[@]}")"
+  if [ -n "$missing" ]; then
+    say "installing apt packages: $missing"
+    as_root apt-get update -qq
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  fi
+}
+
+bootstrap() {
+  local extras="${1:-}" python
+  python="$(pick_python)" || return 1
+  install_system_packages "$python" || return 1
+  if [ ! -x "$VC_VENV/bin/python" ]; then
+    say "creating $VC_VENV"
+    "$python" -m venv "$VC_VENV" || return 1
+  fi
+  local spec="$VC_ROOT"
+  [ -n "$extras" ] && spec="$VC_ROOT[$extras]"
+  local stamp="$VC_VENV/.voice-coach-installed-$extras"
+  # Reinstall only when the project's metadata changed since the last install.
+  if [ ! -f "$stamp" ] || [ "$VC_ROOT/pyproject.toml" -nt "$stamp" ]; then
+    say "installing voice-coach${extras:+ with [$extras]} into $VC_VENV"
+    "$VC_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" || return 1
+    touch "$stamp"
+  fi
+}

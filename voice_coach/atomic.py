@@ -1,0 +1,36 @@
+"""Atomic file writes: a temp file beside the target, then a rename.
+
+A reader, or a user whose export is interrupted, sees either the old file or
+the complete new one, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success rename it over ``path``.
+
+    On any exception (Ctrl-C included) the temp file is removed and ``path`` is
+    left as it was. The temp name keeps the target's extension, so libraries
+    that pick a format from the name still work.
+    """
+    target = Path(path)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent or "."
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise

@@ -1,0 +1,160 @@
+"""The command line: thin click commands over the library. The only module importing click.
+
+Library errors become one line on stderr and an exit code (1 for failures, 2
+for usage errors); Ctrl-C stops with exit code 130 and no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import RoutineError, VoiceCoachError
+
+
+class _Group(click.Group):
+    """A group that reports voice-coach errors as one clean line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except VoiceCoachError as error:
+            prefix = "" if isinstance(error, RoutineError) else "voice-coach: "
+            click.echo(f"{prefix}{error}", err=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\nvoice-coach: stopped.", err=True)
+            ctx.exit(130)
+
+
+def _speech_options(command):
+    command = click.option("--deeper", is_flag=True, help="Also speak each step's deeper variant.")(
+        command
+    )
+    command = click.option(
+        "--rate",
+        type=click.IntRange(60, 400),
+        default=None,
+        help="Speaking rate in words a minute.",
+    )(command)
+    command = click.option("--voice", default=None, help="Voice id (see `voice-coach voices`).")(
+        command
+    )
+    return command
+
+
+def _prepare(routine_name: str, voice: str | None, rate: int | None, deeper: bool):
+    from .pipeline import prepare
+    from .routine import load_routine
+    from .speech import DEFAULT_RATE, Speaker
+
+    routine = load_routine(routine_name)
+    speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE)
+    return prepare(routine, speaker, deeper=deeper)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="voice-coach")
+def cli() -> None:
+    """Offline, voice-guided stretching routines.
+
+    ROUTINE is a built-in name (see `voice-coach list`) or a routine YAML file.
+    """
+
+
+@cli.command("list")
+def list_command() -> None:
+    """List the built-in routines."""
+    from .routine import builtin_names, load_routine
+
+    for name in builtin_names():
+        routine = load_routine(name)
+        click.echo(f"{name:<16} {routine.name} ({len(routine.steps)} steps)")
+
+
+@cli.command()
+@click.argument("routine")
+@_speech_options
+def show(routine: str, voice: str | None, rate: int | None, deeper: bool) -> None:
+    """Print ROUTINE's timeline of cues as a table, with the total time."""
+    from .script import format_script
+
+    click.echo(format_script(_prepare(routine, voice, rate, deeper).script))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=True))
+@_speech_options
+def check(file: str, voice: str | None, rate: int | None, deeper: bool) -> None:
+    """Validate a routine FILE and report cues that do not fit."""
+    from .player import clock
+
+    program = _prepare(file, voice, rate, deeper)
+    script = program.script
+    for note in script.notes:
+        click.echo(f"{file}: warning: {note}")
+    click.echo(
+        f"{file}: ok · {len(script.steps)} steps · {len(script.holds)} holds · "
+        f"{clock(script.duration)}"
+    )
+
+
+@cli.command()
+@click.argument("routine")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(), help="Audio file: .wav .flac .ogg .mp3"
+)
+@click.option("--timeline", type=click.Path(), help="Also write the timeline JSON here.")
+@_speech_options
+def export(
+    routine: str,
+    output: str,
+    timeline: str | None,
+    voice: str | None,
+    rate: int | None,
+    deeper: bool,
+) -> None:
+    """Render ROUTINE to an audio file."""
+    from .export import audio_extension, export_audio, export_timeline
+    from .player import clock
+
+    audio_extension(output)  # fail on a bad name before any synthesis
+    program = _prepare(routine, voice, rate, deeper)
+    export_audio(program, output)
+    if timeline:
+        export_timeline(program.script, timeline)
+    click.echo(f"wrote {output} ({clock(program.script.duration)})")
+
+
+@cli.command()
+@click.argument("routine")
+@_speech_options
+def play(routine: str, voice: str | None, rate: int | None, deeper: bool) -> None:
+    """Play ROUTINE through the sound device. Ctrl-C stops."""
+    from .player import play as play_program
+
+    play_program(_prepare(routine, voice, rate, deeper))
+
+
+@cli.command()
+def voices() -> None:
+    """List the installed voices (use an id with --voice)."""
+    from .speech import list_voices
+
+    for voice in list_voices():
+        click.echo(f"{voice.id:<28} {voice.name:<32} {', '.join(voice.languages)}")
+
+
+def main() -> None:
+    """Entry point of the ``voice-coach`` console script."""
+    try:
+        cli(prog_name="voice-coach")
+    except BrokenPipeError:
+        # Output piped into `head` and friends: stop quietly.
+        sys.stderr.close()
+        sys.exit(1)
+
+
+__all__ = ["cli", "main"]

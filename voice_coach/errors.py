@@ -1,0 +1,47 @@
+"""The project's own errors.
+
+Library code raises these; only the CLI turns them into messages and exit codes.
+Every message is one line that says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class VoiceCoachError(Exception):
+    """Base class of every error voice-coach reports to a user."""
+
+    #: Exit code the CLI uses: 1 for failures, 2 for usage errors.
+    exit_code = 1
+
+
+class RoutineError(VoiceCoachError):
+    """A routine file that cannot be used, with the file and line at fault."""
+
+    def __init__(self, message: str, source: str, line: int | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+class RoutineNotFoundError(VoiceCoachError):
+    """A routine named on the command line is neither a built-in nor a file."""
+
+    exit_code = 2
+
+
+class SpeechError(VoiceCoachError):
+    """The speech engine is missing or failed to synthesise a phrase."""
+
+
+class PlaybackError(VoiceCoachError):
+    """Live playback failed, for example because there is no sound device."""
+
+
+class NoSoundDeviceError(PlaybackError):
+    """No sound output device could be opened."""
+
+
+class ExportError(VoiceCoachError):
+    """An audio or timeline file could not be written."""

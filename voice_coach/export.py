@@ -1,0 +1,114 @@
+"""Export: a Program to an audio file, and its Script to timeline JSON. Atomic writes.
+
+The timeline JSON is a public format (see ARCHITECTURE.md): all times are in
+seconds, rounded to the microsecond, so ``round(t * sample_rate)`` gives back
+the exact sample.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_target
+from .audiofile import FORMATS, write_blocks
+from .errors import ExportError
+from .pipeline import Program
+from .script import Script
+
+TIMELINE_VERSION = 1
+
+
+def audio_extension(path: str | Path) -> str:
+    """The lower-case extension of ``path`` if it is a format voice-coach writes.
+
+    Raises ExportError naming the formats otherwise.
+    """
+    extension = Path(path).suffix.lower()
+    if extension not in FORMATS:
+        raise ExportError(
+            f"{path}: cannot tell the format from '{extension or 'no extension'}'; "
+            f"end the name with one of {', '.join(FORMATS)}"
+        )
+    return extension
+
+
+def export_audio(program: Program, path: str | Path) -> Path:
+    """Render ``program`` into the audio file ``path`` (format from its extension)."""
+    target = Path(path)
+    extension = audio_extension(target)
+    _check_folder(target)
+    try:
+        with atomic_target(target) as temp:
+            write_blocks(temp, program.blocks(), program.script.sample_rate, extension)
+    except OSError as error:
+        raise ExportError(f"{target}: cannot write the file ({error.strerror})") from None
+    except RuntimeError as error:  # libsndfile reports encoder and disk errors this way
+        raise ExportError(f"{target}: the encoder failed ({error})") from None
+    return target
+
+
+def timeline(script: Script) -> dict[str, Any]:
+    """The Script as the public timeline structure (times in seconds)."""
+    rate = script.sample_rate
+
+    def seconds(sample: int) -> float:
+        return round(sample / rate, 6)
+
+    return {
+        "version": TIMELINE_VERSION,
+        "sample_rate": rate,
+        "duration": seconds(script.length_samples),
+        "cues": [
+            {
+                "start": seconds(cue.start_sample),
+                "end": seconds(cue.end_sample),
+                "kind": cue.kind,
+                "role": cue.role,
+                "text": cue.text,
+                "step": cue.step,
+                "side": cue.side,
+                "rep": cue.rep,
+            }
+            for cue in script.cues
+        ],
+        "holds": [
+            {
+                "step": hold.step,
+                "side": hold.side,
+                "rep": hold.rep,
+                "start": seconds(hold.start_sample),
+                "end": seconds(hold.end_sample),
+            }
+            for hold in script.holds
+        ],
+        "steps": [
+            {
+                "step": span.step,
+                "name": span.name,
+                "start": seconds(span.start_sample),
+                "end": seconds(span.end_sample),
+            }
+            for span in script.steps
+        ],
+    }
+
+
+def export_timeline(script: Script, path: str | Path) -> Path:
+    """Write the Script's timeline JSON to ``path``."""
+    target = Path(path)
+    _check_folder(target)
+    try:
+        with atomic_target(target) as temp:
+            temp.write_text(json.dumps(timeline(script), indent=1) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise ExportError(f"{target}: cannot write the file ({error.strerror})") from None
+    return target
+
+
+def _check_folder(target: Path) -> None:
+    if target.is_dir():
+        raise ExportError(f"{target}: is a folder; give a file name such as routine.wav")
+    if not target.parent.is_dir():
+        raise ExportError(f"{target.parent}: no such folder; create it first")

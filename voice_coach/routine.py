@@ -1,0 +1,302 @@
+"""Routine files: YAML text in, a validated, frozen :class:`Routine` out.
+
+This module is part of the pure core: it parses text it is given and never
+touches audio. :func:`load_routine` is the one place that reads a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import RoutineError, RoutineNotFoundError
+
+#: Longest hold, prep or rest a routine may ask for, in seconds.
+MAX_SECONDS = 3600
+#: Longest whole routine, counting holds, prep and rest, in seconds.
+MAX_ROUTINE_SECONDS = 12 * 3600
+#: Longest text in any one field, in characters.
+MAX_TEXT = 2000
+MAX_REPS = 50
+MAX_COUNTDOWN = 30
+MAX_STEPS = 500
+
+SIDES = ("each", "none")
+
+#: Step settings a routine's ``defaults`` may set, with the built-in value of each.
+DEFAULTS: dict[str, Any] = {
+    "hold": 30,
+    "prep": 5,
+    "rest": 5,
+    "reps": 1,
+    "sides": "each",
+    "countdown": 5,
+    "halfway": True,
+    "limb": "side",
+}
+ROUTINE_KEYS = ("name", "description", "defaults", "steps")
+STEP_KEYS = ("name", "instructions", "deeper", *DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stretch or exercise: what to say, and how long to hold it."""
+
+    name: str
+    instructions: str
+    hold: float
+    prep: float
+    rest: float
+    reps: int
+    sides: str
+    countdown: int
+    halfway: bool
+    limb: str
+    deeper: str | None = None
+
+    @property
+    def side_names(self) -> tuple[str | None, ...]:
+        """The sides held in each rep, in order: ``("left", "right")`` or ``(None,)``."""
+        return ("left", "right") if self.sides == "each" else (None,)
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A validated routine: a name, a description and its steps in order."""
+
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+    source: str
+
+
+def builtin_names() -> list[str]:
+    """Return the names of the built-in routines, sorted."""
+    folder = resources.files("voice_coach") / "routines"
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def load_routine(name_or_path: str | Path) -> Routine:
+    """Load a routine from a file path, or a built-in by name (such as ``hamstrings``).
+
+    Raises
+    ------
+    RoutineNotFoundError
+        When ``name_or_path`` is neither an existing file nor a built-in name.
+    RoutineError
+        When the file exists but is not a valid routine (message names file and line).
+    """
+    text_name = str(name_or_path)
+    path = Path(name_or_path)
+    looks_like_path = path.suffix in (".yaml", ".yml") or "/" in text_name or "\\" in text_name
+    if path.exists() or looks_like_path:
+        if path.is_dir():
+            raise RoutineError("this is a folder; give the path of a routine .yaml file", text_name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise RoutineNotFoundError(
+                f"no routine file '{text_name}'; check the path, or run `voice-coach list` "
+                "for the built-in routines"
+            ) from None
+        except OSError as error:
+            raise RoutineError(f"cannot read the file ({error.strerror})", text_name) from None
+        return parse_routine(_decode(data, text_name), text_name)
+    if text_name in builtin_names():
+        resource = resources.files("voice_coach") / "routines" / f"{text_name}.yaml"
+        return parse_routine(resource.read_text(encoding="utf-8"), f"{text_name}.yaml")
+    suggestion = difflib.get_close_matches(text_name, builtin_names(), n=1)
+    hint = f"did you mean '{suggestion[0]}'? " if suggestion else ""
+    raise RoutineNotFoundError(
+        f"no built-in routine or file named '{text_name}'; {hint}"
+        f"built-ins: {', '.join(builtin_names())}"
+    )
+
+
+def _decode(data: bytes, source: str) -> str:
+    if b"\x00" in data:
+        raise RoutineError("this is not a text file; a routine is a YAML text file", source)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise RoutineError("the file is not UTF-8 text; save it as UTF-8", source, line) from None
+
+
+def parse_routine(text: str, source: str = "<routine>") -> Routine:
+    """Parse and validate routine YAML ``text``; ``source`` names it in error messages."""
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise RoutineError(
+            f"this is not valid YAML ({problem}); check indentation and quoting", source, line
+        ) from None
+    return _Validator(source, lines).routine(data)
+
+
+def _line_map(text: str) -> dict[tuple, int]:
+    """Map each value's path, such as ``("steps", 0, "hold")``, to its 1-based line.
+
+    The values themselves come from ``yaml.safe_load``; composing the node tree
+    (which builds no objects) is only used to find out where each one stood.
+    """
+    lines: dict[tuple, int] = {}
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key_path = (*path, key_node.value)
+                    lines[(*key_path, "<key>")] = key_node.start_mark.line + 1
+                    walk(value_node, key_path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+class _Validator:
+    """Checks plain YAML data against the routine format, raising RoutineError."""
+
+    def __init__(self, source: str, lines: dict[tuple, int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def fail(self, path: tuple, message: str) -> RoutineError:
+        line = self.lines.get(path)
+        while line is None and path:
+            path = path[:-1]
+            line = self.lines.get(path)
+        return RoutineError(message, self.source, line or 1)
+
+    def routine(self, data: Any) -> Routine:
+        if data is None:
+            raise self.fail((), "the file is empty; a routine needs a 'name' and a list of 'steps'")
+        if not isinstance(data, dict):
+            raise self.fail((), "a routine is a mapping with 'name' and 'steps' at the top level")
+        self.known_keys(data, (), ROUTINE_KEYS, "routine")
+        name = self.text(data, (), "name", required=True)
+        description = self.text(data, (), "description", required=False) or ""
+        defaults = dict(DEFAULTS)
+        raw_defaults = data.get("defaults")
+        if raw_defaults is not None:
+            if not isinstance(raw_defaults, dict):
+                raise self.fail(("defaults",), "'defaults' must be a mapping such as 'hold: 30'")
+            self.known_keys(raw_defaults, ("defaults",), tuple(DEFAULTS), "defaults")
+            for key in raw_defaults:
+                defaults[key] = self.setting(raw_defaults, ("defaults",), key)
+        raw_steps = data.get("steps")
+        if raw_steps is None:
+            raise self.fail((), "the routine has no 'steps'; add a list of steps, each with a name")
+        if not isinstance(raw_steps, list) or not raw_steps:
+            raise self.fail(("steps",), "'steps' must be a non-empty list, each item with a name")
+        if len(raw_steps) > MAX_STEPS:
+            raise self.fail(("steps",), f"a routine may have at most {MAX_STEPS} steps")
+        steps = tuple(self.step(item, index, defaults) for index, item in enumerate(raw_steps))
+        total = sum(
+            step.prep + len(step.side_names) * step.reps * (step.hold + step.rest) for step in steps
+        )
+        if total > MAX_ROUTINE_SECONDS:
+            raise self.fail(
+                ("steps",),
+                f"the routine would last over {MAX_ROUTINE_SECONDS // 3600} hours; "
+                "split it into shorter routines",
+            )
+        return Routine(name=name, description=description, steps=steps, source=self.source)
+
+    def step(self, item: Any, index: int, defaults: dict[str, Any]) -> Step:
+        path = ("steps", index)
+        if not isinstance(item, dict):
+            raise self.fail(path, f"step {index + 1} must be a mapping with a 'name' and 'hold'")
+        self.known_keys(item, path, STEP_KEYS, "step")
+        settings = dict(defaults)
+        for key in DEFAULTS:
+            if key in item:
+                settings[key] = self.setting(item, path, key)
+        return Step(
+            name=self.text(item, path, "name", required=True),
+            instructions=self.text(item, path, "instructions", required=False) or "",
+            deeper=self.text(item, path, "deeper", required=False),
+            **settings,
+        )
+
+    def known_keys(self, data: dict, path: tuple, allowed: tuple[str, ...], what: str) -> None:
+        for key in data:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+            raise self.fail((*path, str(key), "<key>"), f"unknown {what} key '{key}'; {hint}")
+
+    def text(self, data: Mapping, path: tuple, key: str, *, required: bool) -> str | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                raise self.fail(path, f"'{key}' is missing; add '{key}: ...' here")
+            return None
+        if not isinstance(value, str):
+            raise self.fail((*path, key), f"'{key}' must be text; put it in quotes")
+        value = " ".join(value.split())
+        if required and not value:
+            raise self.fail((*path, key), f"'{key}' is empty; write some text")
+        if len(value) > MAX_TEXT:
+            raise self.fail((*path, key), f"'{key}' is longer than {MAX_TEXT} characters")
+        return value
+
+    def setting(self, data: Mapping, path: tuple, key: str) -> Any:
+        value = data[key]
+        where = (*path, key)
+        if key in ("hold", "prep", "rest"):
+            lowest = 1 if key == "hold" else 0
+            return self.number(value, where, key, lowest, MAX_SECONDS)
+        if key in ("reps", "countdown"):
+            lowest = 1 if key == "reps" else 0
+            highest = MAX_REPS if key == "reps" else MAX_COUNTDOWN
+            number = self.number(value, where, key, lowest, highest)
+            if number != int(number):
+                raise self.fail(where, f"'{key}' must be a whole number, like {DEFAULTS[key]}")
+            return int(number)
+        if key == "sides":
+            if value not in SIDES:
+                raise self.fail(where, f"'sides' must be 'each' or 'none', not {value!r}")
+            return value
+        if key == "halfway":
+            if not isinstance(value, bool):
+                raise self.fail(where, "'halfway' must be true or false")
+            return value
+        if key == "limb":
+            if not isinstance(value, str) or not value.isalpha() or len(value) > 20:
+                raise self.fail(where, "'limb' must be one word, such as leg, arm or side")
+            return value.lower()
+        raise AssertionError(key)  # every key in DEFAULTS is handled above
+
+    def number(self, value: Any, where: tuple, key: str, lowest: float, highest: float) -> float:
+        example = DEFAULTS[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            unit = " of seconds" if key in ("hold", "prep", "rest") else ""
+            raise self.fail(where, f"'{key}' must be a number{unit}, like {example}; got {value!r}")
+        if not math.isfinite(value):
+            raise self.fail(where, f"'{key}' must be a finite number, like {example}")
+        if not lowest <= value <= highest:
+            raise self.fail(where, f"'{key}' must be from {lowest} to {highest}; got {value}")
+        return value

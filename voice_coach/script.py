@@ -1,0 +1,340 @@
+"""The script engine: a Routine plus measured clip lengths in, a timed Script out.
+
+Pure: no I/O and no clock. All times are whole samples (``*_sample`` names) at
+the one sample rate used end to end, so a hold lasts exactly its length to the
+sample and the mixer needs no rounding.
+
+The rules, in the order the listener hears them:
+
+* the audio opens with ``PREROLL_SECONDS`` of near-silence;
+* each step speaks its name, its instructions (and, with ``deeper``, its deeper
+  variant), then leaves ``prep`` seconds of quiet;
+* each rep and side speaks a side cue ("Left leg"), then the start chime marks
+  the hold's first sample and the end chime its last; the last ``countdown``
+  seconds are spoken, number k starting exactly k seconds before the end chime;
+  holds of 20 s or more get a "Halfway" cue at their midpoint;
+* after each hold a release or switch cue, then ``rest`` seconds of quiet
+  (none after the routine's last hold);
+* the routine ends with a closing phrase and the finish sound.
+
+Cues never overlap. A cue that does not fit its slot is dropped, never cut:
+the halfway cue gives way first, then countdown numbers that would run into the
+start chime or into the next number. Each drop is recorded in ``Script.notes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .routine import Routine, Step
+
+SPEECH = "speech"
+CHIME = "chime"
+
+#: Chime names; the files are ``sounds/<name>.wav``.
+HOLD_START = "hold-start"
+HOLD_END = "hold-end"
+FINISH = "finish"
+CHIMES = (HOLD_START, HOLD_END, FINISH)
+
+PREROLL_SECONDS = 0.6
+#: Quiet between two speech cues, and after a chime before speech.
+GAP_SECONDS = 0.35
+#: Quiet between a side cue and the start chime, so the chime stands apart.
+BEFORE_CHIME_SECONDS = 0.5
+#: Quiet at the very end, after the finish sound.
+TAIL_SECONDS = 1.0
+#: Holds at least this long get a halfway cue.
+HALFWAY_MIN_HOLD = 20
+
+HALFWAY_PHRASE = "Halfway."
+RELEASE_PHRASE = "And release."
+CLOSING_PHRASE = "That is the whole routine. Well done."
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One sound on the timeline: a speech clip or a chime, from start to end sample.
+
+    ``role`` says what the cue is for: title, instructions, deeper, side,
+    hold-start, halfway, countdown, hold-end, release, switch, closing, finish.
+    """
+
+    start_sample: int
+    end_sample: int
+    kind: str
+    text: str
+    role: str
+    step: int | None = None
+    side: str | None = None
+    rep: int | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A timed hold, from the start chime's first sample to the end chime's first sample."""
+
+    step: int
+    side: str | None
+    rep: int
+    start_sample: int
+    end_sample: int
+
+
+@dataclass(frozen=True)
+class StepSpan:
+    """Where a step lies on the timeline: from its title to the next step's title."""
+
+    step: int
+    name: str
+    start_sample: int
+    end_sample: int
+
+
+@dataclass(frozen=True)
+class Script:
+    """The compiled timeline of a routine; everything else renders from this."""
+
+    sample_rate: int
+    length_samples: int
+    cues: tuple[Cue, ...]
+    holds: tuple[Hold, ...]
+    steps: tuple[StepSpan, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration(self) -> float:
+        """Length of the rendered audio in seconds."""
+        return self.length_samples / self.sample_rate
+
+
+def side_phrase(step: Step, side: str | None, rep: int) -> str | None:
+    """What is said before a hold: "Left leg", "Right leg, 2 of 3", or None for one plain hold."""
+    parts = []
+    if side is not None:
+        parts.append(f"{side.capitalize()} {step.limb}")
+    if step.reps > 1:
+        parts.append(f"{rep} of {step.reps}" if parts else f"Round {rep} of {step.reps}")
+    return ", ".join(parts) + "." if parts else None
+
+
+def switch_phrase(step: Step) -> str:
+    """What is said between the two sides: "Switch legs."."""
+    return f"Switch {step.limb}s."
+
+
+def countdown_phrase(seconds_left: int) -> str:
+    """The spoken text of one countdown number."""
+    return str(seconds_left)
+
+
+def spoken_phrases(routine: Routine, *, deeper: bool = False) -> list[str]:
+    """Every distinct phrase the routine may speak, in first-use order.
+
+    These are the clips to synthesise and measure before :func:`compile_script`.
+    """
+    phrases: list[str] = []
+    for step in routine.steps:
+        phrases.append(step.name)
+        if step.instructions:
+            phrases.append(step.instructions)
+        if deeper and step.deeper:
+            phrases.append(step.deeper)
+        for rep in range(1, step.reps + 1):
+            for side in step.side_names:
+                phrase = side_phrase(step, side, rep)
+                if phrase:
+                    phrases.append(phrase)
+        if step.halfway and step.hold >= HALFWAY_MIN_HOLD:
+            phrases.append(HALFWAY_PHRASE)
+        phrases.extend(countdown_phrase(k) for k in range(step.countdown, 0, -1))
+        if step.sides == "each":
+            phrases.append(switch_phrase(step))
+        phrases.append(RELEASE_PHRASE)
+    phrases.append(CLOSING_PHRASE)
+    return list(dict.fromkeys(phrases))
+
+
+def compile_script(
+    routine: Routine,
+    speech_samples: Mapping[str, int],
+    chime_samples: Mapping[str, int],
+    sample_rate: int,
+    *,
+    deeper: bool = False,
+) -> Script:
+    """Compile ``routine`` into a Script of timed cues.
+
+    Parameters
+    ----------
+    routine:
+        The validated routine.
+    speech_samples:
+        Length in samples of the trimmed clip of every phrase in
+        :func:`spoken_phrases` (same ``deeper``).
+    chime_samples:
+        Length in samples of each chime in :data:`CHIMES`, covering its audible tail.
+    sample_rate:
+        The one sample rate of every clip and of the output.
+    deeper:
+        Speak each step's ``deeper`` variant after its instructions.
+    """
+    return _Compiler(routine, speech_samples, chime_samples, sample_rate, deeper).run()
+
+
+class _Compiler:
+    def __init__(
+        self,
+        routine: Routine,
+        speech_samples: Mapping[str, int],
+        chime_samples: Mapping[str, int],
+        sample_rate: int,
+        deeper: bool,
+    ) -> None:
+        self.routine = routine
+        self.speech_samples = speech_samples
+        self.chime_samples = chime_samples
+        self.rate = sample_rate
+        self.deeper = deeper
+        self.cues: list[Cue] = []
+        self.holds: list[Hold] = []
+        self.notes: list[str] = []
+        self.gap = self.samples(GAP_SECONDS)
+
+    def samples(self, seconds: float) -> int:
+        return round(seconds * self.rate)
+
+    def speech(self, start: int, text: str, role: str, **where) -> int:
+        """Place a speech cue at ``start``; return its end sample."""
+        try:
+            length = self.speech_samples[text]
+        except KeyError:
+            raise ValueError(f"no measured clip for phrase {text!r}") from None
+        if length <= 0:
+            raise ValueError(f"clip for phrase {text!r} is empty")
+        self.cues.append(Cue(start, start + length, SPEECH, text, role, **where))
+        return start + length
+
+    def chime(self, start: int, name: str, role: str, **where) -> int:
+        """Place a chime cue at ``start``; return its end sample."""
+        end = start + self.chime_samples[name]
+        self.cues.append(Cue(start, end, CHIME, name, role, **where))
+        return end
+
+    def run(self) -> Script:
+        spans: list[StepSpan] = []
+        cursor = self.samples(PREROLL_SECONDS)
+        steps = self.routine.steps
+        for index, step in enumerate(steps):
+            step_start = cursor
+            where = {"step": index}
+            end = self.speech(cursor, step.name, "title", **where)
+            for role, text in (("instructions", step.instructions), ("deeper", step.deeper)):
+                if text and (role != "deeper" or self.deeper):
+                    end = self.speech(end + self.gap, text, role, **where)
+            cursor = end + max(self.samples(step.prep), self.gap)
+            turns = [(rep, side) for rep in range(1, step.reps + 1) for side in step.side_names]
+            for turn, (rep, side) in enumerate(turns):
+                last_of_step = turn == len(turns) - 1
+                last_of_routine = last_of_step and index == len(steps) - 1
+                end = self.hold(cursor, index, step, side, rep, last_of_step)
+                rest = 0 if last_of_routine else max(self.samples(step.rest), self.gap)
+                cursor = end + rest
+            spans.append(StepSpan(index, step.name, step_start, cursor))
+        end = self.speech(cursor + self.gap, CLOSING_PHRASE, "closing")
+        end = self.chime(end + self.gap, FINISH, "finish")
+        length = end + self.samples(TAIL_SECONDS)
+        return Script(
+            sample_rate=self.rate,
+            length_samples=length,
+            cues=tuple(sorted(self.cues, key=lambda cue: cue.start_sample)),
+            holds=tuple(self.holds),
+            steps=tuple(spans),
+            notes=tuple(dict.fromkeys(self.notes)),
+        )
+
+    def hold(
+        self, cursor: int, index: int, step: Step, side: str | None, rep: int, last_of_step: bool
+    ) -> int:
+        """Place one hold with its cues from ``cursor``; return the end of its release cue."""
+        where = {"step": index, "side": side, "rep": rep}
+        phrase = side_phrase(step, side, rep)
+        if phrase:
+            cursor = self.speech(cursor, phrase, "side", **where) + self.samples(
+                BEFORE_CHIME_SECONDS
+            )
+        start = cursor
+        end = start + self.samples(step.hold)
+        start_chime_end = self.chime(start, HOLD_START, "hold-start", **where)
+        if start_chime_end > end:
+            raise ValueError("the hold-start chime is longer than the shortest hold")
+        numbers = self.countdown(start_chime_end + self.gap, end, index, step, where)
+        first_number = numbers[0].start_sample if numbers else end
+        self.halfway(start, end, start_chime_end, first_number, index, step, where)
+        self.cues.extend(numbers)
+        self.holds.append(Hold(index, side, rep, start, end))
+        released = self.chime(end, HOLD_END, "hold-end", **where)
+        if last_of_step or side is None:
+            return self.speech(released + self.gap, RELEASE_PHRASE, "release", **where)
+        return self.speech(released + self.gap, switch_phrase(step), "switch", **where)
+
+    def countdown(self, earliest: int, end: int, index: int, step: Step, where: dict) -> list[Cue]:
+        """Number k starts exactly k seconds before ``end``; a number that would start
+        before ``earliest`` or run into the next number is dropped."""
+        numbers: list[Cue] = []
+        dropped: list[int] = []
+        for seconds_left in range(step.countdown, 0, -1):
+            start = end - seconds_left * self.rate
+            text = countdown_phrase(seconds_left)
+            length = self.speech_samples[text]
+            next_start = end - (seconds_left - 1) * self.rate
+            if start < earliest or start + length > next_start:
+                dropped.append(seconds_left)
+                continue
+            numbers.append(Cue(start, start + length, SPEECH, text, "countdown", **where))
+            earliest = start + length
+        if dropped:
+            self.notes.append(
+                f"step {index + 1} ({step.name}): the countdown drops "
+                f"{', '.join(map(str, dropped))}, which do not fit a {step.hold:g} s hold; "
+                "lengthen the hold or lower 'countdown'"
+            )
+        return numbers
+
+    def halfway(
+        self, start: int, end: int, earliest: int, latest: int, index: int, step: Step, where: dict
+    ) -> None:
+        """A halfway cue at the midpoint, when the hold is long enough and it fits."""
+        if not step.halfway or step.hold < HALFWAY_MIN_HOLD:
+            return
+        middle = start + (end - start) // 2
+        length = self.speech_samples[HALFWAY_PHRASE]
+        if middle < earliest + self.gap or middle + length + self.gap > latest:
+            self.notes.append(
+                f"step {index + 1} ({step.name}): the halfway cue does not fit "
+                "between the countdown and the start chime, so it is left out"
+            )
+            return
+        self.speech(middle, HALFWAY_PHRASE, "halfway", **where)
+
+
+def format_script(script: Script) -> str:
+    """The Script as a readable table: start, end, kind and text of every cue, then the total."""
+
+    def stamp(sample: int) -> str:
+        seconds = sample / script.sample_rate
+        return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
+
+    lines = [f"{'start':>9} {'end':>9}  {'kind':<6} {'role':<12} text"]
+    for cue in script.cues:
+        text = cue.text if len(cue.text) <= 70 else cue.text[:67] + "..."
+        lines.append(
+            f"{stamp(cue.start_sample):>9} {stamp(cue.end_sample):>9}  "
+            f"{cue.kind:<6} {cue.role:<12} {text}"
+        )
+    lines.append(
+        f"total {stamp(script.length_samples)} · {len(script.steps)} steps · "
+        f"{len(script.holds)} holds"
+    )
+    return "\n".join(lines)
