@@ -25,7 +25,7 @@ class _Group(click.Group):
             click.echo(f"{prefix}{error}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
-            click.echo("\nvoice-coach: stopped.", err=True)
+            click.echo("voice-coach: stopped.", err=True)
             ctx.exit(130)
 
 
@@ -117,10 +117,14 @@ def export(
     deeper: bool,
 ) -> None:
     """Render ROUTINE to an audio file."""
-    from .export import audio_extension, export_audio, export_timeline
+    from .export import audio_extension, check_target, export_audio, export_timeline
     from .player import clock
 
-    audio_extension(output)  # fail on a bad name before any synthesis
+    # Fail on a bad name or folder before any synthesis, and before any file is replaced.
+    audio_extension(output)
+    for target in (output, timeline):
+        if target:
+            check_target(target)
     program = _prepare(routine, voice, rate, deeper)
     export_audio(program, output)
     if timeline:

@@ -107,6 +107,11 @@ def export_timeline(script: Script, path: str | Path) -> Path:
     return target
 
 
+def check_target(path: str | Path) -> None:
+    """Raise ExportError now if ``path`` could not be written later."""
+    _check_folder(Path(path))
+
+
 def _check_folder(target: Path) -> None:
     if target.is_dir():
         raise ExportError(f"{target}: is a folder; give a file name such as routine.wav")

@@ -139,12 +139,28 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
     try:
         data = yaml.safe_load(text)
         lines = _line_map(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        raise RoutineError(
+            f"the file contains the control character {error.character!r}, "
+            "which YAML does not allow; delete it",
+            source,
+            line,
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        # An unclosed quote is found at the end of the file; where it opened helps more.
+        opened = error.context_mark if "quoted" in (error.context or "") else None
+        mark = opened or error.problem_mark
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(error, "problem", None) or "invalid YAML"
+        problem = error.problem or error.context or "invalid YAML"
         raise RoutineError(
             f"this is not valid YAML ({problem}); check indentation and quoting", source, line
+        ) from None
+    except yaml.YAMLError as error:
+        raise RoutineError(f"this is not valid YAML ({error})", source) from None
+    except RecursionError:
+        raise RoutineError(
+            "the YAML is nested too deeply; a routine needs only a few levels", source
         ) from None
     return _Validator(source, lines).routine(data)
 
@@ -154,24 +170,27 @@ def _line_map(text: str) -> dict[tuple, int]:
 
     The values themselves come from ``yaml.safe_load``; composing the node tree
     (which builds no objects) is only used to find out where each one stood.
+    Each node is visited once: an alias points back at a node already seen,
+    so "billion laughs" files and self-references cost no more than their text.
     """
     lines: dict[tuple, int] = {}
     root = yaml.compose(text, Loader=yaml.SafeLoader)
-
-    def walk(node: yaml.Node, path: tuple) -> None:
+    seen: set[int] = set()
+    pending: list[tuple[yaml.Node, tuple]] = [(root, ())] if root is not None else []
+    while pending:
+        node, path = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
                     key_path = (*path, key_node.value)
                     lines[(*key_path, "<key>")] = key_node.start_mark.line + 1
-                    walk(value_node, key_path)
+                    pending.append((value_node, key_path))
         elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, (*path, index))
-
-    if root is not None:
-        walk(root, ())
+            pending.extend((item, (*path, index)) for index, item in enumerate(node.value))
     return lines
 
 
@@ -205,9 +224,9 @@ class _Validator:
             self.known_keys(raw_defaults, ("defaults",), tuple(DEFAULTS), "defaults")
             for key in raw_defaults:
                 defaults[key] = self.setting(raw_defaults, ("defaults",), key)
-        raw_steps = data.get("steps")
-        if raw_steps is None:
+        if "steps" not in data:
             raise self.fail((), "the routine has no 'steps'; add a list of steps, each with a name")
+        raw_steps = data["steps"]
         if not isinstance(raw_steps, list) or not raw_steps:
             raise self.fail(("steps",), "'steps' must be a non-empty list, each item with a name")
         if len(raw_steps) > MAX_STEPS:
@@ -295,7 +314,7 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int | float):
             unit = " of seconds" if key in ("hold", "prep", "rest") else ""
             raise self.fail(where, f"'{key}' must be a number{unit}, like {example}; got {value!r}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(where, f"'{key}' must be a finite number, like {example}")
         if not lowest <= value <= highest:
             raise self.fail(where, f"'{key}' must be from {lowest} to {highest}; got {value}")

@@ -1,21 +1,32 @@
 """Speech: phrases to trimmed, levelled clips through pyttsx3, with a disk cache.
 
-This is the only module that imports pyttsx3, and it does so lazily: a run
-whose clips are all cached never loads a speech engine. Clips are cached in the
-user cache folder, one WAV per phrase, named by a hash of everything that
-changes the sound (engine, voice, rate, text, processing version), and written
+This is the only module that imports pyttsx3. Clips are cached in the user
+cache folder, one WAV per phrase, named by a hash of everything that changes
+the sound (engine, voice, rate, text, processing version), and written
 atomically so a crash never leaves a broken clip behind.
+
+Missing clips are made by a short-lived worker process (``voice_coach._speech_worker``)
+that sets the voice and rate once, before its first phrase. pyttsx3 drives
+eSpeak NG asynchronously and keeps one engine per process: changing the rate or
+voice between phrases in one process, or reading a file before the driver has
+finished with it, gave empty or mis-paced clips here. A fresh process per batch
+is immune to both, keeps the driver's "Audio saved to ..." prints off our
+stdout, and means a process whose clips are all cached never loads an engine.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,17 +43,21 @@ ENGINE = "pyttsx3"
 #: Words per minute; a little slower than eSpeak's 200, for following with eyes closed.
 DEFAULT_RATE = 165
 #: Bump when the trimming or levelling below changes, so old cached clips are not reused.
-CLIP_FORMAT = 1
+CLIP_FORMAT = 2
 
 #: A sample counts as sound above this level (about -46 dBFS).
 TRIM_THRESHOLD = 0.005
 #: Kept before the first and after the last loud sample, so soft consonants survive.
-TRIM_PAD_SECONDS = 0.01
-FADE_SECONDS = 0.004
+TRIM_PAD_SECONDS = 0.003
+FADE_SECONDS = 0.002
 #: Speech is levelled to this RMS over its sounding part (about -20 dBFS) ...
 TARGET_RMS = 0.1
 #: ... with peaks no higher than this (about -1 dBFS).
 PEAK_LIMIT = 0.89
+#: Tries per phrase before an empty result counts as a failure.
+SYNTHESIS_ATTEMPTS = 3
+#: Longest wait for one phrase, in seconds.
+SYNTHESIS_TIMEOUT = 60
 
 INSTALL_HINT = {
     "linux": "sudo apt-get install espeak-ng",
@@ -94,12 +109,13 @@ def trim_and_level(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 class Speaker:
-    """Synthesises phrases with pyttsx3 and caches the clips.
+    """Speaks phrases with one voice and rate, through the clip cache.
 
     Parameters
     ----------
     voice:
-        A voice id from :func:`list_voices`, or None for the engine's default.
+        A voice id, name or language code from :func:`list_voices`, or None for
+        the engine's default.
     rate:
         Speaking rate in words per minute.
     cache_dir:
@@ -115,8 +131,7 @@ class Speaker:
         self.rate = rate
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.sample_rate = SAMPLE_RATE
-        self._engine = None
-        self.synthesised = 0  # clips made by the engine (not from the cache) in this process
+        self.synthesised = 0  # clips this Speaker had the engine make (not cache hits)
 
     def cache_path(self, text: str) -> Path:
         """The cache file of ``text`` for this speaker's engine, voice and rate."""
@@ -134,88 +149,174 @@ class Speaker:
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.wav"
 
     def clip(self, text: str) -> np.ndarray:
-        """The trimmed, levelled clip of ``text`` as float32 mono, from the cache if there."""
-        path = self.cache_path(text)
-        if not path.exists():
-            self._synthesise_to_cache(text, path)
-        try:
-            return read_mono(path, self.sample_rate)
-        except RuntimeError:
-            # A damaged cache entry: make it again rather than fail.
-            self._synthesise_to_cache(text, path)
-            return read_mono(path, self.sample_rate)
+        """The trimmed, levelled clip of ``text`` as float32 mono."""
+        return self.clips([text])[text]
 
     def clips(self, phrases: Iterable[str]) -> dict[str, np.ndarray]:
-        """Clips for every phrase, keyed by phrase."""
-        return {text: self.clip(text) for text in dict.fromkeys(phrases)}
+        """Clips for every phrase, keyed by phrase; missing ones are synthesised first."""
+        unique = list(dict.fromkeys(phrases))
+        self._make([text for text in unique if not self.cache_path(text).exists()])
+        clips = {}
+        for text in unique:
+            try:
+                clips[text] = read_mono(self.cache_path(text), self.sample_rate)
+            except RuntimeError:
+                # A damaged cache entry: make it again rather than fail.
+                self.cache_path(text).unlink(missing_ok=True)
+                self._make([text])
+                clips[text] = read_mono(self.cache_path(text), self.sample_rate)
+        return clips
 
-    def _synthesise_to_cache(self, text: str, path: Path) -> None:
-        raw = self._synthesise(text)
-        clip = trim_and_level(raw, self.sample_rate)
-        if clip.size == 0:
+    def _make(self, phrases: list[str]) -> None:
+        """Synthesise ``phrases`` into the cache in a worker process."""
+        if not phrases:
+            return
+        request = {
+            "voice": self.voice,
+            "rate": self.rate,
+            "cache": [str(self.cache_path(text)) for text in phrases],
+            "phrases": phrases,
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "voice_coach._speech_worker"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            raise SpeechError(lines[-1] if lines else "the speech worker failed with no message")
+        self.synthesised += len(phrases)
+
+
+def synthesise_into_cache(
+    voice: str | None, rate: int, phrases: list[str], cache_paths: list[Path]
+) -> None:
+    """Synthesise each phrase with this process's engine and write its cache file.
+
+    Meant to run once per process (see the module notes): the first call fixes
+    the engine's voice and rate.
+    """
+    engine = _init_engine()
+    engine.setProperty("voice", _resolve_voice(engine, voice))
+    engine.setProperty("rate", rate)
+    for text, path in zip(phrases, cache_paths, strict=True):
+        for _attempt in range(SYNTHESIS_ATTEMPTS):
+            clip = trim_and_level(_synthesise(engine, text), SAMPLE_RATE)
+            if clip.size:
+                break
+        else:
             raise SpeechError(f"the speech engine made no sound for {text[:60]!r}")
         pcm = np.rint(clip * 32767).astype(np.int16)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_target(path) as temp:
-                write_blocks(temp, [pcm], self.sample_rate, ".wav")
+                write_blocks(temp, [pcm], SAMPLE_RATE, ".wav")
         except OSError as error:
             raise SpeechError(
                 f"{path.parent}: cannot write the clip cache ({error.strerror}); "
                 "set VOICE_COACH_CACHE to a writable folder"
             ) from None
-        self.synthesised += 1
 
-    def _synthesise(self, text: str) -> np.ndarray:
-        engine = self._load_engine()
-        handle, temp_name = tempfile.mkstemp(suffix=".wav")
-        os.close(handle)
-        try:
-            # One save_to_file per runAndWait: the espeak driver keeps only the last
-            # file queued in a loop. Its "Audio saved to ..." print is swallowed here.
-            with contextlib.redirect_stdout(io.StringIO()):
-                engine.save_to_file(text, temp_name)
-                engine.runAndWait()
-            if os.path.getsize(temp_name) == 0:
-                raise SpeechError(f"the speech engine wrote nothing for {text[:60]!r}")
-            return read_mono(temp_name, self.sample_rate)
-        except RuntimeError as error:
-            raise SpeechError(f"the speech engine failed on {text[:60]!r}: {error}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
 
-    def _load_engine(self):
-        if self._engine is None:
-            engine = _init_engine()
-            try:
-                if self.voice:
-                    engine.setProperty("voice", self.voice)
-                engine.setProperty("rate", self.rate)
-            except (ValueError, KeyError):
-                raise SpeechError(
-                    f"unknown voice '{self.voice}'; run `voice-coach voices` to list them"
-                ) from None
-            self._engine = engine
-        return self._engine
+def _synthesise(engine, text: str) -> np.ndarray:
+    handle, temp_name = tempfile.mkstemp(suffix=".wav")
+    os.close(handle)
+    try:
+        # One save_to_file per runAndWait: the espeak driver keeps only the last
+        # file queued in a loop. Its "Audio saved to ..." print is swallowed here.
+        _utterance_done.clear()
+        with contextlib.redirect_stdout(io.StringIO()):
+            engine.save_to_file(text, temp_name)
+            engine.runAndWait()
+            # runAndWait can return before the driver has written the file (its
+            # loop ends early when commands were queued while it was busy), so
+            # wait for the driver's own "finished-utterance" notice.
+            if not _utterance_done.wait(SYNTHESIS_TIMEOUT):
+                raise SpeechError(f"the speech engine did not finish {text[:60]!r}")
+            _wait_until_idle(engine)
+        if os.path.getsize(temp_name) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return read_mono(temp_name, SAMPLE_RATE)
+    except RuntimeError as error:
+        raise SpeechError(f"the speech engine failed on {text[:60]!r}: {error}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+
+
+_engine = None
+_default_voice: str | None = None
+#: Set by the engine (from its own thread) when an utterance's file is written.
+_utterance_done = threading.Event()
 
 
 def _init_engine():
+    """The process's one pyttsx3 engine, started on first use.
+
+    pyttsx3 caches engines only weakly; a dropped engine leaves eSpeak calling
+    back into a dead driver, so this module keeps the one engine alive.
+    """
+    global _engine, _default_voice
+    if _engine is not None:
+        return _engine
     hint = INSTALL_HINT.get(sys.platform, "install a speech engine that pyttsx3 supports")
     try:
         import pyttsx3
 
         with contextlib.redirect_stdout(io.StringIO()):
-            return pyttsx3.init()
+            engine = pyttsx3.init()
+            _default_voice = str(engine.getProperty("voice") or "")
+            engine.connect("finished-utterance", lambda **_: _utterance_done.set())
     except Exception as error:  # pyttsx3 raises OSError, RuntimeError or ImportError here
         raise SpeechError(
             f"no speech engine could be started ({type(error).__name__}: {error}); {hint}"
         ) from None
+    _engine = engine
+    # Drop the engine while the interpreter is still whole: pyttsx3's __del__
+    # fails noisily if it only runs during shutdown.
+    atexit.register(_release_engine)
+    return engine
 
 
-def list_voices() -> list[Voice]:
-    """The voices the installed pyttsx3 engine offers, sorted by id."""
-    engine = _init_engine()
+def _release_engine() -> None:
+    global _engine
+    _engine = None
+
+
+def _wait_until_idle(engine) -> None:
+    """Wait until the driver has fully wound down its last utterance.
+
+    The espeak driver announces "finished-utterance" from eSpeak's thread, then
+    still marks itself idle and ends its loop; a command sent in between runs
+    on that thread or is cut short.
+    """
+    driver = getattr(engine.proxy, "_driver", None)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and (engine.isBusy() or getattr(driver, "_looping", False)):
+        time.sleep(0.001)
+
+
+def _resolve_voice(engine, wanted: str | None) -> str:
+    """The engine's id of the voice ``wanted`` names (an id, a name or a language code)."""
+    if wanted is None:
+        return _default_voice or ""
+    voices = _voices_of(engine)
+    key = wanted.casefold()
+    for matches in (
+        lambda v: v.id.casefold() == key,
+        lambda v: v.name.casefold() == key,
+        lambda v: v.id.casefold().rsplit("/", 1)[-1] == key,
+        lambda v: any(lang.casefold() == key for lang in v.languages),
+    ):
+        found = [voice for voice in voices if matches(voice)]
+        if found:
+            return found[0].id
+    raise SpeechError(f"unknown voice '{wanted}'; run `voice-coach voices` to list them")
+
+
+def _voices_of(engine) -> list[Voice]:
     voices = []
     for voice in engine.getProperty("voices"):
         languages = tuple(
@@ -224,3 +325,8 @@ def list_voices() -> list[Voice]:
         )
         voices.append(Voice(id=str(voice.id), name=str(voice.name), languages=languages))
     return sorted(voices, key=lambda voice: voice.id)
+
+
+def list_voices() -> list[Voice]:
+    """The voices the installed pyttsx3 engine offers, sorted by id."""
+    return _voices_of(_init_engine())

@@ -1,0 +1,69 @@
+"""Shared fixtures. Tests use the real eSpeak NG through pyttsx3, with a clip cache
+private to this test session (so a user's cache is never touched)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_SESSION_CACHE = tempfile.mkdtemp(prefix="voice-coach-test-cache-")
+os.environ["VOICE_COACH_CACHE"] = _SESSION_CACHE
+
+ALSA_CAPTURE_CONFIG = """\
+pcm.!default {{
+  type file
+  slave.pcm "null"
+  file "{capture}"
+  format "raw"
+}}
+"""
+
+ALSA_NO_DEVICE_CONFIG = """\
+pcm.!default {
+  type hw
+  card 97
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def hamstrings_program():
+    """The built-in routine, spoken by the real engine and compiled."""
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+
+    return prepare(load_routine("hamstrings"))
+
+
+@pytest.fixture
+def alsa_capture(tmp_path):
+    """(env, capture_path): an environment whose HOME has a test-only ~/.asoundrc that
+    sends the default ALSA device to a raw file (over the null device). Run playback
+    in a subprocess with this env, then read the captured int16 samples."""
+    home = tmp_path / "home"
+    home.mkdir()
+    capture = tmp_path / "captured.raw"
+    (home / ".asoundrc").write_text(ALSA_CAPTURE_CONFIG.format(capture=capture))
+    return {**os.environ, "HOME": str(home)}, capture
+
+
+@pytest.fixture
+def alsa_no_device(tmp_path):
+    """An environment whose ALSA default device is a sound card that does not exist."""
+    home = tmp_path / "home-no-device"
+    home.mkdir()
+    (home / ".asoundrc").write_text(ALSA_NO_DEVICE_CONFIG)
+    return {**os.environ, "HOME": str(home)}
+
+
+@pytest.fixture(scope="session")
+def voice_coach_command():
+    """The installed ``voice-coach`` console script of the running interpreter's venv."""
+    script = Path(sys.executable).parent / "voice-coach"
+    assert script.exists(), f"voice-coach is not installed beside {sys.executable}"
+    return str(script)

@@ -1,0 +1,143 @@
+"""Speech through the real pyttsx3 and eSpeak NG, and the clip cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from voice_coach.audiofile import read_mono
+from voice_coach.errors import SpeechError
+from voice_coach.speech import (
+    SAMPLE_RATE,
+    TRIM_THRESHOLD,
+    Speaker,
+    list_voices,
+    trim_and_level,
+)
+
+
+def test_each_phrase_gets_its_own_clip(tmp_path):
+    # pyttsx3's espeak driver writes only the last file when several saves share a
+    # runAndWait; every phrase here must still come back with its own audio.
+    speaker = Speaker(cache_dir=tmp_path)
+    clips = speaker.clips(["One.", "Two three four five six seven eight.", "Nine."])
+    lengths = [len(clip) for clip in clips.values()]
+    assert all(length > 0.1 * SAMPLE_RATE for length in lengths)
+    assert lengths[1] > 2 * lengths[0]
+    assert not np.array_equal(clips["One."], clips["Nine."])
+    assert speaker.synthesised == 3
+
+
+def test_clips_are_trimmed_so_sound_starts_at_once(tmp_path):
+    clip = Speaker(cache_dir=tmp_path).clip("Left leg.")
+    loud = np.flatnonzero(np.abs(clip) > TRIM_THRESHOLD)
+    assert loud[0] <= 0.01 * SAMPLE_RATE
+    assert len(clip) - loud[-1] <= 0.01 * SAMPLE_RATE
+    assert 0.5 < np.abs(clip).max() <= 0.9
+
+
+def test_synthesis_keeps_stdout_clean(tmp_path, capfd):
+    Speaker(cache_dir=tmp_path).clip("Quiet please.")
+    out, _ = capfd.readouterr()
+    assert out == ""
+
+
+def test_cache_is_reused_and_keyed_by_rate(tmp_path):
+    first = Speaker(cache_dir=tmp_path).clip("Switch legs.")
+    again = Speaker(cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.clip("Switch legs."), first)
+    assert again.synthesised == 0
+    faster = Speaker(cache_dir=tmp_path, rate=260)
+    assert faster.cache_path("Switch legs.") != again.cache_path("Switch legs.")
+    assert len(faster.clip("Switch legs.")) < len(first)
+    leftovers = [p.name for p in tmp_path.iterdir() if not p.name.endswith(".wav")]
+    assert leftovers == []
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_a_damaged_cache_entry_is_made_again(tmp_path):
+    speaker = Speaker(cache_dir=tmp_path)
+    good = speaker.clip("Halfway.")
+    speaker.cache_path("Halfway.").write_bytes(b"RIFF not really a wav")
+    fresh = Speaker(cache_dir=tmp_path)
+    remade = fresh.clip("Halfway.")
+    # eSpeak NG's output varies by a few samples from run to run.
+    assert abs(len(remade) - len(good)) < 0.02 * len(good)
+    assert fresh.synthesised == 1
+    np.testing.assert_array_equal(Speaker(cache_dir=tmp_path).clip("Halfway."), remade)
+
+
+def test_unknown_voice_is_a_speech_error(tmp_path):
+    with pytest.raises(SpeechError, match="voice-coach voices"):
+        Speaker(voice="no-such-voice-xyz", cache_dir=tmp_path).clip("Hello.")
+
+
+def test_rate_out_of_range():
+    with pytest.raises(SpeechError, match="60 to 400"):
+        Speaker(rate=10)
+
+
+def test_voices_are_listed_with_languages():
+    voices = list_voices()
+    assert len(voices) > 10
+    assert any(lang.startswith("en") for voice in voices for lang in voice.languages)
+
+
+def test_a_named_voice_is_used(tmp_path):
+    default = Speaker(cache_dir=tmp_path).clip("Good morning.")
+    german = Speaker(voice="de", cache_dir=tmp_path).clip("Good morning.")
+    assert not np.array_equal(default, german)
+
+
+def test_synthesis_never_loads_the_engine_in_this_process(tmp_path):
+    code = (
+        "import sys\n"
+        "from voice_coach.speech import Speaker\n"
+        f"Speaker(cache_dir={str(tmp_path)!r}).clips(['Cold cache.', 'Another phrase.'])\n"
+        "print('pyttsx3' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert len(list(tmp_path.glob("*.wav"))) == 2
+
+
+def test_warm_cache_loads_no_speech_engine(hamstrings_program):
+    # hamstrings_program warmed the session cache: a fresh process starts no worker
+    # and never imports pyttsx3.
+    code = (
+        "import sys\n"
+        "from voice_coach.pipeline import prepare\n"
+        "from voice_coach.routine import load_routine\n"
+        "from voice_coach.speech import Speaker\n"
+        "speaker = Speaker()\n"
+        "prepare(load_routine('hamstrings'), speaker)\n"
+        "print(speaker.synthesised, 'pyttsx3' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 False"
+
+
+def test_trim_and_level_on_a_made_up_signal():
+    quiet = np.zeros(1000)
+    tone = 0.3 * np.sin(np.arange(2205) / 3.0)
+    clip = trim_and_level(np.concatenate([quiet, tone, quiet]), SAMPLE_RATE)
+    assert abs(len(clip) - len(tone)) <= 2 * round(0.003 * SAMPLE_RATE) + 1
+    rms = np.sqrt(np.mean(clip[100:-100] ** 2))
+    assert 0.08 < rms < 0.12
+    assert trim_and_level(np.zeros(500), SAMPLE_RATE).size == 0
+
+
+def test_read_mono_resamples_other_rates(tmp_path):
+    path = tmp_path / "tone.wav"
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(44100) / 44100)
+    soundfile.write(path, np.stack([tone, tone], axis=1), 44100)
+    mono = read_mono(path, SAMPLE_RATE)
+    assert abs(len(mono) - SAMPLE_RATE) <= 1
+    spectrum = np.abs(np.fft.rfft(mono))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(mono) - 440) < 2
