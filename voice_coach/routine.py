@@ -98,6 +98,10 @@ def load_routine(name_or_path: str | Path) -> Routine:
         When the file exists but is not a valid routine (message names file and line).
     """
     text_name = str(name_or_path)
+    if not text_name.strip():
+        raise RoutineNotFoundError(
+            "no routine given; name a built-in (see `voice-coach list`) or a .yaml file"
+        )
     path = Path(name_or_path)
     looks_like_path = path.suffix in (".yaml", ".yml") or "/" in text_name or "\\" in text_name
     if path.exists() or looks_like_path:
@@ -141,15 +145,18 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
         lines = _line_map(text)
     except yaml.reader.ReaderError as error:
         line = text[: error.position].count("\n") + 1
+        code = error.character if isinstance(error.character, int) else ord(error.character)
         raise RoutineError(
-            f"the file contains the control character {error.character!r}, "
+            f"the file contains the control character U+{code:04X}, "
             "which YAML does not allow; delete it",
             source,
             line,
         ) from None
     except yaml.MarkedYAMLError as error:
-        # An unclosed quote is found at the end of the file; where it opened helps more.
-        opened = error.context_mark if "quoted" in (error.context or "") else None
+        # An unclosed quote or bracket is found at the end of the file; where it
+        # opened helps more.
+        context = error.context or ""
+        opened = error.context_mark if ("quoted" in context or "flow" in context) else None
         mark = opened or error.problem_mark
         line = mark.line + 1 if mark is not None else None
         problem = error.problem or error.context or "invalid YAML"
@@ -158,11 +165,23 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
         ) from None
     except yaml.YAMLError as error:
         raise RoutineError(f"this is not valid YAML ({error})", source) from None
+    except _DuplicateKey as duplicate:
+        raise RoutineError(
+            f"'{duplicate.key}' is given twice in the same place; keep one of them",
+            source,
+            duplicate.line,
+        ) from None
     except RecursionError:
         raise RoutineError(
             "the YAML is nested too deeply; a routine needs only a few levels", source
         ) from None
     return _Validator(source, lines).routine(data)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        self.key = key
+        self.line = line
 
 
 def _line_map(text: str) -> dict[tuple, int]:
@@ -187,6 +206,8 @@ def _line_map(text: str) -> dict[tuple, int]:
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
                     key_path = (*path, key_node.value)
+                    if (*key_path, "<key>") in lines:
+                        raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1)
                     lines[(*key_path, "<key>")] = key_node.start_mark.line + 1
                     pending.append((value_node, key_path))
         elif isinstance(node, yaml.SequenceNode):
@@ -202,7 +223,8 @@ class _Validator:
         self.lines = lines
 
     def fail(self, path: tuple, message: str) -> RoutineError:
-        line = self.lines.get(path)
+        # A value given by alias has no line of its own; its key's line is next best.
+        line = self.lines.get(path) or self.lines.get((*path, "<key>"))
         while line is None and path:
             path = path[:-1]
             line = self.lines.get(path)

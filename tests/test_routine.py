@@ -1,0 +1,662 @@
+"""Tests for voice_coach.routine: the built-in routine, validation, line numbers, files."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from voice_coach.errors import RoutineError, RoutineNotFoundError, VoiceCoachError
+from voice_coach.routine import (
+    DEFAULTS,
+    MAX_ROUTINE_SECONDS,
+    Routine,
+    Step,
+    builtin_names,
+    load_routine,
+    parse_routine,
+)
+
+
+def yaml_text(text: str) -> str:
+    """Dedent a test snippet; its first line is line 1 of the routine."""
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def parse_error(text: str, source: str = "bad.yaml") -> RoutineError:
+    with pytest.raises(RoutineError) as info:
+        parse_routine(text, source)
+    return info.value
+
+
+# --- the built-in routine -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hamstrings() -> Routine:
+    return load_routine("hamstrings")
+
+
+def test_builtin_names_lists_hamstrings_sorted():
+    names = builtin_names()
+    assert "hamstrings" in names
+    assert names == sorted(names)
+    assert all(not name.endswith(".yaml") for name in names)
+
+
+def test_every_builtin_loads():
+    for name in builtin_names():
+        routine = load_routine(name)
+        assert routine.steps, name
+        assert routine.source == f"{name}.yaml"
+
+
+def test_hamstrings_has_three_steps_in_order(hamstrings):
+    assert hamstrings.name == "Hamstring stretches"
+    assert hamstrings.description
+    assert [step.name for step in hamstrings.steps] == [
+        "Seated hamstring stretch",
+        "Standing hamstring stretch",
+        "Lying hamstring stretch",
+    ]
+
+
+def test_hamstrings_step_settings(hamstrings):
+    for step in hamstrings.steps:
+        assert step.hold == 30
+        assert step.sides == "each"
+        assert step.side_names == ("left", "right")
+        assert step.limb == "leg"
+        assert step.reps == 1
+        assert step.countdown == 5
+        assert step.halfway is True
+        assert step.rest == 5
+    # prep is set per step, overriding the routine's default of 5
+    assert [step.prep for step in hamstrings.steps] == [6, 8, 8]
+
+
+def test_hamstrings_keeps_the_seed_facts(hamstrings):
+    seated, standing, lying = hamstrings.steps
+    # lying: a rolled towel under the small of the (lower) back, knee bent about 20 degrees
+    assert "towel" in lying.instructions
+    assert "lower back" in lying.instructions
+    assert "small curve" in lying.instructions
+    assert "about 20 degrees" in lying.instructions
+    # standing: the chair seat is the deeper variant, not part of the main instructions
+    assert standing.deeper is not None
+    assert "seat of a sturdy chair" in standing.deeper
+    assert "chair" not in standing.instructions
+    assert seated.deeper is None
+    assert lying.deeper is None
+    # seated: tip forward from the hips
+    assert "from the hips" in seated.instructions
+    # folded YAML text is one line of single-spaced words
+    for step in hamstrings.steps:
+        assert "\n" not in step.instructions
+        assert "  " not in step.instructions
+
+
+def test_routine_and_step_are_frozen(hamstrings):
+    assert isinstance(hamstrings.steps, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hamstrings.name = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hamstrings.steps[0].hold = 5  # type: ignore[misc]
+    assert isinstance(hamstrings.steps[0], Step)
+
+
+def test_loading_is_repeatable(hamstrings):
+    again = load_routine("hamstrings")
+    assert again == hamstrings
+    assert hash(again.steps[0]) == hash(hamstrings.steps[0])
+
+
+# --- defaults and overrides -----------------------------------------------------------
+
+
+def test_defaults_apply_to_steps_and_a_step_overrides_them():
+    routine = parse_routine(
+        yaml_text(
+            """
+            name: Arms
+            defaults:
+              hold: 20
+              sides: none
+              limb: Arm
+              halfway: false
+            steps:
+              - name: First
+              - name: Second
+                hold: 45
+                sides: each
+                reps: 2
+            """
+        ),
+        "arms.yaml",
+    )
+    first, second = routine.steps
+    assert (first.hold, first.sides, first.limb, first.halfway, first.reps) == (
+        20,
+        "none",
+        "arm",
+        False,
+        1,
+    )
+    assert first.side_names == (None,)
+    assert (second.hold, second.sides, second.reps) == (45, "each", 2)
+    assert second.side_names == ("left", "right")
+    # what neither the step nor the defaults set keeps the built-in value
+    assert second.halfway is False
+    assert second.limb == "arm"
+    assert (second.prep, second.rest, second.countdown) == (
+        DEFAULTS["prep"],
+        DEFAULTS["rest"],
+        DEFAULTS["countdown"],
+    )
+    assert routine.source == "arms.yaml"
+    assert routine.description == ""
+
+
+def test_built_in_defaults_without_a_defaults_section():
+    (step,) = parse_routine("name: x\nsteps:\n  - name: a\n").steps
+    for key, value in DEFAULTS.items():
+        assert getattr(step, key) == value, key
+    assert step.instructions == ""
+    assert step.deeper is None
+
+
+def test_text_whitespace_is_collapsed():
+    routine = parse_routine(
+        yaml_text(
+            """
+            name: "  Two   words "
+            steps:
+              - name: a
+                instructions: |
+                  Line one.
+                  Line   two.
+            """
+        )
+    )
+    assert routine.name == "Two words"
+    assert routine.steps[0].instructions == "Line one. Line two."
+
+
+def test_routine_over_twelve_hours_is_refused():
+    # 5 s prep + 2 sides x 6 reps x (3600 s hold + 5 s rest) = 43265 s > 12 h
+    text = yaml_text(
+        """
+        name: Marathon
+        steps:
+          - name: Endless
+            hold: 3600
+            reps: 6
+        """
+    )
+    error = parse_error(text)
+    assert error.line == 3
+    assert "12 hours" in error.message
+    assert str(error) == f"bad.yaml:3: {error.message}"
+
+
+def test_routine_just_under_twelve_hours_is_accepted():
+    # 5 s prep + 2 x 5 x 3605 s = 36055 s, under 12 h
+    routine = parse_routine("name: x\nsteps:\n  - name: a\n    hold: 3600\n    reps: 5\n")
+    assert routine.steps[0].reps == 5
+    assert MAX_ROUTINE_SECONDS == 12 * 3600
+
+
+def test_the_twelve_hour_limit_counts_every_step():
+    # each step alone is 5 + 2 x 3 x 3605 = 21635 s; two are 43270 s > 12 h
+    step = "  - name: a\n    hold: 3600\n    reps: 3\n"
+    parse_routine("name: x\nsteps:\n" + step)
+    error = parse_error("name: x\nsteps:\n" + step + step)
+    assert "12 hours" in error.message
+
+
+# --- validation errors: SOURCE:LINE: message ------------------------------------------
+
+BAD_ROUTINES = [
+    pytest.param(
+        """
+        name: x
+        steps:
+          - name: a
+           hold: 30
+        """,
+        4,
+        "not valid YAML",
+        id="yaml-syntax-bad-indent",
+    ),
+    pytest.param(
+        """
+        name: x
+        steps:
+        \t- name: a
+        """,
+        3,
+        "not valid YAML",
+        id="yaml-syntax-tab",
+    ),
+    pytest.param(
+        """
+        # a list is not a routine
+        - name: a
+        - name: b
+        """,
+        2,
+        "a routine is a mapping",
+        id="top-level-list",
+    ),
+    pytest.param("", 1, "the file is empty", id="empty-file"),
+    pytest.param("# only a comment\n\n", 1, "the file is empty", id="only-comments"),
+    pytest.param(
+        """
+        description: no name here
+        steps:
+          - name: a
+        """,
+        1,
+        "'name' is missing",
+        id="missing-name",
+    ),
+    pytest.param(
+        """
+        name: x
+        steps:
+          - hold: 30
+        """,
+        3,
+        "'name' is missing",
+        id="missing-step-name",
+    ),
+    pytest.param("name: x\ndescription: y\n", 1, "has no 'steps'", id="missing-steps"),
+    pytest.param("name: x\nsteps: []\n", 2, "non-empty list", id="empty-steps"),
+    pytest.param(
+        """
+        name: x
+        steps:
+          - name: a
+            hodl: 30
+        """,
+        4,
+        "unknown step key 'hodl'; did you mean 'hold'?",
+        id="unknown-step-key",
+    ),
+    pytest.param(
+        """
+        name: x
+        step:
+          - name: a
+        """,
+        2,
+        "unknown routine key 'step'; did you mean 'steps'?",
+        id="unknown-routine-key",
+    ),
+    pytest.param(
+        """
+        name: x
+        defaults:
+          hold: 30
+          prpe: 5
+        steps:
+          - name: a
+        """,
+        4,
+        "unknown defaults key 'prpe'; did you mean 'prep'?",
+        id="unknown-defaults-key",
+    ),
+    pytest.param(
+        """
+        name: x
+        steps:
+          - name: a
+            hold: "30"
+        """,
+        4,
+        "'hold' must be a number of seconds, like 30; got '30'",
+        id="hold-string",
+    ),
+    pytest.param(
+        """
+        name: x
+        steps:
+          - name: a
+          - name: b
+            hold: -5
+        """,
+        5,
+        "'hold' must be from 1 to 3600; got -5",
+        id="hold-negative",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    hold: 0\n",
+        4,
+        "'hold' must be from 1 to 3600; got 0",
+        id="hold-zero",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    hold: .nan\n",
+        4,
+        "'hold' must be a finite number",
+        id="hold-nan",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    hold: .inf\n",
+        4,
+        "'hold' must be a finite number",
+        id="hold-inf",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    hold: 3601\n",
+        4,
+        "'hold' must be from 1 to 3600; got 3601",
+        id="hold-over-an-hour",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    hold: true\n",
+        4,
+        "'hold' must be a number of seconds, like 30; got True",
+        id="hold-boolean",
+    ),
+    pytest.param(
+        "name: x\ndefaults:\n  hold: abc\nsteps:\n  - name: a\n",
+        3,
+        "'hold' must be a number",
+        id="defaults-hold-string",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    reps: 1.5\n",
+        4,
+        "'reps' must be a whole number",
+        id="reps-fraction",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    countdown: 31\n",
+        4,
+        "'countdown' must be from 0 to 30",
+        id="countdown-too-long",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    sides: both\n",
+        4,
+        "'sides' must be 'each' or 'none', not 'both'",
+        id="sides-both",
+    ),
+    pytest.param(
+        'name: x\nsteps:\n  - name: a\n    halfway: "yes"\n',
+        4,
+        "'halfway' must be true or false",
+        id="halfway-string",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    limb: left leg\n",
+        4,
+        "'limb' must be one word",
+        id="limb-two-words",
+    ),
+    pytest.param(
+        "name: x\nsteps:\n  - name: a\n    instructions: " + "a" * 2001 + "\n",
+        4,
+        "'instructions' is longer than 2000 characters",
+        id="text-too-long",
+    ),
+    pytest.param(
+        "name: 5\nsteps:\n  - name: a\n",
+        1,
+        "'name' must be text",
+        id="name-number",
+    ),
+    pytest.param(
+        """
+        name: x
+        steps:
+          - name: a
+          - just a sentence
+        """,
+        4,
+        "step 2 must be a mapping",
+        id="step-plain-string",
+    ),
+    pytest.param(
+        """
+        name: x
+        defaults: 30
+        steps:
+          - name: a
+        """,
+        2,
+        "'defaults' must be a mapping",
+        id="defaults-not-mapping",
+    ),
+    pytest.param(
+        "{name: x, steps: [{name: a}, {name: b, hold: -1}]}\n",
+        1,
+        "'hold' must be from 1 to 3600",
+        id="flow-style",
+    ),
+    pytest.param(
+        "# comment\n# comment\n\nname: x\nsteps:\n  - name: a\n    hold: 2000\n    reps: 0\n",
+        8,
+        "'reps' must be from 1 to 50",
+        id="after-leading-comments",
+    ),
+    pytest.param(
+        "name: x\r\nsteps:\r\n  - name: a\r\n    hold: -1\r\n",
+        4,
+        "'hold' must be from 1 to 3600",
+        id="crlf-line-endings",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "phrase"), BAD_ROUTINES)
+def test_bad_routine_names_source_and_line(text, line, phrase):
+    error = parse_error(yaml_text(text), "bad.yaml")
+    assert error.source == "bad.yaml"
+    assert error.line == line, str(error)
+    assert str(error) == f"bad.yaml:{line}: {error.message}"
+    assert phrase in error.message
+    assert "\n" not in str(error)
+
+
+def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
+    error = parse_error("name: x\nsteps:\n  - name: a\n    zzzzzz: 1\n")
+    assert error.line == 4
+    assert "did you mean" not in error.message
+    assert "allowed: name, instructions, deeper, hold" in error.message
+
+
+def test_a_loaded_file_names_its_path_in_errors(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: x\nsteps:\n  - name: a\n    hodl: 30\n", encoding="utf-8")
+    with pytest.raises(RoutineError) as info:
+        load_routine(path)
+    assert str(info.value) == f"{path}:4: unknown step key 'hodl'; did you mean 'hold'?"
+
+
+# --- files and names ------------------------------------------------------------------
+
+
+def test_load_routine_from_a_file(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: Mine\nsteps:\n  - name: a\n    hold: 12.5\n", encoding="utf-8")
+    routine = load_routine(path)
+    assert routine.name == "Mine"
+    assert routine.steps[0].hold == 12.5
+    assert routine.source == str(path)
+    assert load_routine(str(path)) == routine
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.yaml"
+    path.write_bytes("\ufeffname: Café\nsteps:\n  - name: a\n".encode())
+    assert load_routine(path).name == "Café"
+
+
+def test_missing_path_raises_not_found(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(RoutineNotFoundError) as info:
+        load_routine(path)
+    assert not isinstance(info.value, RoutineError)
+    assert str(path) in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_unknown_builtin_suggests_a_close_name():
+    with pytest.raises(RoutineNotFoundError) as info:
+        load_routine("hamstring")
+    message = str(info.value)
+    assert "did you mean 'hamstrings'?" in message
+    assert "built-ins: " in message
+    assert "\n" not in message
+
+
+def test_unknown_builtin_without_a_close_name_lists_builtins():
+    with pytest.raises(RoutineNotFoundError) as info:
+        load_routine("qqqqqq")
+    assert "did you mean" not in str(info.value)
+    assert "hamstrings" in str(info.value)
+
+
+def test_a_folder_is_a_routine_error(tmp_path):
+    with pytest.raises(RoutineError) as info:
+        load_routine(tmp_path)
+    assert "folder" in info.value.message
+    assert info.value.source == str(tmp_path)
+
+
+def test_a_binary_file_is_a_routine_error(tmp_path):
+    path = tmp_path / "sound.yaml"
+    path.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    with pytest.raises(RoutineError) as info:
+        load_routine(path)
+    assert "not a text file" in info.value.message
+    assert str(info.value).startswith(f"{path}")
+
+
+def test_a_non_utf8_file_is_a_routine_error_with_the_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: x\nsteps:\n  - name: Café\n".encode("latin-1"))
+    with pytest.raises(RoutineError) as info:
+        load_routine(path)
+    assert info.value.line == 3
+    assert str(info.value) == f"{path}:3: {info.value.message}"
+    assert "UTF-8" in info.value.message
+
+
+def test_a_yaml_tag_that_runs_code_is_refused():
+    error = parse_error("name: !!python/object/apply:os.system ['true']\nsteps:\n  - name: a\n")
+    assert error.line == 1
+    assert "not valid YAML" in error.message
+
+
+# --- regressions: hostile or broken YAML is a RoutineError, never a crash -------------
+
+
+def test_recursive_alias_is_a_routine_error():
+    error = parse_error("name: x\nsteps: &s\n  - name: a\n    deeper: *s\n")
+    assert "'deeper' must be text" in error.message
+    assert error.line is not None
+
+
+def test_an_aliased_value_points_at_the_alias():
+    error = parse_error("name: x\nsteps: &s\n  - name: a\n    deeper: *s\n")
+    assert error.line == 4
+
+
+def test_deeply_nested_yaml_is_a_routine_error():
+    error = parse_error("name: x\nsteps: " + "[" * 1000 + "]" * 1000 + "\n")
+    assert "nested too deeply" in error.message
+    assert str(error) == f"bad.yaml: {error.message}"
+
+
+def test_huge_integer_hold_is_a_routine_error():
+    error = parse_error("name: x\nsteps:\n  - name: a\n    hold: " + "9" * 400 + "\n")
+    assert error.line == 4
+    assert "'hold' must be from 1 to 3600" in error.message
+
+
+def test_control_character_is_reported_with_its_line():
+    error = parse_error("name: x\nsteps:\n  - name: a\x07b\n")
+    assert error.line == 3
+    assert "control character" in error.message
+    assert "(invalid YAML)" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("name: 'Morning\nsteps: []\n", 1),
+        ('name: x\nsteps:\n  - name: "a\n    hold: 3\n', 3),
+    ],
+    ids=["single-quote", "double-quote"],
+)
+def test_unclosed_quote_points_at_its_line(text, line):
+    error = parse_error(text)
+    assert error.line == line
+    assert "not valid YAML" in error.message
+
+
+def test_unclosed_bracket_points_at_its_line():
+    error = parse_error("name: x\nsteps:\n  - name: a\n    hold: [30\n")
+    assert error.line == 4
+
+
+def test_empty_steps_value_points_at_the_steps_key():
+    error = parse_error("name: x\nsteps:\n")
+    assert error.line == 2
+    assert "non-empty list" in error.message
+
+
+_ALIAS_BOMB = "".join(
+    [
+        "name: x\nsteps:\n  - name: a\n",
+        "a0: &a0 [x, x, x, x, x, x, x, x, x]\n",
+        *(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)),
+    ]
+)
+
+
+def test_alias_bomb_fails_fast():
+    """A ~500-byte 'billion laughs' file (9 levels of 9 aliases, 9**9 paths) must fail at
+    once; run in a subprocess so a regression times out instead of hanging the suite."""
+    code = (
+        "import sys\n"
+        "from voice_coach.routine import parse_routine\n"
+        "from voice_coach.errors import RoutineError\n"
+        "try:\n"
+        "    parse_routine(sys.stdin.read(), 'bomb.yaml')\n"
+        "except RoutineError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=_ALIAS_BOMB,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "bomb.yaml:4: unknown routine key 'a0'; allowed: name, description, defaults, steps"
+    )
+
+
+def test_every_error_is_a_voice_coach_error():
+    assert issubclass(RoutineError, VoiceCoachError)
+    assert issubclass(RoutineNotFoundError, VoiceCoachError)
+
+
+def test_a_duplicate_key_is_an_error_at_its_second_line():
+    error = parse_error("name: x\nsteps:\n  - name: a\n    hold: 3\n    hold: 4\n")
+    assert error.line == 5
+    assert "'hold' is given twice" in error.message
+
+
+def test_an_empty_name_is_not_found():
+    with pytest.raises(RoutineNotFoundError, match="no routine given"):
+        load_routine("")
