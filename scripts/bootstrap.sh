@@ -15,7 +15,7 @@ as_root() {
 }
 
 pick_python() {
-  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+  for candidate in "${PYTHON:-}" python3 python3.13 python3.12 python3.11; do
     [ -n "$candidate" ] || continue
     if command -v "$candidate" >/dev/null 2>&1 &&
       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -36,20 +36,24 @@ apt_missing() {
 }
 
 install_system_packages() {
-  command -v dpkg-query >/dev/null 2>&1 || { say "not a Debian-like system; install espeak-ng and the ALSA headers yourself"; return 0; }
-  local python="$1" wanted=(espeak-ng libasound2-dev)
-  # simpleaudio compiles a C extension: it needs a compiler and the Python headers.
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    say "not a Debian-like system: install eSpeak NG and the ALSA headers yourself"
+    return 0
+  fi
+  local python="$1" version wanted=(espeak-ng libasound2-dev)
+  version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  # simpleaudio compiles a C extension: it needs a compiler and this Python's headers.
   command -v gcc >/dev/null 2>&1 || wanted+=(gcc)
   "$python" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
-    wanted+=(python3-dev)
-  "$python" -c 'import ensurepip' 2>/dev/null || wanted+=(python3-venv)
+    wanted+=("python$version-dev")
+  "$python" -c 'import ensurepip' 2>/dev/null || wanted+=("python$version-venv")
   local missing
   missing="$(apt_missing "${wanted[@]}")"
   if [ -n "$missing" ]; then
     say "installing apt packages: $missing"
-    as_root apt-get update -qq
+    as_root apt-get update -qq || return 1
     # shellcheck disable=SC2086
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null || return 1
   fi
 }
 

@@ -101,7 +101,7 @@ def test_check_a_good_file(tmp_path):
     result = run("check", str(path))
     assert result.exit_code == 0, result.output
     line = one_line(result.stdout)
-    assert re.fullmatch(rf"{re.escape(str(path))}: ok · 1 steps · 2 holds · \d+:\d\d", line)
+    assert re.fullmatch(rf"{re.escape(str(path))}: ok · 1 step · 2 holds · \d+:\d\d", line)
     assert "warning" not in result.output
     assert result.stderr == ""
 
@@ -389,3 +389,107 @@ def test_python_dash_m(tmp_path):
     assert result.stdout.startswith("Usage: ")
     for name in cli.commands:
         assert re.search(rf"^  {name}\s", result.stdout, re.MULTILINE), name
+
+
+# ------------------------------------------------------------ speech options reach the audio
+
+
+def cue_rows(output: str, role: str) -> list[str]:
+    return [line for line in output.splitlines() if f" {role} " in line]
+
+
+def test_deeper_adds_the_deeper_variant():
+    plain = run("show", "hamstrings")
+    deeper = run("show", "hamstrings", "--deeper")
+    assert plain.exit_code == 0 and deeper.exit_code == 0
+    assert cue_rows(plain.stdout, "deeper") == []
+    rows = cue_rows(deeper.stdout, "deeper")
+    assert len(rows) == 1
+    assert "For more stretch" in rows[0]
+
+
+def test_rate_changes_the_speech_length():
+    def total(*options: str) -> str:
+        result = run("show", "hamstrings", *options)
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()[-1]
+
+    def seconds(line: str) -> float:
+        minutes, rest = line.split()[1].split(":")
+        return int(minutes) * 60 + float(rest)
+
+    assert seconds(total("--rate", "240")) < seconds(total()) - 10
+    assert seconds(total("--rate", "120")) > seconds(total()) + 10
+
+
+def test_voice_changes_the_audio(tmp_path):
+    english, german = tmp_path / "en.wav", tmp_path / "de.wav"
+    assert run("export", "hamstrings", "-o", str(english)).exit_code == 0
+    assert run("export", "hamstrings", "-o", str(german), "--voice", "de").exit_code == 0
+    a, _ = soundfile.read(english, dtype="int16")
+    b, _ = soundfile.read(german, dtype="int16")
+    assert len(a) != len(b) or (a != b).any()
+
+
+def test_unknown_voice_is_a_usage_error(tmp_path):
+    result = run("export", "hamstrings", "-o", str(tmp_path / "x.wav"), "--voice", "nonesuch")
+    assert result.exit_code == 2
+    assert "voice-coach voices" in one_line(result.stderr)
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("extension", [".flac", ".ogg", ".mp3"])
+def test_compressed_formats_decode_to_the_same_length(tmp_path, extension):
+    reference = tmp_path / "ref.wav"
+    target = tmp_path / f"out{extension}"
+    assert run("export", "hamstrings", "-o", str(reference)).exit_code == 0
+    result = run("export", "hamstrings", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    expected = soundfile.info(reference).frames
+    decoded, rate = soundfile.read(target, dtype="float32")
+    assert rate == 22050
+    assert decoded.ndim == 1
+    # Lossy codecs may pad by up to a frame or two of the codec.
+    assert abs(len(decoded) - expected) <= 4096
+    if extension == ".flac":
+        lossless, _ = soundfile.read(reference, dtype="float32")
+        assert (decoded == lossless).all()
+
+
+def test_a_failed_timeline_write_leaves_no_new_audio(tmp_path):
+    out = tmp_path / "fresh.wav"
+    result = run("export", "hamstrings", "-o", str(out), "--timeline", "/proc/vc-timeline.json")
+    assert result.exit_code == 1
+    assert "vc-timeline.json" in one_line(result.stderr)
+    assert not out.exists()
+    assert dotfiles(tmp_path) == []
+
+
+def test_output_piped_into_head_ends_quietly(voice_coach_command):
+    result = subprocess.run(
+        f"'{voice_coach_command}' show hamstrings | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.split() == ["start", "end", "kind", "role", "text"]
+    assert "Traceback" not in result.stderr
+    assert "Broken pipe" not in result.stderr
+
+
+def test_the_readme_demo_command_without_a_sound_device(tmp_path, alsa_no_device):
+    # scripts/demo as a user runs it, reusing this test run's venv (VC_VENV).
+    out = tmp_path / "demo.wav"
+    env = {**alsa_no_device, "VC_VENV": str(Path(sys.executable).parent.parent)}
+    result = subprocess.run(
+        [str(Path(__file__).parent.parent / "scripts" / "demo"), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2] == f"wrote {out} (5:06)" or lines[-2].startswith(f"wrote {out} (")
+    assert lines[-1] == f"No sound device here, so nothing was played; the routine is in {out}."
+    assert soundfile.info(out).frames > 60 * 22050

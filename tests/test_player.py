@@ -173,7 +173,7 @@ def test_play_without_a_sound_device_fails_with_one_line(
     errors = played.stderr.splitlines()
     assert len(errors) == 1, played.stderr
     assert "no sound device" in errors[0]
-    assert "voice-coach export" in errors[0]
+    assert "voice-coach export hamstrings" in errors[0]
     assert "ALSA lib" not in played.stderr
     assert "Traceback" not in played.stderr
 
@@ -306,7 +306,7 @@ def fake_device(monkeypatch):
     started: dict = {}
 
     def install(playback: FakePlayback) -> dict:
-        def start(pcm, sample_rate):
+        def start(pcm, sample_rate, routine_ref):
             started.update(pcm=pcm, sample_rate=sample_rate, playback=playback)
             return playback
 
@@ -455,16 +455,32 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_terminal_view_on_a_terminal_rewrites_one_line():
+def test_terminal_view_on_a_terminal_rewrites_one_line(monkeypatch):
+    monkeypatch.setattr(
+        "voice_coach.player.shutil.get_terminal_size", lambda: os.terminal_size((16, 24))
+    )
     stream = FakeTerminal()
     view = TerminalView(stream)
-    view.show("a", "a long first line")
+    view.show("a", "a long first line that is wider than the terminal")
     view.show("a", "short")
     view.show("b", "next")
-    assert stream.getvalue() == "\ra long first line\rshort            \rnext "
+    # Each update returns to the line start and clears it; lines are cut to width - 1
+    # so they never wrap (a wrapped line cannot be rewritten in place).
+    assert stream.getvalue() == "\r\x1b[Ka long first li\r\x1b[Kshort\r\x1b[Knext"
     view.close()
-    assert stream.getvalue().endswith("\rnext \n")
+    assert stream.getvalue().endswith("\r\x1b[Knext\n")
     assert stream.getvalue().count("\n") == 1
+
+
+def test_terminal_view_survives_a_closed_pipe():
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    view = TerminalView(ClosedPipe())
+    view.show("a", "line")
+    view.show("b", "another")
+    view.close()
 
 
 # ------------------------------------------------------------------------ the CLI
@@ -473,7 +489,7 @@ def test_terminal_view_on_a_terminal_rewrites_one_line():
 def test_cli_turns_ctrl_c_into_exit_130_and_one_line(monkeypatch, hamstrings_program):
     calls = []
 
-    def interrupted_play(program, stream=None):
+    def interrupted_play(program, stream=None, routine_ref="ROUTINE"):
         calls.append(program)
         raise KeyboardInterrupt
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,17 @@ def test_read_mono_resamples_other_rates(tmp_path):
     assert abs(len(mono) - SAMPLE_RATE) <= 1
     spectrum = np.abs(np.fft.rfft(mono))
     assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(mono) - 440) < 2
+
+
+def test_a_cache_write_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
+    from voice_coach import speech
+
+    def write_half_then_fail(path, blocks, sample_rate, extension):
+        Path(path).write_bytes(b"RIFF half a clip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(speech, "write_blocks", write_half_then_fail)
+    target = tmp_path / "clip.wav"
+    with pytest.raises(SpeechError, match="No space left on device"):
+        speech.synthesise_into_cache(None, 165, ["Disk full."], [target])
+    assert list(tmp_path.iterdir()) == []

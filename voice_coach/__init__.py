@@ -15,29 +15,35 @@ from .errors import (
     RoutineError,
     RoutineNotFoundError,
     SpeechError,
+    UnknownVoiceError,
     VoiceCoachError,
 )
 from .routine import Routine, Step, builtin_names, load_routine, parse_routine
 from .script import Cue, Hold, Script, compile_script, spoken_phrases
 
 
-def prepare(routine, speaker=None, *, deeper=False):
-    """Synthesise and measure every clip, then compile: see :func:`pipeline.prepare`."""
+def prepare(routine: Routine, speaker=None, *, deeper: bool = False):
+    """Synthesise and measure every clip, then compile: see :func:`pipeline.prepare`.
+
+    Returns a ``pipeline.Program``; ``speaker`` is a ``speech.Speaker`` (default voice
+    and rate when None).
+    """
     from .pipeline import prepare as _prepare
 
     return _prepare(routine, speaker, deeper=deeper)
 
 
-def export(program, path, timeline_path=None):
-    """Write a prepared Program to an audio file, and optionally its timeline JSON."""
-    from .export import export_audio, export_timeline
+def export(program, path: str, timeline_path: str | None = None) -> None:
+    """Write a prepared Program to an audio file, and optionally its timeline JSON.
 
-    export_audio(program, path)
-    if timeline_path is not None:
-        export_timeline(program.script, timeline_path)
+    Both files are written atomically, and both or neither are replaced.
+    """
+    from .export import export_files
+
+    export_files(program, path, timeline_path)
 
 
-def play(program):
+def play(program) -> None:
     """Play a prepared Program live on the default sound device."""
     from .player import play as _play
 
@@ -56,6 +62,7 @@ __all__ = [
     "Script",
     "SpeechError",
     "Step",
+    "UnknownVoiceError",
     "VoiceCoachError",
     "builtin_names",
     "compile_script",

@@ -1,7 +1,8 @@
 """Worker process for speech.Speaker: synthesises a batch of phrases into the cache.
 
 Reads one JSON request on stdin: {"voice", "rate", "phrases", "cache"}. Exits 0
-when every clip is in the cache; otherwise prints one line on stderr, exit 1.
+when every clip is in the cache; otherwise prints one line on stderr and exits
+with the error's exit code (2 for an unknown voice, 1 otherwise).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main() -> int:
         )
     except SpeechError as error:
         print(error, file=sys.stderr)
-        return 1
+        return error.exit_code
     return 0
 
 

@@ -23,7 +23,7 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     """
     target = Path(path)
     handle, temp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent or "."
+        prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent
     )
     os.close(handle)
     temp = Path(temp_name)

@@ -89,14 +89,15 @@ def show(routine: str, voice: str | None, rate: int | None, deeper: bool) -> Non
 @_speech_options
 def check(file: str, voice: str | None, rate: int | None, deeper: bool) -> None:
     """Validate a routine FILE and report cues that do not fit."""
-    from .player import clock
+    from .script import clock
 
     program = _prepare(file, voice, rate, deeper)
     script = program.script
     for note in script.notes:
         click.echo(f"{file}: warning: {note}")
     click.echo(
-        f"{file}: ok · {len(script.steps)} steps · {len(script.holds)} holds · "
+        f"{file}: ok · {_count(len(script.steps), 'step')} · "
+        f"{_count(len(script.holds), 'hold')} · "
         f"{clock(script.duration)}"
     )
 
@@ -117,18 +118,12 @@ def export(
     deeper: bool,
 ) -> None:
     """Render ROUTINE to an audio file."""
-    from .export import audio_extension, check_target, export_audio, export_timeline
-    from .player import clock
+    from .export import check_targets, export_files
+    from .script import clock
 
-    # Fail on a bad name or folder before any synthesis, and before any file is replaced.
-    audio_extension(output)
-    for target in (output, timeline):
-        if target:
-            check_target(target)
+    check_targets(output, timeline)  # before any synthesis
     program = _prepare(routine, voice, rate, deeper)
-    export_audio(program, output)
-    if timeline:
-        export_timeline(program.script, timeline)
+    export_files(program, output, timeline)
     click.echo(f"wrote {output} ({clock(program.script.duration)})")
 
 
@@ -139,7 +134,7 @@ def play(routine: str, voice: str | None, rate: int | None, deeper: bool) -> Non
     """Play ROUTINE through the sound device. Ctrl-C stops."""
     from .player import play as play_program
 
-    play_program(_prepare(routine, voice, rate, deeper))
+    play_program(_prepare(routine, voice, rate, deeper), routine_ref=routine)
 
 
 @cli.command()
@@ -149,6 +144,10 @@ def voices() -> None:
 
     for voice in list_voices():
         click.echo(f"{voice.id:<28} {voice.name:<32} {', '.join(voice.languages)}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def main() -> None:

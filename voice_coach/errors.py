@@ -35,6 +35,12 @@ class SpeechError(VoiceCoachError):
     """The speech engine is missing or failed to synthesise a phrase."""
 
 
+class UnknownVoiceError(SpeechError):
+    """``--voice`` names no installed voice."""
+
+    exit_code = 2
+
+
 class PlaybackError(VoiceCoachError):
     """Live playback failed, for example because there is no sound device."""
 

@@ -7,7 +7,9 @@ the exact sample.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +38,36 @@ def audio_extension(path: str | Path) -> str:
 
 def export_audio(program: Program, path: str | Path) -> Path:
     """Render ``program`` into the audio file ``path`` (format from its extension)."""
-    target = Path(path)
-    extension = audio_extension(target)
-    _check_folder(target)
+    return export_files(program, path)
+
+
+def export_files(
+    program: Program, audio_path: str | Path, timeline_path: str | Path | None = None
+) -> Path:
+    """Write the audio file and, if asked, the timeline JSON: both or neither.
+
+    Both targets are checked before any rendering. Each file is written to a temp
+    file beside it and renamed into place; the audio is renamed last, once the
+    timeline is written, so a failure leaves any existing audio file as it was.
+    """
+    target = Path(audio_path)
+    extension = check_targets(target, timeline_path)
+    with _reported_as(target), atomic_target(target) as temp:
+        write_blocks(temp, program.blocks(), program.script.sample_rate, extension)
+        if timeline_path is not None:
+            export_timeline(program.script, timeline_path)
+    return target
+
+
+@contextlib.contextmanager
+def _reported_as(target: Path) -> Iterator[None]:
+    """Turn the OS's and the encoder's errors into one ExportError naming ``target``."""
     try:
-        with atomic_target(target) as temp:
-            write_blocks(temp, program.blocks(), program.script.sample_rate, extension)
+        yield
     except OSError as error:
         raise ExportError(f"{target}: cannot write the file ({error.strerror})") from None
     except RuntimeError as error:  # libsndfile reports encoder and disk errors this way
         raise ExportError(f"{target}: the encoder failed ({error})") from None
-    return target
 
 
 def timeline(script: Script) -> dict[str, Any]:
@@ -98,22 +119,29 @@ def timeline(script: Script) -> dict[str, Any]:
 def export_timeline(script: Script, path: str | Path) -> Path:
     """Write the Script's timeline JSON to ``path``."""
     target = Path(path)
-    _check_folder(target)
-    try:
-        with atomic_target(target) as temp:
-            temp.write_text(json.dumps(timeline(script), indent=1) + "\n", encoding="utf-8")
-    except OSError as error:
-        raise ExportError(f"{target}: cannot write the file ({error.strerror})") from None
+    check_target(target)
+    with _reported_as(target), atomic_target(target) as temp:
+        temp.write_text(json.dumps(timeline(script), indent=1) + "\n", encoding="utf-8")
     return target
+
+
+def check_targets(audio_path: str | Path, timeline_path: str | Path | None = None) -> str:
+    """Check, before any work, that the export's files can be written; return the format.
+
+    Raises ExportError for an unknown extension, a folder given as a file, or a
+    missing folder.
+    """
+    extension = audio_extension(audio_path)
+    for path in (audio_path, timeline_path):
+        if path is not None:
+            check_target(path)
+    return extension
 
 
 def check_target(path: str | Path) -> None:
     """Raise ExportError now if ``path`` could not be written later."""
-    _check_folder(Path(path))
-
-
-def _check_folder(target: Path) -> None:
+    target = Path(path)
     if target.is_dir():
-        raise ExportError(f"{target}: is a folder; give a file name such as routine.wav")
+        raise ExportError(f"{target}: is a folder; give a file name inside it")
     if not target.parent.is_dir():
         raise ExportError(f"{target.parent}: no such folder; create it first")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -17,16 +18,10 @@ import numpy as np
 
 from .errors import NoSoundDeviceError, PlaybackError
 from .pipeline import Program
-from .script import Script
+from .script import Script, clock
 
 #: How often the terminal view is refreshed, in seconds.
 VIEW_INTERVAL = 0.1
-
-
-def clock(seconds: float) -> str:
-    """Seconds as ``M:SS``."""
-    whole = max(0, int(seconds + 0.5))
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def status_at(script: Script, sample: int) -> tuple[str, str]:
@@ -64,23 +59,31 @@ class TerminalView:
         self.stream = stream
         self.is_tty = stream.isatty()
         self.last_key: str | None = None
-        self.width = 0
+        self.drawn = False
+        self.closed = False
 
     def show(self, key: str, line: str) -> None:
         """Display ``line``; ``key`` identifies the phase it belongs to."""
-        if self.is_tty:
-            padded = line.ljust(self.width)
-            self.width = len(line)
-            self.stream.write("\r" + padded)
-            self.stream.flush()
-        elif key != self.last_key:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+        if self.closed:
+            return
+        try:
+            if self.is_tty:
+                # Cut to the width: a wrapped line cannot be rewritten in place.
+                width = shutil.get_terminal_size().columns - 1
+                self.stream.write("\r\x1b[K" + line[: max(width, 10)])
+                self.stream.flush()
+                self.drawn = True
+            elif key != self.last_key:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+        except BrokenPipeError:
+            # The reader went away (``play | head``); keep playing, stop showing.
+            self.closed = True
         self.last_key = key
 
     def close(self) -> None:
         """End the rewritten line so later output starts on a fresh one."""
-        if self.is_tty and self.width:
+        if self.is_tty and self.drawn and not self.closed:
             self.stream.write("\n")
             self.stream.flush()
 
@@ -107,7 +110,7 @@ def _quiet_c_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def _start(pcm: np.ndarray, sample_rate: int):
+def _start(pcm: np.ndarray, sample_rate: int, routine_ref: str):
     import simpleaudio
 
     try:
@@ -116,13 +119,16 @@ def _start(pcm: np.ndarray, sample_rate: int):
     except simpleaudio._simpleaudio.SimpleaudioError as error:
         cause = str(error).split("MSG:")[-1].strip() or str(error)
         raise NoSoundDeviceError(
-            f"no sound device could be opened ({cause}); "
-            "to get the routine as a file, run `voice-coach export ROUTINE -o routine.wav`"
+            f"no sound device (the default output could not be opened: {cause}); "
+            f"to get the routine as a file instead, run "
+            f"`voice-coach export {routine_ref} -o routine.wav`"
         ) from None
 
 
-def play(program: Program, stream: TextIO | None = None) -> None:
+def play(program: Program, stream: TextIO | None = None, routine_ref: str = "ROUTINE") -> None:
     """Play ``program`` to the default sound device, showing progress on ``stream``.
+
+    ``routine_ref`` is how the user named the routine, for the hint in error messages.
 
     Blocks until the routine ends. On Ctrl-C the sound stops at once and
     KeyboardInterrupt propagates to the caller.
@@ -137,7 +143,7 @@ def play(program: Program, stream: TextIO | None = None) -> None:
     # The whole routine is one buffer, played by one continuous stream: chaining
     # separate plays would add a gap (and drift) at every join.
     pcm = np.concatenate(list(program.blocks()))
-    playing = _start(pcm, script.sample_rate)
+    playing = _start(pcm, script.sample_rate, routine_ref)
     started = time.monotonic()
     try:
         while playing.is_playing():

@@ -302,6 +302,8 @@ class _Validator:
             raise self.fail((*path, key), f"'{key}' is empty; write some text")
         if len(value) > MAX_TEXT:
             raise self.fail((*path, key), f"'{key}' is longer than {MAX_TEXT} characters")
+        if value and key != "description" and not any(char.isalnum() for char in value):
+            raise self.fail((*path, key), f"'{key}' has no words to speak; write it in words")
         return value
 
     def setting(self, data: Mapping, path: tuple, key: str) -> Any:

@@ -268,7 +268,8 @@ class _Compiler:
         end = start + self.samples(step.hold)
         start_chime_end = self.chime(start, HOLD_START, "hold-start", **where)
         if start_chime_end > end:
-            raise ValueError("the hold-start chime is longer than the shortest hold")
+            # Holds are at least 1 s (routine.py) and the chime is shorter.
+            raise ValueError("the hold-start chime is longer than this hold")
         numbers = self.countdown(start_chime_end + self.gap, end, index, step, where)
         first_number = numbers[0].start_sample if numbers else end
         self.halfway(start, end, start_chime_end, first_number, index, step, where)
@@ -317,6 +318,12 @@ class _Compiler:
             )
             return
         self.speech(middle, HALFWAY_PHRASE, "halfway", **where)
+
+
+def clock(seconds: float) -> str:
+    """Seconds as ``M:SS``, rounded to the nearest second."""
+    whole = max(0, int(seconds + 0.5))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def format_script(script: Script) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 
 from .atomic import atomic_target
 from .audiofile import read_mono, write_blocks
-from .errors import SpeechError
+from .errors import SpeechError, UnknownVoiceError
 
 #: The one sample rate used end to end (eSpeak NG's own rate).
 SAMPLE_RATE = 22050
@@ -186,7 +186,9 @@ class Speaker:
         )
         if result.returncode != 0:
             lines = [line for line in result.stderr.splitlines() if line.strip()]
-            raise SpeechError(lines[-1] if lines else "the speech worker failed with no message")
+            message = lines[-1] if lines else "the speech worker failed with no message"
+            kind = UnknownVoiceError if result.returncode == 2 else SpeechError
+            raise kind(message)
         self.synthesised += len(phrases)
 
 
@@ -313,7 +315,7 @@ def _resolve_voice(engine, wanted: str | None) -> str:
         found = [voice for voice in voices if matches(voice)]
         if found:
             return found[0].id
-    raise SpeechError(f"unknown voice '{wanted}'; run `voice-coach voices` to list them")
+    raise UnknownVoiceError(f"unknown voice '{wanted}'; run `voice-coach voices` to list them")
 
 
 def _voices_of(engine) -> list[Voice]:
