@@ -86,7 +86,82 @@ def bench_export() -> None:
         print(f"  {ext:<5} {size / 1e6:6.2f} MB")
 
 
-GROUPS = {"render": bench_render, "prepare": bench_prepare, "export": bench_export}
+FIRST_SAMPLE_READER = """
+import sys, time
+# Drain the device's raw output from a FIFO; note the time of the first sound.
+with open(sys.argv[1], "rb") as device, open(sys.argv[2], "w") as stamp:
+    while True:
+        chunk = device.read(512)
+        if not chunk:
+            break
+        if chunk.strip(b"\\0"):
+            stamp.write(repr(time.time()))
+            break
+    while device.read(65536):
+        pass
+"""
+
+
+def first_sample_seconds(cache_dir: Path) -> float:
+    """Seconds from launching `voice-coach play hamstrings` to its first audible sample
+    reaching the device: ALSA's file plugin writes into a FIFO whose reader, started
+    beforehand, notes the time of the first non-zero byte."""
+    import os
+    import subprocess
+
+    folder = Path(tempfile.mkdtemp(prefix="vc-bench-start-"))
+    reader, stamp, fifo = folder / "reader.py", folder / "first-sample", folder / "device"
+    reader.write_text(FIRST_SAMPLE_READER)
+    os.mkfifo(fifo)
+    (folder / ".asoundrc").write_text(
+        f'pcm.!default {{\n  type file\n  slave.pcm "null"\n  file "{fifo}"\n  format "raw"\n}}\n'
+    )
+    listener = subprocess.Popen([sys.executable, str(reader), str(fifo), str(stamp)])
+    time.sleep(0.2)  # the reader is waiting on the FIFO before we start the clock
+    env = {**os.environ, "HOME": str(folder), "VOICE_COACH_CACHE": str(cache_dir)}
+    command = [str(Path(sys.executable).parent / "voice-coach"), "play", "hamstrings", "--plain"]
+    started = time.time()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        listener.wait(timeout=60)
+        return float(stamp.read_text()) - started
+    finally:
+        process.kill()
+        process.wait()
+        listener.kill()
+
+
+def bench_start() -> None:
+    """Time to the first sample of `voice-coach play`, warm and cold clip cache,
+    beside the bare cost of starting Python with voice_coach imported."""
+    import subprocess
+
+    warm = Path(tempfile.mkdtemp(prefix="vc-bench-warm-"))
+    prepare(load_routine("hamstrings"), Speaker(cache_dir=warm))
+
+    def python_start() -> None:
+        subprocess.run([sys.executable, "-c", "import voice_coach"], check=True)
+
+    times: dict[str, list[float]] = {"python + import": [], "warm cache": [], "cold cache": []}
+    for _ in range(ROUNDS):
+        begun = time.perf_counter()
+        python_start()
+        times["python + import"].append(time.perf_counter() - begun)
+        times["warm cache"].append(first_sample_seconds(warm))
+        cold = Path(tempfile.mkdtemp(prefix="vc-bench-cold-"))
+        times["cold cache"].append(first_sample_seconds(cold))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    report("play hamstrings: launch to first sample (median)", medians, "python + import")
+    goal = "meets" if medians["warm cache"] <= 0.3 else "MISSES"
+    print(f"  warm start {medians['warm cache']:.3f} s: {goal} the 0.3 s goal")
+
+
+GROUPS = {
+    "start": bench_start,
+    "render": bench_render,
+    "prepare": bench_prepare,
+    "export": bench_export,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -37,15 +37,15 @@ apt_missing() {
 
 install_system_packages() {
   if ! command -v dpkg-query >/dev/null 2>&1; then
-    say "not a Debian-like system: install eSpeak NG and the ALSA headers yourself"
+    say "not a Debian-like system: install eSpeak NG and PortAudio yourself"
     return 0
   fi
-  local python="$1" version wanted=(espeak-ng libasound2-dev)
+  local python="$1" extras="$2" version
+  # eSpeak NG speaks; PortAudio (through ALSA) plays.
+  local wanted=(espeak-ng libportaudio2)
+  # The tests play into a real-time PulseAudio null sink, with ALSA routed to it.
+  [[ "$extras" == *test* ]] && wanted+=(pulseaudio pulseaudio-utils libasound2-plugins)
   version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-  # simpleaudio compiles a C extension: it needs a compiler and this Python's headers.
-  command -v gcc >/dev/null 2>&1 || wanted+=(gcc)
-  "$python" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
-    wanted+=("python$version-dev")
   "$python" -c 'import ensurepip' 2>/dev/null || wanted+=("python$version-venv")
   local missing
   missing="$(apt_missing "${wanted[@]}")"
@@ -60,7 +60,7 @@ install_system_packages() {
 bootstrap() {
   local extras="${1:-}" python
   python="$(pick_python)" || return 1
-  install_system_packages "$python" || return 1
+  install_system_packages "$python" "$extras" || return 1
   if [ ! -x "$VC_VENV/bin/python" ]; then
     say "creating $VC_VENV"
     "$python" -m venv "$VC_VENV" || return 1

@@ -18,14 +18,24 @@ import voice_coach
 
 PACKAGE = Path(voice_coach.__file__).resolve().parent
 MODULES = sorted(PACKAGE.glob("*.py"))
-HEAVY = ("click", "numpy", "simpleaudio", "pyttsx3", "soundfile", "soxr", "platformdirs")
+HEAVY = (
+    "click",
+    "numpy",
+    "sounddevice",
+    "rich",
+    "pyttsx3",
+    "soundfile",
+    "soxr",
+    "platformdirs",
+)
 EDGE = ("speech", "sounds", "player", "export", "audiofile", "atomic", "pipeline", "cli")
 CORE = ("routine", "script", "mixer")
 
 #: Each third-party library may be imported by this one module only.
 OWNER = {
     "click": "cli",
-    "simpleaudio": "player",
+    "sounddevice": "player",
+    "rich": "player",
     "pyttsx3": "speech",
     "soundfile": "audiofile",
     "soxr": "audiofile",
@@ -154,7 +164,7 @@ def test_imports_of_sees_imports_inside_functions():
     assert "voice_coach.player" in IMPORTS["cli"]
     assert "click" in IMPORTS["cli"]
     assert "voice_coach.errors" in IMPORTS["routine"]
-    assert "importlib.resources" in IMPORTS["routine"]
+    assert "yaml" in IMPORTS["routine"]
 
 
 def public_definitions(tree: ast.Module):

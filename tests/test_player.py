@@ -1,4 +1,4 @@
-"""Live playback: the real simpleaudio through ALSA, and the player's pure helpers.
+"""Live playback: the real sounddevice (PortAudio) through ALSA, and the transport.
 
 Everything that opens an ALSA device runs in a subprocess, because ALSA reads its
 configuration once per process. The device is either ALSA's file plugin over the
@@ -10,7 +10,6 @@ real-time speed (paced: playback is still running when we press Ctrl-C).
 from __future__ import annotations
 
 import io
-import itertools
 import os
 import queue
 import re
@@ -28,9 +27,18 @@ from click.testing import CliRunner
 
 from voice_coach import player
 from voice_coach.cli import cli
-from voice_coach.errors import PlaybackError
 from voice_coach.mixer import FLOOR_PEAK
-from voice_coach.player import TerminalView, clock, status_at
+from voice_coach.pipeline import prepare
+from voice_coach.player import (
+    PlainView,
+    RichView,
+    Transport,
+    big_digits,
+    lead_in_audio,
+    parse_keys,
+)
+from voice_coach.routine import load_routine
+from voice_coach.script import clock
 
 SUBPROCESS_TIMEOUT = 120
 STEP_NAMES = (
@@ -61,10 +69,22 @@ def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
     )
 
 
+def start_of(captured: np.ndarray, expected: np.ndarray, sample_rate: int) -> int:
+    """Where ``expected`` begins in ``captured``: PortAudio primes the device with a
+    little digital silence before the first block it was given."""
+    probe = expected[:512]
+    for offset in range(min(len(captured) - len(probe), sample_rate // 2) + 1):
+        if np.array_equal(captured[offset : offset + len(probe)], probe):
+            assert not captured[:offset].any(), "the priming before the audio is not silent"
+            return offset
+    raise AssertionError("the rendered audio does not start within 0.5 s of the capture")
+
+
 def assert_same_audio(captured: np.ndarray, expected: np.ndarray, sample_rate: int) -> None:
-    """``captured`` is ``expected`` sample for sample, plus at most a little silent padding
-    (ALSA may fill out its last period)."""
+    """``captured`` is ``expected`` sample for sample, after a little silent priming and
+    before at most a little silent padding (the last block is filled out)."""
     assert captured.dtype == np.int16 and expected.dtype == np.int16
+    captured = captured[start_of(captured, expected, sample_rate) :]
     assert len(captured) >= len(expected), (
         f"the device got {len(captured)} samples, the rendered audio has {len(expected)}"
     )
@@ -78,6 +98,23 @@ def assert_same_audio(captured: np.ndarray, expected: np.ndarray, sample_rate: i
     assert len(padding) < sample_rate, f"{len(padding)} extra samples after the end"
     if padding.size:
         assert int(np.abs(padding.astype(np.int32)).max()) <= FLOOR_PEAK, "padding is not silent"
+
+
+def without_waiting(captured: np.ndarray, minimum: int = 64) -> np.ndarray:
+    """``captured`` with every run of at least ``minimum`` exact zeros taken out.
+
+    The player outputs digital silence only while it waits: PortAudio priming the
+    device, the routine not ready yet when an unpaced device has already taken the
+    pre-roll or the first step, and the padding after the end. The routine itself
+    always carries its noise floor, so it never has such a run.
+    """
+    zero = np.concatenate(([False], captured == 0, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(zero)).reshape(-1, 2)
+    keep = np.ones(len(captured), dtype=bool)
+    for first, end in edges:
+        if end - first >= minimum:
+            keep[first:end] = False
+    return captured[keep]
 
 
 def lines_of(text: str) -> list[str]:
@@ -103,7 +140,7 @@ def test_cli_play_sends_exactly_the_exported_audio_to_the_device(
     assert played.returncode == 0, played.stderr
     assert played.stderr == ""
     sample_rate = hamstrings_program.script.sample_rate
-    captured = np.fromfile(capture, dtype="<i2")
+    captured = without_waiting(np.fromfile(capture, dtype="<i2"))
     assert len(rendered) == hamstrings_program.script.length_samples
     assert_same_audio(captured, rendered, sample_rate)
 
@@ -132,24 +169,24 @@ def test_python_api_play_sends_the_rendered_audio_to_the_device(
     assert played.returncode == 0, played.stderr
     assert played.stderr == ""
     assert lines_of(played.stdout)[-1] == "returned"
-    captured = np.fromfile(capture, dtype="<i2")
+    captured = without_waiting(np.fromfile(capture, dtype="<i2"))
     assert_same_audio(captured, rendered, hamstrings_program.script.sample_rate)
 
 
-def test_cli_play_prints_one_plain_line_per_phase_when_not_a_terminal(
+def test_cli_play_prints_one_line_per_cue_when_not_a_terminal(
     alsa_capture, voice_coach_command, hamstrings_program, tmp_path
 ):
-    # The unpaced device finishes at once, so only the first and last phases show
-    # here; the paced Ctrl-C test and the fake-clock test below see the steps.
     env, _ = alsa_capture
     played = run([voice_coach_command, "play", "hamstrings"], env, tmp_path)
     assert played.returncode == 0, played.stderr
-    assert "\r" not in played.stdout
+    assert "\r" not in played.stdout and "\x1b" not in played.stdout
     lines = played.stdout.splitlines()
-    assert lines[0] == f"Starting · {clock(hamstrings_program.script.duration)} to go"
-    assert lines[-1] == f"Done · {hamstrings_program.script.duration / 60:.1f} minutes"
-    assert all(line.strip() for line in lines)
-    assert all(a != b for a, b in itertools.pairwise(lines))
+    cues = hamstrings_program.script.cues
+    assert len(lines) == len(cues)
+    rate = hamstrings_program.script.sample_rate
+    for line, cue in zip(lines, cues, strict=True):
+        text = cue.text if cue.kind == "speech" else f"[{cue.text} chime]"
+        assert line == f"{clock(cue.start_sample / rate)} {text}"
 
 
 @pytest.fixture
@@ -236,8 +273,8 @@ def test_ctrl_c_stops_live_playback_with_exit_130(
     ).start()
     seen = []
     try:
-        # Wait until the view has moved into the first step: playback is under way.
-        while not seen or not seen[-1].startswith(f"[1/3] {STEP_NAMES[0]}"):
+        # Wait until the first step's name has sounded: playback is under way.
+        while not seen or not seen[-1].endswith(STEP_NAMES[0]):
             seen.append(lines.get(timeout=60).rstrip("\n"))
         process.send_signal(signal.SIGINT)
         interrupted = time.monotonic()
@@ -248,7 +285,6 @@ def test_ctrl_c_stops_live_playback_with_exit_130(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert seen[0].startswith("Starting · ")
     assert returncode == 130, stderr
     assert stopped_after < 10
     assert lines_of(stderr) == ["voice-coach: stopped."]
@@ -260,227 +296,185 @@ def test_ctrl_c_stops_live_playback_with_exit_130(
     while not done.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert done.exists(), "the paced reader never saw the device close"
-    captured = np.fromfile(capture, dtype="<i2")
+    captured = without_waiting(np.fromfile(capture, dtype="<i2"))
+    captured = captured[start_of(captured, rendered, hamstrings_program.script.sample_rate) :]
     assert 0 < len(captured) < len(rendered) // 10
     assert np.array_equal(captured, rendered[: len(captured)])
 
 
-# ---------------------------------------------- the player in-process, simpleaudio faked
+# ------------------------------------------------------------ the transport, no device
 
 
-class FakePlayback:
-    """Stands in for simpleaudio's PlayObject."""
-
-    def __init__(self, playing_calls: int = 10**9, error: BaseException | None = None) -> None:
-        self.playing_calls = playing_calls
-        self.error = error
-        self.is_playing_calls = 0
-        self.stop_calls = 0
-
-    def is_playing(self) -> bool:
-        self.is_playing_calls += 1
-        if self.error is not None and self.is_playing_calls == 2:
-            raise self.error
-        return self.is_playing_calls <= self.playing_calls
-
-    def stop(self) -> None:
-        self.stop_calls += 1
+@pytest.fixture(scope="module")
+def program():
+    """hamstrings, with the player's own phrases (the lead-in)."""
+    return prepare(load_routine("hamstrings"))
 
 
-class FakeTime:
-    """A clock that moves only when the player sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+def pull(transport: Transport, samples: int, block: int = 1000) -> np.ndarray:
+    parts = []
+    while samples > 0:
+        parts.append(transport.fill(min(block, samples))[:, 0])
+        samples -= block
+    return np.concatenate(parts)
 
 
-@pytest.fixture
-def fake_device(monkeypatch):
-    """Replace the device: returns a dict that receives the pcm and the FakePlayback."""
-    started: dict = {}
-
-    def install(playback: FakePlayback) -> dict:
-        def start(pcm, sample_rate, routine_ref):
-            started.update(pcm=pcm, sample_rate=sample_rate, playback=playback)
-            return playback
-
-        monkeypatch.setattr(player, "_start", start)
-        monkeypatch.setattr(player, "time", FakeTime())
-        return started
-
-    return install
+def test_transport_plays_the_rendered_samples_whatever_the_block_size(program):
+    rendered = np.concatenate(list(program.blocks()))
+    for block in (1024, 777):
+        transport = Transport(program)
+        played = pull(transport, len(rendered) + 2000, block)
+        assert np.array_equal(played[: len(rendered)], rendered)
+        assert not played[len(rendered) :].any()
+        assert transport.finished
 
 
-def test_ctrl_c_stops_the_sound_and_propagates(fake_device, hamstrings_program, rendered):
-    started = fake_device(FakePlayback(error=KeyboardInterrupt()))
-    out = io.StringIO()
-    with pytest.raises(KeyboardInterrupt):
-        player.play(hamstrings_program, out)
-    playback = started["playback"]
-    assert playback.stop_calls == 1
-    assert playback.is_playing_calls == 2
-    assert "Done" not in out.getvalue()
-    # The player hands the device the rendered audio, nothing of its own.
-    assert started["sample_rate"] == hamstrings_program.script.sample_rate
-    assert np.array_equal(started["pcm"], rendered)
+def test_pause_outputs_silence_and_resume_continues_exactly(program):
+    rendered = np.concatenate(list(program.blocks()))
+    rate = program.script.sample_rate
+    hold = program.script.holds[0]
+    transport = Transport(program)
+    before = pull(transport, hold.start_sample + 10 * rate)
+    assert transport.toggle_pause() == "paused"
+    silence = pull(transport, 2 * rate)
+    assert not silence.any()
+    assert transport.toggle_pause() == "resumed"
+    lead = lead_in_audio(program.clips, rate)
+    spoken = pull(transport, len(lead))
+    assert np.abs(spoken.astype(np.int32)).max() > 5000  # "Resuming. 3, 2, 1" is heard
+    after = pull(transport, 5 * rate)
+    # Not one sample of the hold lost or repeated.
+    continued = np.concatenate([before, after])
+    assert np.array_equal(continued, rendered[: len(continued)])
 
 
-def test_a_failing_device_stops_and_raises_playback_error(fake_device, hamstrings_program):
-    started = fake_device(FakePlayback(error=RuntimeError("device went away")))
-    with pytest.raises(PlaybackError, match="device went away"):
-        player.play(hamstrings_program, io.StringIO())
-    assert started["playback"].stop_calls == 1
+def test_lead_in_says_resuming_then_counts_three_two_one(program):
+    rate = program.script.sample_rate
+    lead = lead_in_audio(program.clips, rate)
+    resuming = len(program.clips[("speech", "Resuming.")])
+    first = resuming + round(0.4 * rate)
+    assert len(lead) == first + 3 * rate
+    for index, number in enumerate(("3", "2", "1")):
+        clip = program.clips[("speech", number)]
+        start = first + index * rate
+        assert np.array_equal(lead[start : start + len(clip)], clip)
 
 
-def test_a_whole_run_logs_every_phase_once_in_order(fake_device, hamstrings_program):
-    script = hamstrings_program.script
-    ticks = int(script.duration / player.VIEW_INTERVAL) + 1
-    started = fake_device(FakePlayback(playing_calls=ticks))
-    out = io.StringIO()
-    player.play(hamstrings_program, out)
-    assert started["playback"].stop_calls == 0
-    text = out.getvalue()
-    assert "\r" not in text
-    expected = ["Starting"]
-    for number, name in enumerate(STEP_NAMES, start=1):
-        where = f"[{number}/3] {name}"
-        expected += [where, f"{where} · left", where, f"{where} · right", where]
-    expected += ["Finishing", "Done"]
-    lines = text.splitlines()
-    assert phases(lines) == expected
-    assert lines[0] == f"Starting · {clock(script.duration)} to go"
-    assert lines[2] == f"[1/3] {STEP_NAMES[0]} · left · hold 0:30 left · " + (
-        f"{clock((script.length_samples - script.holds[0].start_sample) / script.sample_rate)}"
-        " to go"
+def test_next_and_previous_land_on_step_starts(program):
+    steps = program.script.steps
+    rate = program.script.sample_rate
+    transport = Transport(program)
+    pull(transport, steps[0].start_sample + 5 * rate)
+    assert transport.next_step() == "to step 2"
+    assert transport.position == steps[1].start_sample
+    pull(transport, 1 * rate)
+    # Within 3 s of a step's start, "previous" goes back a step ...
+    assert transport.previous_step() == "to step 1"
+    assert transport.position == steps[0].start_sample
+    pull(transport, 5 * rate)
+    # ... later, to the start of this step.
+    assert transport.previous_step() == "to step 1"
+    assert transport.position == steps[0].start_sample
+    transport.next_step()
+    transport.next_step()
+    assert transport.next_step() == "to the end"
+    assert transport.position == steps[-1].end_sample
+
+
+def test_repeat_goes_back_to_the_side_cue(program):
+    script = program.script
+    rate = script.sample_rate
+    right = script.holds[1]
+    side_cue = next(
+        c for c in script.cues if c.role == "side" and c.step == 0 and c.side == "right"
     )
-    assert lines[-1] == f"Done · {script.duration / 60:.1f} minutes"
+    transport = Transport(program)
+    pull(transport, right.start_sample + 12 * rate)
+    transport.repeat_side()
+    assert transport.position == side_cue.start_sample
+    rendered = np.concatenate(list(program.blocks()))
+    again = pull(transport, 3 * rate)
+    assert np.array_equal(again, rendered[side_cue.start_sample : side_cue.start_sample + 3 * rate])
 
 
-# ------------------------------------------------------------------- pure helpers
+def test_volume_scales_the_cues_not_the_timing(program):
+    rate = program.script.sample_rate
+    title = program.script.cues[0]
+    loud, soft = Transport(program), Transport(program)
+    assert soft.change_volume(-0.5) == "volume 50%"
+    a = pull(loud, title.end_sample).astype(np.float64)[title.start_sample :]
+    b = pull(soft, title.end_sample).astype(np.float64)[title.start_sample :]
+    ratio = np.sqrt(np.mean(b**2) / np.mean(a**2))
+    assert 0.45 < ratio < 0.55
+    for _ in range(30):
+        loud.change_volume(0.1)
+    assert loud.volume == 2.0
+    assert len(pull(loud, rate)) == rate
 
 
-def m_ss(samples: int, rate: int) -> str:
-    """Whole seconds to nearest (halves up), as M:SS; written apart from clock()."""
-    whole = (2 * samples + rate) // (2 * rate)
-    minutes, seconds = divmod(whole, 60)
-    return f"{minutes}:{seconds:02d}"
+def test_position_at_output_follows_what_was_written(program):
+    transport = Transport(program)
+    pull(transport, 3000, block=1000)
+    transport.toggle_pause()
+    pull(transport, 1000, block=1000)
+    assert transport.position_at_output(1500) == 1500
+    assert transport.position_at_output(3500) is None  # paused
+    assert transport.position_at_output(0) == 0
 
 
 @pytest.mark.parametrize(
-    ("seconds", "shown"),
+    ("typed", "commands"),
     [
-        (0, "0:00"),
-        (0.49, "0:00"),
-        (0.5, "0:01"),
-        (9.6, "0:10"),
-        (59.49, "0:59"),
-        (59.5, "1:00"),
-        (306.215, "5:06"),
-        (3599.4, "59:59"),
-        (3600, "60:00"),
-        (-2.5, "0:00"),
+        (" ", ["pause"]),
+        ("n\x1b[Cp\x1b[D", ["next", "next", "previous", "previous"]),
+        ("r+=-_q", ["repeat", "louder", "louder", "softer", "softer", "quit"]),
+        ("xyz\x1b[A", []),
     ],
 )
-def test_clock(seconds, shown):
-    assert clock(seconds) == shown
+def test_keys(typed, commands):
+    assert parse_keys(typed) == commands
 
 
-def test_status_inside_the_second_hold_names_step_1_right_side_and_seconds_left(
-    hamstrings_program,
-):
-    script = hamstrings_program.script
-    rate = script.sample_rate
+# ------------------------------------------------------------------------ the views
+
+
+def test_plain_view_prints_each_cue_once_and_again_after_a_jump_back(program):
+    script = program.script
+    out = io.StringIO()
+    view = PlainView(script, out)
+    second_title = script.steps[1].start_sample
+    view.update(second_title, False, 1.0)
+    first = out.getvalue().splitlines()
+    assert first[0] == "0:01 Seated hamstring stretch"
+    assert first[-1].endswith("Standing hamstring stretch")
+    view.update(second_title + 10, False, 1.0)
+    assert out.getvalue().splitlines() == first
+    view.update(script.steps[0].start_sample, False, 1.0)
+    assert out.getvalue().splitlines()[-1] == "0:01 Seated hamstring stretch"
+    view.event("paused")
+    assert out.getvalue().splitlines()[-1] == "(paused)"
+
+
+def test_rich_view_shows_step_side_countdown_next_and_progress(program):
+    script = program.script
+    out = io.StringIO()
+    view = RichView(script, "Hamstring stretches", out)
     hold = script.holds[1]
-    assert (hold.step, hold.side) == (0, "right")
-    assert hold.end_sample - hold.start_sample == 30 * rate
-
-    where = "[1/3] Seated hamstring stretch · right"
-    for into, left in ((0, "0:30"), (10 * rate, "0:20"), (29 * rate, "0:01")):
-        sample = hold.start_sample + into
-        key, line = status_at(script, sample)
-        assert key == f"{where} hold"
-        assert line == (
-            f"{where} · hold {left} left · {m_ss(script.length_samples - sample, rate)} to go"
-        )
-
-    # The phase key stays put while the seconds tick, and changes when the hold ends.
-    assert status_at(script, hold.start_sample + 1)[0] == status_at(script, hold.end_sample - 1)[0]
-    key, line = status_at(script, hold.end_sample)
-    assert key == "[1/3] Seated hamstring stretch"
-    assert "hold" not in line
-
-
-def test_status_before_the_first_step_is_starting(hamstrings_program):
-    script = hamstrings_program.script
-    assert script.steps[0].start_sample > 0
-    for sample in (0, script.steps[0].start_sample - 1):
-        key, line = status_at(script, sample)
-        assert key == "starting"
-        rest = m_ss(script.length_samples - sample, script.sample_rate)
-        assert line == f"Starting · {rest} to go"
-    assert status_at(script, script.steps[0].start_sample)[0] == "[1/3] Seated hamstring stretch"
-
-
-def test_status_names_each_step_and_finishing(hamstrings_program):
-    script = hamstrings_program.script
-    for span, name in zip(script.steps, STEP_NAMES, strict=True):
-        key, _ = status_at(script, span.start_sample)
-        assert key == f"[{span.step + 1}/3] {name}"
-    key, line = status_at(script, script.steps[-1].end_sample)
-    assert key == "finishing"
-    assert line.startswith("Finishing · ")
-    assert status_at(script, script.length_samples - 1)[1] == "Finishing · 0:00 to go"
-
-
-def test_terminal_view_on_a_pipe_prints_a_line_per_phase():
-    stream = io.StringIO()
-    view = TerminalView(stream)
-    view.show("a", "phase a · 0:03")
-    view.show("a", "phase a · 0:02")
-    view.show("b", "phase b · 0:01")
-    view.show("b", "phase b · 0:00")
-    view.show("a", "phase a again")
+    view.update(hold.start_sample + 13 * script.sample_rate, False, 1.0)
     view.close()
-    assert stream.getvalue() == "phase a · 0:03\nphase b · 0:01\nphase a again\n"
+    text = out.getvalue()
+    assert "Step 1 of 3 · Seated hamstring stretch" in text
+    assert "Right side" in text
+    for row in big_digits("0:17").splitlines():
+        assert row in text
+    assert "Next up: Standing hamstring stretch" in text
+    assert "left" in text and "Hamstring stretches" in text
 
 
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_terminal_view_on_a_terminal_rewrites_one_line(monkeypatch):
-    monkeypatch.setattr(
-        "voice_coach.player.shutil.get_terminal_size", lambda: os.terminal_size((16, 24))
-    )
-    stream = FakeTerminal()
-    view = TerminalView(stream)
-    view.show("a", "a long first line that is wider than the terminal")
-    view.show("a", "short")
-    view.show("b", "next")
-    # Each update returns to the line start and clears it; lines are cut to width - 1
-    # so they never wrap (a wrapped line cannot be rewritten in place).
-    assert stream.getvalue() == "\r\x1b[Ka long first li\r\x1b[Kshort\r\x1b[Knext"
-    view.close()
-    assert stream.getvalue().endswith("\r\x1b[Knext\n")
-    assert stream.getvalue().count("\n") == 1
-
-
-def test_terminal_view_survives_a_closed_pipe():
-    class ClosedPipe(io.StringIO):
-        def write(self, text):
-            raise BrokenPipeError
-
-    view = TerminalView(ClosedPipe())
-    view.show("a", "line")
-    view.show("b", "another")
-    view.close()
+def test_big_digits_are_three_rows():
+    rows = big_digits("1:05").splitlines()
+    assert len(rows) == 3
+    assert rows[0].startswith(" ▀█")
 
 
 # ------------------------------------------------------------------------ the CLI
@@ -489,15 +483,25 @@ def test_terminal_view_survives_a_closed_pipe():
 def test_cli_turns_ctrl_c_into_exit_130_and_one_line(monkeypatch, hamstrings_program):
     calls = []
 
-    def interrupted_play(program, stream=None, routine_ref="ROUTINE"):
-        calls.append(program)
+    def interrupted_play(routine, **options):
+        calls.append((routine, options))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(player, "play", interrupted_play)
-    result = CliRunner().invoke(cli, ["play", "hamstrings"])
+    monkeypatch.setattr(player, "play_routine", interrupted_play)
+    result = CliRunner().invoke(cli, ["play", "hamstrings", "--pan", "--volume", "50"])
     assert len(calls) == 1
-    assert calls[0].script == hamstrings_program.script
+    routine, options = calls[0]
+    assert routine == hamstrings_program.routine
+    assert options["pan"] is True
+    assert options["volume"] == 0.5
+    assert options["routine_ref"] == "hamstrings"
     assert result.exit_code == 130, result.output
     assert not isinstance(result.exception, KeyboardInterrupt)
     assert lines_of(result.stderr) == ["voice-coach: stopped."]
     assert "Traceback" not in result.output
+
+
+def test_without_waiting_keeps_the_noise_floor_and_drops_long_silences():
+    floor = np.array([3, 0, -2, 0, 0, 1], dtype=np.int16)
+    captured = np.concatenate([np.zeros(100, np.int16), floor, np.zeros(70, np.int16), floor])
+    assert np.array_equal(without_waiting(captured), np.concatenate([floor, floor]))

@@ -30,29 +30,30 @@ class _Group(click.Group):
 
 
 def _speech_options(command):
-    command = click.option("--deeper", is_flag=True, help="Also speak each step's deeper variant.")(
-        command
-    )
-    command = click.option(
-        "--rate",
-        type=click.IntRange(60, 400),
-        default=None,
-        help="Speaking rate in words a minute.",
-    )(command)
-    command = click.option("--voice", default=None, help="Voice id (see `voice-coach voices`).")(
-        command
-    )
+    options = [
+        click.option("--voice", default=None, help="Voice id, name or language (see `voices`)."),
+        click.option("--rate", type=click.IntRange(60, 400), default=None, help="Words a minute."),
+        click.option("--deeper", is_flag=True, help="Also speak each step's deeper variant."),
+        click.option(
+            "--quiet", is_flag=True, help="Chimes and countdown only: no names or instructions."
+        ),
+        click.option(
+            "--pan", is_flag=True, help="Stereo: left-side cues left, right-side cues right."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
     return command
 
 
-def _prepare(routine_name: str, voice: str | None, rate: int | None, deeper: bool):
+def _prepare(routine_name: str, voice, rate, deeper, quiet, pan):
     from .pipeline import prepare
     from .routine import load_routine
     from .speech import DEFAULT_RATE, Speaker
 
     routine = load_routine(routine_name)
     speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE)
-    return prepare(routine, speaker, deeper=deeper)
+    return prepare(routine, speaker, deeper=deeper, quiet=quiet, pan=pan)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,21 +78,21 @@ def list_command() -> None:
 @cli.command()
 @click.argument("routine")
 @_speech_options
-def show(routine: str, voice: str | None, rate: int | None, deeper: bool) -> None:
+def show(routine: str, **speech) -> None:
     """Print ROUTINE's timeline of cues as a table, with the total time."""
     from .script import format_script
 
-    click.echo(format_script(_prepare(routine, voice, rate, deeper).script))
+    click.echo(format_script(_prepare(routine, **speech).script))
 
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=True))
 @_speech_options
-def check(file: str, voice: str | None, rate: int | None, deeper: bool) -> None:
+def check(file: str, **speech) -> None:
     """Validate a routine FILE and report cues that do not fit."""
     from .script import clock
 
-    program = _prepare(file, voice, rate, deeper)
+    program = _prepare(file, **speech)
     script = program.script
     for note in script.notes:
         click.echo(f"{file}: warning: {note}")
@@ -109,20 +110,13 @@ def check(file: str, voice: str | None, rate: int | None, deeper: bool) -> None:
 )
 @click.option("--timeline", type=click.Path(), help="Also write the timeline JSON here.")
 @_speech_options
-def export(
-    routine: str,
-    output: str,
-    timeline: str | None,
-    voice: str | None,
-    rate: int | None,
-    deeper: bool,
-) -> None:
+def export(routine: str, output: str, timeline: str | None, **speech) -> None:
     """Render ROUTINE to an audio file."""
     from .export import check_targets, export_files
     from .script import clock
 
     check_targets(output, timeline)  # before any synthesis
-    program = _prepare(routine, voice, rate, deeper)
+    program = _prepare(routine, **speech)
     export_files(program, output, timeline)
     click.echo(f"wrote {output} ({clock(program.script.duration)})")
 
@@ -130,11 +124,30 @@ def export(
 @cli.command()
 @click.argument("routine")
 @_speech_options
-def play(routine: str, voice: str | None, rate: int | None, deeper: bool) -> None:
-    """Play ROUTINE through the sound device. Ctrl-C stops."""
-    from .player import play as play_program
+@click.option(
+    "--volume",
+    type=click.FloatRange(0, 200),
+    default=100,
+    show_default=True,
+    help="Starting volume in percent (+ and - change it while playing).",
+)
+@click.option("--plain", is_flag=True, help="One line per cue, for screen readers and logs.")
+def play(routine: str, volume: float, plain: bool, **speech) -> None:
+    """Play ROUTINE through the sound device.
 
-    play_program(_prepare(routine, voice, rate, deeper), routine_ref=routine)
+    Keys while playing: space pause/resume, n or right arrow next step, p or left
+    arrow previous step, r repeat the side, + and - volume, q quit. Ctrl-C stops.
+    """
+    from .player import play_routine
+    from .routine import load_routine
+
+    play_routine(
+        load_routine(routine),
+        **speech,
+        routine_ref=routine,
+        plain=plain or None,
+        volume=volume / 100,
+    )
 
 
 @cli.command()

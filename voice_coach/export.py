@@ -53,7 +53,9 @@ def export_files(
     target = Path(audio_path)
     extension = check_targets(target, timeline_path)
     with _reported_as(target), atomic_target(target) as temp:
-        write_blocks(temp, program.blocks(), program.script.sample_rate, extension)
+        write_blocks(
+            temp, program.blocks(), program.script.sample_rate, extension, program.channels
+        )
         if timeline_path is not None:
             export_timeline(program.script, timeline_path)
     return target

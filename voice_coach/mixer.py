@@ -1,12 +1,15 @@
-"""The mixer: a Script and its clips in, 16-bit PCM out, block by block.
+"""The mixer: a Script and its clips in, 16-bit PCM out, any span, block by block.
 
-Pure: no I/O and no clock. Output is mono int16 at the Script's sample rate,
-produced in fixed-size blocks so memory stays flat however long the routine is.
-The same blocks feed the live player and every exporter.
+Pure: no I/O and no clock. Output is int16 at the Script's sample rate, mono by
+default or stereo with ``pan`` (left-side cues in the left ear, right-side cues
+in the right). Any span of the timeline renders on its own, so the exporter can
+stream fixed-size blocks with flat memory and the live player can jump, pause
+and resume anywhere; both get exactly the same samples.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 
@@ -20,6 +23,8 @@ DEFAULT_BLOCK_SAMPLES = 8192
 #: down, which clips the first word after a pause; this keeps the link awake
 #: while staying far below anything a listener would notice.
 FLOOR_PEAK = 8
+#: Channel gains (left, right) of a cue by its side, when panning.
+PAN_GAINS = {"left": (1.0, 0.0), "right": (0.0, 1.0), None: (1.0, 1.0)}
 
 ClipKey = tuple[str, str]
 
@@ -35,14 +40,18 @@ def _noise_floor(period: int) -> np.ndarray:
     return rng.integers(-FLOOR_PEAK, FLOOR_PEAK + 1, size=period, dtype=np.int16)
 
 
-def render_blocks(
-    script: Script,
-    clips: Mapping[ClipKey, np.ndarray],
-    *,
-    block_samples: int = DEFAULT_BLOCK_SAMPLES,
-    start_sample: int = 0,
-) -> Iterator[np.ndarray]:
-    """Yield the rendered audio from ``start_sample`` to the end, in int16 blocks.
+def noise_floor(start_sample: int, count: int, sample_rate: int) -> np.ndarray:
+    """The noise floor of samples ``start_sample`` onwards (int16, mono).
+
+    It depends only on the sample index, so any span renders the same on its own;
+    the pre-roll before the first cue is exactly this.
+    """
+    floor = _noise_floor(sample_rate)
+    return floor[np.arange(start_sample, start_sample + count) % floor.size]
+
+
+class Mixer:
+    """Renders any span of one Script.
 
     Parameters
     ----------
@@ -51,40 +60,70 @@ def render_blocks(
     clips:
         Float audio in [-1, 1] for every cue, keyed by :func:`clip_key`; each clip
         is exactly as long as its cue.
-    block_samples:
-        Samples per block (the last block may be shorter). The output does not
-        depend on it.
-    start_sample:
-        Where to start, for resuming or seeking.
+    pan:
+        Render stereo, each sided cue in its own ear; otherwise mono.
+    """
+
+    def __init__(
+        self, script: Script, clips: Mapping[ClipKey, np.ndarray], *, pan: bool = False
+    ) -> None:
+        self.script = script
+        self.clips = clips
+        self.channels = 2 if pan else 1
+        self.pan = pan
+        # Cues are sorted and never overlap, so their ends are sorted too.
+        self._ends = [cue.end_sample for cue in script.cues]
+
+    def render(self, start_sample: int, count: int, gain: float = 1.0) -> np.ndarray:
+        """``count`` samples from ``start_sample`` (clipped to the Script's end) as int16.
+
+        The shape is ``(n,)`` for mono and ``(n, 2)`` for stereo. ``gain`` scales
+        the cues (not the noise floor).
+        """
+        script = self.script
+        start = max(0, start_sample)
+        end = min(start + max(0, count), script.length_samples)
+        mix = np.zeros((end - start, self.channels), dtype=np.float32)
+        index = bisect.bisect_right(self._ends, start)
+        while index < len(script.cues) and script.cues[index].start_sample < end:
+            cue = script.cues[index]
+            low, high = max(cue.start_sample, start), min(cue.end_sample, end)
+            if high > low:
+                piece = self.clips[clip_key(cue)][low - cue.start_sample : high - cue.start_sample]
+                if self.pan:
+                    mix[low - start : high - start] += piece[:, None] * PAN_GAINS[cue.side]
+                else:
+                    mix[low - start : high - start, 0] += piece
+            index += 1
+        if gain != 1.0:
+            mix *= gain
+        pcm = np.clip(np.rint(mix * 32767.0), -32768 + FLOOR_PEAK, 32767 - FLOOR_PEAK)
+        floor = noise_floor(start, end - start, script.sample_rate)
+        out = pcm.astype(np.int16) + floor[:, None]
+        return out[:, 0] if self.channels == 1 else out
+
+
+def render_blocks(
+    script: Script,
+    clips: Mapping[ClipKey, np.ndarray],
+    *,
+    block_samples: int = DEFAULT_BLOCK_SAMPLES,
+    start_sample: int = 0,
+    pan: bool = False,
+    gain: float = 1.0,
+) -> Iterator[np.ndarray]:
+    """Yield the rendered audio from ``start_sample`` to the end, in int16 blocks.
+
+    The output does not depend on ``block_samples`` (the last block may be shorter).
+    See :class:`Mixer` for the other parameters.
     """
     if block_samples <= 0:
         raise ValueError("block_samples must be positive")
-    cues = script.cues
-    floor = _noise_floor(script.sample_rate)
-    first_live = 0
+    mixer = Mixer(script, clips, pan=pan)
     for block_start in range(start_sample, script.length_samples, block_samples):
-        block_end = min(block_start + block_samples, script.length_samples)
-        mix = np.zeros(block_end - block_start, dtype=np.float32)
-        # Cues are sorted and never overlap, so their ends are sorted too.
-        while first_live < len(cues) and cues[first_live].end_sample <= block_start:
-            first_live += 1
-        index = first_live
-        while index < len(cues) and cues[index].start_sample < block_end:
-            cue = cues[index]
-            clip = clips[clip_key(cue)]
-            low = max(cue.start_sample, block_start)
-            high = min(cue.end_sample, block_end)
-            if high > low:
-                mix[low - block_start : high - block_start] += clip[
-                    low - cue.start_sample : high - cue.start_sample
-                ]
-            index += 1
-        pcm = np.clip(np.rint(mix * 32767.0), -32768 + FLOOR_PEAK, 32767 - FLOOR_PEAK)
-        positions = np.arange(block_start, block_end) % floor.size
-        yield (pcm.astype(np.int16) + floor[positions]).astype(np.int16)
+        yield mixer.render(block_start, block_samples, gain)
 
 
-def render(script: Script, clips: Mapping[ClipKey, np.ndarray]) -> np.ndarray:
+def render(script: Script, clips: Mapping[ClipKey, np.ndarray], *, pan: bool = False) -> np.ndarray:
     """Render the whole Script into one int16 array (for short routines and tests)."""
-    blocks = list(render_blocks(script, clips))
-    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
+    return Mixer(script, clips, pan=pan).render(0, script.length_samples)

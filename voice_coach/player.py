@@ -1,34 +1,289 @@
-"""Live playback through simpleaudio, with a one-line terminal view.
+"""Live playback: one continuous output stream, with pause, skip, repeat and volume.
 
-The player renders nothing of its own: it plays the Program's mixer blocks, the
-same audio an export writes. This is the only module that imports simpleaudio.
+The player renders nothing of its own: it pulls spans from the Program's Mixer,
+the same samples an export writes, into one sounddevice (PortAudio) output
+stream. Because the stream never stops, the timeline cannot drift, and every
+sample written before a pause is played: a paused hold resumes exactly where it
+stopped. The terminal view follows the audio clock (the stream's DAC time of
+each block), never a timer of its own. This is the only module that imports
+sounddevice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
-import shutil
+import select
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
-from typing import TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from .errors import NoSoundDeviceError, PlaybackError
-from .pipeline import Program
-from .script import Script, clock
+from .mixer import ClipKey, noise_floor
+from .routine import Routine
+from .script import (
+    LEAD_IN_NUMBERS,
+    PREROLL_SECONDS,
+    RESUMING_PHRASE,
+    SPEECH,
+    Script,
+    clock,
+    countdown_phrase,
+    player_phrases,
+)
 
-#: How often the terminal view is refreshed, in seconds.
-VIEW_INTERVAL = 0.1
+if TYPE_CHECKING:  # the pipeline (speech, sounds) is imported once the sound is running
+    from .pipeline import Program
+
+#: The one sample rate (speech.SAMPLE_RATE; not imported, to keep start-up light).
+SAMPLE_RATE = 22050
+#: Samples per callback block: 1024 at 22,050 Hz is 46 ms, so a control is heard
+#: within one block plus the device latency.
+BLOCK_SAMPLES = 1024
+#: How often the view and the keyboard are polled, in seconds.
+POLL_SECONDS = 0.05
+#: "p" goes back to the start of the current step when this far into it.
+BACK_TO_STEP_START_SECONDS = 3.0
+VOLUME_STEP = 0.1
+MAX_VOLUME = 2.0
+#: Quiet between "Resuming." and "3"; the routine goes on one second after "1".
+LEAD_IN_GAP_SECONDS = 0.4
+#: The phrases the player speaks itself (pipeline.prepare always includes them).
+PLAYER_PHRASES = tuple(player_phrases())
 
 
+def lead_in_audio(clips: dict[ClipKey, np.ndarray], sample_rate: int) -> np.ndarray:
+    """The float mono lead-in spoken on resume, ending where the routine goes on."""
+    resuming = clips[(SPEECH, RESUMING_PHRASE)]
+    first_number = len(resuming) + round(LEAD_IN_GAP_SECONDS * sample_rate)
+    total = first_number + len(LEAD_IN_NUMBERS) * sample_rate
+    audio = np.zeros(total, dtype=np.float32)
+    audio[: len(resuming)] = resuming
+    for index, number in enumerate(LEAD_IN_NUMBERS):
+        clip = clips[(SPEECH, countdown_phrase(number))][:sample_rate]
+        start = first_number + index * sample_rate
+        audio[start : start + len(clip)] = clip
+    return audio
+
+
+@dataclass(frozen=True)
+class Block:
+    """What one output block held: timeline samples from ``position``, or None (inserted)."""
+
+    output_start: int
+    frames: int
+    position: int | None
+
+
+class Transport:
+    """Playback state: where in the timeline, paused or not, and what to output next.
+
+    ``fill`` runs on the audio thread; the control methods run on the main thread.
+    A lock keeps them apart, and every control takes effect at the next block.
+
+    A Transport can start before its Program is ready: it then plays the pre-roll
+    (which is only the noise floor, the same samples the Program would render) and
+    waits in silence at its end. ``attach`` hands it the Program, or a Program of
+    the first step only (``complete=False``), which is played up to the end of that
+    step while the whole routine is prepared behind it.
+    """
+
+    def __init__(
+        self,
+        program: Program | None = None,
+        *,
+        sample_rate: int | None = None,
+        channels: int = 1,
+        volume: float = 1.0,
+    ) -> None:
+        self.rate = program.script.sample_rate if program else sample_rate
+        if self.rate is None:
+            raise ValueError("a Transport needs a Program or a sample rate")
+        self.channels = program.channels if program else channels
+        self.volume = volume
+        self.position = 0
+        self.paused = False
+        self.finished = False
+        self.output_index = 0
+        self.blocks: deque[Block] = deque(maxlen=256)
+        self.program: Program | None = None
+        self.script: Script | None = None
+        self.mixer = None
+        self.complete = False
+        self.ready_until = round(PREROLL_SECONDS * self.rate)
+        self._lock = threading.Lock()
+        self._inserted: np.ndarray | None = None
+        self._inserted_at = 0
+        if program is not None:
+            self.attach(program)
+
+    def attach(self, program: Program, *, complete: bool = True) -> None:
+        """Play ``program`` from the current position on (see the class notes)."""
+        lead_in = lead_in_audio(program.clips, self.rate)
+        turn_starts = _turn_starts(program.script)
+        mixer = program.mixer()
+        with self._lock:
+            self.program, self.script, self.mixer = program, program.script, mixer
+            self._lead_in, self._turn_starts = lead_in, turn_starts
+            self.complete = complete
+            self.ready_until = (
+                program.script.length_samples if complete else program.script.steps[0].end_sample
+            )
+
+    # ----------------------------------------------------------------- audio thread
+    def fill(self, frames: int) -> np.ndarray:
+        """The next ``frames`` samples of output, int16 of shape (frames, channels)."""
+        with self._lock:
+            out = np.zeros((frames, self.channels), dtype=np.int16)
+            done = 0
+            while done < frames and not self.finished:
+                done += self._fill_part(out[done:], frames - done)
+            return out
+
+    def _fill_part(self, out: np.ndarray, frames: int) -> int:
+        """Fill the start of ``out``; return how many frames were filled."""
+        if self.paused:
+            self._log(frames, None)  # silence
+            return frames
+        if self._inserted is not None:
+            piece = self._inserted[self._inserted_at : self._inserted_at + frames]
+            pcm = np.rint(np.clip(piece * self.volume, -1, 1) * 32767).astype(np.int16)
+            out[: len(piece)] = pcm[:, None]
+            self._inserted_at += len(piece)
+            if self._inserted_at >= len(self._inserted):
+                self._inserted = None
+            self._log(len(piece), None)
+            return len(piece)
+        count = min(frames, self.ready_until - self.position)
+        if count <= 0:  # the rest of the routine is still being prepared
+            self._log(frames, None)
+            return frames
+        if self.mixer is None:
+            pcm = noise_floor(self.position, count, self.rate)
+        else:
+            pcm = self.mixer.render(self.position, count, self.volume)
+        out[:count] = pcm.reshape(count, -1)
+        self._log(count, self.position)
+        self.position += count
+        if self.complete and self.position >= self.script.length_samples:
+            self.finished = True
+        return count
+
+    def _log(self, frames: int, position: int | None) -> None:
+        self.blocks.append(Block(self.output_index, frames, position))
+        self.output_index += frames
+
+    # ----------------------------------------------------------------- controls
+    def toggle_pause(self) -> str:
+        """Pause, or resume with the spoken lead-in; returns what happened."""
+        with self._lock:
+            if self.script is None:
+                return "still starting"
+            if not self.paused:
+                self.paused = True
+                self._inserted = None
+                return "paused"
+            self.paused = False
+            self._inserted, self._inserted_at = self._lead_in, 0
+            return "resumed"
+
+    def next_step(self) -> str:
+        """Jump to the start of the next step (or the closing, after the last)."""
+        with self._lock:
+            if self.script is None:
+                return "still starting"
+            steps = self.script.steps
+            current = self._step_index()
+            if current + 1 < len(steps):
+                return self._jump(steps[current + 1].start_sample, f"step {current + 2}")
+            return self._jump(steps[-1].end_sample, "the end")
+
+    def previous_step(self) -> str:
+        """Back to this step's start, or to the previous step's when just past the start."""
+        with self._lock:
+            if self.script is None:
+                return "still starting"
+            steps = self.script.steps
+            current = self._step_index()
+            into = self._current_position() - steps[current].start_sample
+            if into > BACK_TO_STEP_START_SECONDS * self.rate or current == 0:
+                return self._jump(steps[current].start_sample, f"step {current + 1}")
+            return self._jump(steps[current - 1].start_sample, f"step {current}")
+
+    def repeat_side(self) -> str:
+        """Back to the start of the current side (its side cue), or of the step."""
+        with self._lock:
+            if self.script is None:
+                return "still starting"
+            position = self._current_position()
+            step = self._step_index()
+            starts = [
+                start
+                for start, hold_step in self._turn_starts
+                if hold_step == step and start <= position
+            ]
+            target = starts[-1] if starts else self.script.steps[step].start_sample
+            return self._jump(target, "the side again")
+
+    def change_volume(self, delta: float) -> str:
+        """Raise or lower the volume by ``delta`` (0 to 2; 1 is as rendered)."""
+        with self._lock:
+            self.volume = round(min(MAX_VOLUME, max(0.0, self.volume + delta)), 2)
+            return f"volume {round(self.volume * 100)}%"
+
+    def _jump(self, target: int, label: str) -> str:
+        self.position = max(0, min(target, self.script.length_samples))
+        self._inserted = None
+        return f"to {label}"
+
+    def _current_position(self) -> int:
+        return self.position
+
+    def _step_index(self) -> int:
+        position = self._current_position()
+        index = 0
+        for span in self.script.steps:
+            if span.start_sample <= position:
+                index = span.step
+        return index
+
+    # ----------------------------------------------------------------- audio clock
+    def position_at_output(self, output_index: float) -> int | None:
+        """The timeline sample that output sample ``output_index`` carries, or None."""
+        with self._lock:
+            blocks = list(self.blocks)
+        for block in reversed(blocks):
+            if block.output_start <= output_index:
+                if block.position is None:
+                    return None
+                offset = min(int(output_index - block.output_start), block.frames)
+                return block.position + offset
+        return 0
+
+
+def _turn_starts(script: Script) -> list[tuple[int, int]]:
+    """(start sample, step) of every side and rep: its side cue, or its hold."""
+    side_cues = {
+        (cue.step, cue.side, cue.rep): cue.start_sample for cue in script.cues if cue.role == "side"
+    }
+    return [
+        (side_cues.get((hold.step, hold.side, hold.rep), hold.start_sample), hold.step)
+        for hold in script.holds
+    ]
+
+
+# ------------------------------------------------------------------------- the view
 def status_at(script: Script, sample: int) -> tuple[str, str]:
-    """What the terminal shows at ``sample``: (a key that changes per phase, the full line).
+    """What the one-line view shows at ``sample``: (a key that changes per phase, the line).
 
-    The key leaves out the ticking seconds, so a non-terminal log can print one
-    line per phase.
+    The key leaves out the ticking seconds, so a log can print one line per phase.
     """
     rate = script.sample_rate
     left_total = clock((script.length_samples - sample) / rate)
@@ -52,45 +307,222 @@ def status_at(script: Script, sample: int) -> tuple[str, str]:
     return where, f"{where} · {left_total} to go"
 
 
-class TerminalView:
-    """Shows playback progress: one rewritten line on a terminal, one line per phase otherwise."""
+class PlainView:
+    """One line per cue as it sounds, plus one per control: for screen readers and logs."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, script: Script | None, stream: TextIO) -> None:
+        self.script = script
         self.stream = stream
-        self.is_tty = stream.isatty()
-        self.last_key: str | None = None
-        self.drawn = False
+        self.next_cue = 0
         self.closed = False
 
-    def show(self, key: str, line: str) -> None:
-        """Display ``line``; ``key`` identifies the phase it belongs to."""
+    def update(self, position: int | None, paused: bool, volume: float) -> None:
+        """Print every cue that has started by ``position``."""
+        if position is None or self.script is None:
+            return
+        cues = self.script.cues
+        if self.next_cue < len(cues) and cues[self.next_cue].start_sample > position + 1:
+            # A jump back: find the first cue not yet started again.
+            self.next_cue = next(
+                (i for i, cue in enumerate(cues) if cue.start_sample >= position), len(cues)
+            )
+        while self.next_cue < len(cues) and cues[self.next_cue].start_sample <= position:
+            cue = cues[self.next_cue]
+            when = clock(cue.start_sample / self.script.sample_rate)
+            text = cue.text if cue.kind == SPEECH else f"[{cue.text} chime]"
+            self.say(f"{when} {text}")
+            self.next_cue += 1
+
+    def event(self, message: str) -> None:
+        """Report a control, such as "paused"."""
+        self.say(f"({message})")
+
+    def say(self, line: str) -> None:
+        """Write one line; stop quietly once the reader has gone."""
         if self.closed:
             return
         try:
-            if self.is_tty:
-                # Cut to the width: a wrapped line cannot be rewritten in place.
-                width = shutil.get_terminal_size().columns - 1
-                self.stream.write("\r\x1b[K" + line[: max(width, 10)])
-                self.stream.flush()
-                self.drawn = True
-            elif key != self.last_key:
-                self.stream.write(line + "\n")
-                self.stream.flush()
+            self.stream.write(line + "\n")
+            self.stream.flush()
         except BrokenPipeError:
-            # The reader went away (``play | head``); keep playing, stop showing.
             self.closed = True
-        self.last_key = key
 
     def close(self) -> None:
-        """End the rewritten line so later output starts on a fresh one."""
-        if self.is_tty and self.drawn and not self.closed:
-            self.stream.write("\n")
-            self.stream.flush()
+        """Nothing to tidy for plain output."""
+
+
+class RichView:
+    """A compact live panel: step x of n, name, side, a large hold countdown, next up,
+    and a progress bar over the routine."""
+
+    def __init__(self, script: Script | None, title: str, stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.script = script
+        self.title = title
+        self.console = Console(file=stream)
+        self.live = Live(console=self.console, auto_refresh=False, transient=False)
+        self.live.start()
+        self.message = ""
+
+    def update(self, position: int | None, paused: bool, volume: float) -> None:
+        """Redraw for the audio at ``position`` (None while paused or in the lead-in)."""
+        if position is not None:
+            self.position = position
+        self.live.update(self._panel(getattr(self, "position", 0), paused, volume), refresh=True)
+
+    def event(self, message: str) -> None:
+        """Show the last control briefly under the panel."""
+        self.message = message
+
+    def _panel(self, sample: int, paused: bool, volume: float):
+        from rich.panel import Panel
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        if self.script is None:
+            return Panel(Text("Starting…"), title=self.title, expand=False, width=64)
+        script, rate = self.script, self.script.sample_rate
+        span = next((s for s in script.steps if s.start_sample <= sample < s.end_sample), None)
+        step = span.step if span else (0 if sample < script.steps[0].start_sample else None)
+        hold = next((h for h in script.holds if h.start_sample <= sample < h.end_sample), None)
+        grid = Table.grid(expand=True)
+        if step is None:
+            grid.add_row(Text("Finishing", style="bold"))
+        else:
+            name = script.steps[step].name
+            grid.add_row(Text(f"Step {step + 1} of {len(script.steps)} · {name}", style="bold"))
+        side = hold.side if hold else None
+        grid.add_row(Text(f"{side.capitalize()} side" if side else " ", style="cyan"))
+        if hold:
+            seconds = (hold.end_sample - sample + rate - 1) // rate
+            grid.add_row(Text(big_digits(clock(seconds)), style="bold green"))
+        else:
+            grid.add_row(Text("\n\n", style="dim"))
+        upcoming = (
+            script.steps[step + 1].name
+            if step is not None and step + 1 < len(script.steps)
+            else "the end"
+        )
+        grid.add_row(Text(f"Next up: {upcoming}", style="dim"))
+        bar = Table.grid(expand=True)
+        bar.add_column(ratio=1)
+        bar.add_column(justify="right")
+        bar.add_row(
+            ProgressBar(total=script.length_samples, completed=sample),
+            f" {clock((script.length_samples - sample) / rate)} left",
+        )
+        grid.add_row(bar)
+        state = "PAUSED · " if paused else ""
+        grid.add_row(
+            Text(
+                f"{state}{self.message}  space pause · n/p step · r repeat · "
+                f"+/- volume {round(volume * 100)}% · q quit",
+                style="dim",
+            )
+        )
+        return Panel(grid, title=self.title, expand=False, width=64)
+
+    def close(self) -> None:
+        """Leave the last frame on screen and restore the cursor."""
+        self.live.stop()
+
+
+#: A three-row block font for the hold countdown.
+_BIG = {
+    "0": ("█▀█", "█ █", "▀▀▀"),
+    "1": (" ▀█", "  █", "  ▀"),
+    "2": ("▀▀█", "█▀▀", "▀▀▀"),
+    "3": ("▀▀█", " ▀█", "▀▀▀"),
+    "4": ("█ █", "▀▀█", "  ▀"),
+    "5": ("█▀▀", "▀▀█", "▀▀▀"),
+    "6": ("█▀▀", "█▀█", "▀▀▀"),
+    "7": ("▀▀█", "  █", "  ▀"),
+    "8": ("█▀█", "█▀█", "▀▀▀"),
+    "9": ("█▀█", "▀▀█", "▀▀▀"),
+    ":": (" ", "▀", " "),
+}
+
+
+def big_digits(text: str) -> str:
+    """``text`` (digits and colons) drawn three rows high."""
+    rows = ["", "", ""]
+    for char in text:
+        for row, part in enumerate(_BIG.get(char, ("   ", "   ", "   "))):
+            rows[row] += part + " "
+    return "\n".join(row.rstrip() for row in rows)
+
+
+# ------------------------------------------------------------------------- keyboard
+KEYS = {
+    " ": "pause",
+    "n": "next",
+    "\x1b[C": "next",
+    "p": "previous",
+    "\x1b[D": "previous",
+    "r": "repeat",
+    "+": "louder",
+    "=": "louder",
+    "-": "softer",
+    "_": "softer",
+    "q": "quit",
+}
+
+
+def parse_keys(data: str) -> list[str]:
+    """The commands in a chunk of terminal input (arrow keys arrive as escape sequences)."""
+    commands = []
+    index = 0
+    while index < len(data):
+        if data.startswith("\x1b[", index) and index + 2 < len(data):
+            key = data[index : index + 3]
+            index += 3
+        else:
+            key = data[index]
+            index += 1
+        if key in KEYS:
+            commands.append(KEYS[key])
+    return commands
 
 
 @contextlib.contextmanager
+def keyboard(stream: TextIO | None) -> Iterator[int | None]:
+    """Put a terminal into character-at-a-time mode; yield its fd, or None if not a TTY.
+
+    The terminal's mode is restored however the block ends, Ctrl-C included.
+    """
+    if stream is None or not stream.isatty():
+        yield None
+        return
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield fd
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def read_commands(fd: int | None, timeout: float) -> list[str]:
+    """Commands typed within ``timeout`` seconds (just waits when there is no keyboard)."""
+    if fd is None:
+        time.sleep(timeout)
+        return []
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return []
+    return parse_keys(os.read(fd, 64).decode(errors="ignore"))
+
+
+# ------------------------------------------------------------------------- device
+@contextlib.contextmanager
 def _quiet_c_stderr() -> Iterator[None]:
-    """Silence what ALSA's C library prints to fd 2 while a device is opened.
+    """Silence what ALSA's C library prints to fd 2 while devices are probed.
 
     Its multi-line "cannot find card" chatter would bury the one line we report.
     """
@@ -110,52 +542,209 @@ def _quiet_c_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def _start(pcm: np.ndarray, sample_rate: int, routine_ref: str):
-    import simpleaudio
+def _no_device(cause: str, routine_ref: str) -> NoSoundDeviceError:
+    if "device -1" in cause:  # PortAudio found no output device at all
+        cause = "no output device was found"
+    return NoSoundDeviceError(
+        f"no sound device (the default output could not be opened: {cause}); "
+        f"to get the routine as a file instead, run "
+        f"`voice-coach export {routine_ref} -o routine.wav`"
+    )
+
+
+def open_stream(transport: Transport, routine_ref: str):
+    """An started output stream that pulls its audio from ``transport``."""
+    try:
+        with _quiet_c_stderr():
+            import sounddevice
+    except OSError as error:  # the PortAudio library itself is missing
+        raise _no_device(f"PortAudio is not installed: {error}", routine_ref) from None
+    clock_log: deque[tuple[float, int]] = deque(maxlen=256)
+
+    def callback(outdata, frames, timing, status) -> None:
+        start = transport.output_index
+        outdata[:] = transport.fill(frames)
+        dac = timing.outputBufferDacTime or timing.currentTime
+        clock_log.append((dac, start))
+        if transport.finished:
+            raise sounddevice.CallbackStop
 
     try:
         with _quiet_c_stderr():
-            return simpleaudio.play_buffer(pcm.tobytes(), 1, 2, sample_rate)
-    except simpleaudio._simpleaudio.SimpleaudioError as error:
-        cause = str(error).split("MSG:")[-1].strip() or str(error)
-        raise NoSoundDeviceError(
-            f"no sound device (the default output could not be opened: {cause}); "
-            f"to get the routine as a file instead, run "
-            f"`voice-coach export {routine_ref} -o routine.wav`"
-        ) from None
+            stream = sounddevice.OutputStream(
+                samplerate=transport.rate,
+                channels=transport.channels,
+                dtype="int16",
+                blocksize=BLOCK_SAMPLES,
+                latency="low",
+                callback=callback,
+            )
+            stream.start()
+    except (sounddevice.PortAudioError, ValueError) as error:
+        cause = str(error).split("[PaErrorCode")[0].strip() or "PortAudio error"
+        raise _no_device(cause, routine_ref) from None
+    stream.clock_log = clock_log
+    return stream
 
 
-def play(program: Program, stream: TextIO | None = None, routine_ref: str = "ROUTINE") -> None:
-    """Play ``program`` to the default sound device, showing progress on ``stream``.
+def audio_position(stream, transport: Transport) -> int | None:
+    """The timeline sample being heard now, from the stream's DAC times."""
+    try:
+        now = stream.time
+    except Exception:  # the stream has closed
+        return transport.position
+    for dac, output_start in reversed(stream.clock_log):
+        if dac and dac <= now:
+            return transport.position_at_output(output_start + (now - dac) * transport.rate)
+    return 0 if stream.clock_log else None
 
-    ``routine_ref`` is how the user named the routine, for the hint in error messages.
 
-    Blocks until the routine ends. On Ctrl-C the sound stops at once and
-    KeyboardInterrupt propagates to the caller.
+# ------------------------------------------------------------------------- play
+def play(
+    program: Program,
+    stream: TextIO | None = None,
+    routine_ref: str = "ROUTINE",
+    *,
+    plain: bool | None = None,
+    volume: float = 1.0,
+    keys: TextIO | None = None,
+) -> None:
+    """Play a prepared ``program`` on the default sound device until it ends or the
+    user quits.
+
+    Parameters
+    ----------
+    program:
+        What to play.
+    stream:
+        Where the view goes (default stdout). A rich panel on a terminal; one line
+        per cue (``plain``) elsewhere or when asked.
+    routine_ref:
+        How the user named the routine, for the hint in error messages.
+    plain:
+        Force the one-line-per-cue view (None: plain unless ``stream`` is a TTY).
+    volume:
+        Starting volume, 0 to 2 (1 is as rendered).
+    keys:
+        The keyboard (default stdin); controls work only when it is a terminal.
 
     Raises
     ------
     NoSoundDeviceError
         When no output device can be opened.
+    PlaybackError
+        When the device stops mid-routine. On Ctrl-C the sound stops at once, the
+        terminal is restored and KeyboardInterrupt propagates.
     """
-    script = program.script
-    view = TerminalView(stream if stream is not None else sys.stdout)
-    # The whole routine is one buffer, played by one continuous stream: chaining
-    # separate plays would add a gap (and drift) at every join.
-    pcm = np.concatenate(list(program.blocks()))
-    playing = _start(pcm, script.sample_rate, routine_ref)
-    started = time.monotonic()
+    transport = Transport(program, volume=volume)
+    output = open_stream(transport, routine_ref)
+    _run(transport, output, program.routine.name, stream, plain, keys)
+
+
+def play_routine(
+    routine: Routine,
+    *,
+    voice: str | None = None,
+    rate: int | None = None,
+    deeper: bool = False,
+    quiet: bool = False,
+    pan: bool = False,
+    stream: TextIO | None = None,
+    routine_ref: str = "ROUTINE",
+    plain: bool | None = None,
+    volume: float = 1.0,
+    keys: TextIO | None = None,
+) -> None:
+    """Play ``routine`` with the sound starting at once, before everything is ready.
+
+    The output opens first and plays the pre-roll while the first step is
+    prepared; the first step then plays while the rest of the routine is prepared
+    in the background (with a cold clip cache, that is the speech synthesis). The
+    audio is the same as :func:`play` of the whole prepared routine. ``voice`` and
+    ``rate`` are as for ``speech.Speaker``; the other parameters as for :func:`play`
+    and :func:`pipeline.prepare`.
+    """
+    transport = Transport(sample_rate=SAMPLE_RATE, channels=2 if pan else 1, volume=volume)
+    output = open_stream(transport, routine_ref)
+    failures: list[BaseException] = []
     try:
-        while playing.is_playing():
-            sample = min(round((time.monotonic() - started) * script.sample_rate), len(pcm) - 1)
-            view.show(*status_at(script, sample))
-            time.sleep(VIEW_INTERVAL)
-        view.show("done", f"Done · {script.duration / 60:.1f} minutes")
-    except KeyboardInterrupt:
-        playing.stop()
+        # Imported here, not at the top: the pre-roll is already playing meanwhile.
+        from .pipeline import prepare
+        from .speech import DEFAULT_RATE, Speaker
+
+        speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE)
+        options = {"deeper": deeper, "quiet": quiet, "pan": pan}
+        first_step = dataclasses.replace(routine, steps=routine.steps[:1])
+        transport.attach(prepare(first_step, speaker, **options), complete=len(routine.steps) == 1)
+        if len(routine.steps) > 1:
+
+            def prepare_the_rest() -> None:
+                try:
+                    transport.attach(prepare(routine, speaker, **options))
+                except BaseException as error:  # reported by the main loop
+                    failures.append(error)
+
+            threading.Thread(target=prepare_the_rest, daemon=True).start()
+    except BaseException:
+        _close(output)
         raise
-    except Exception as error:
-        playing.stop()
-        raise PlaybackError(f"playback failed: {error}") from None
+    _run(transport, output, routine.name, stream, plain, keys, failures)
+
+
+def _run(
+    transport: Transport,
+    output,
+    title: str,
+    stream: TextIO | None,
+    plain: bool | None,
+    keys: TextIO | None,
+    failures: list[BaseException] | None = None,
+) -> None:
+    """The main loop: keys in, view out, until the routine ends, fails or is quit."""
+    out = stream if stream is not None else sys.stdout
+    keys = keys if keys is not None else sys.stdin
+    use_plain = plain if plain is not None else not out.isatty()
+    view = PlainView(transport.script, out) if use_plain else RichView(transport.script, title, out)
+    try:
+        with keyboard(keys) as fd:
+            while True:
+                if failures:
+                    raise failures[0]
+                for command in read_commands(fd, POLL_SECONDS):
+                    if command == "quit":
+                        view.event("quit")
+                        return
+                    view.event(_apply(transport, command))
+                view.script = transport.script
+                view.update(audio_position(output, transport), transport.paused, transport.volume)
+                if not output.active:
+                    if transport.finished:
+                        break
+                    raise PlaybackError(
+                        "the sound device stopped in the middle of the routine; "
+                        "check the output device and start again"
+                    )
+        view.update(transport.script.length_samples, False, transport.volume)
     finally:
+        _close(output)
         view.close()
+
+
+def _close(output) -> None:
+    with contextlib.suppress(Exception):
+        output.abort()
+        output.close()
+
+
+def _apply(transport: Transport, command: str) -> str:
+    if command == "pause":
+        return transport.toggle_pause()
+    if command == "next":
+        return transport.next_step()
+    if command == "previous":
+        return transport.previous_step()
+    if command == "repeat":
+        return transport.repeat_side()
+    if command == "louder":
+        return transport.change_volume(VOLUME_STEP)
+    return transport.change_volume(-VOLUME_STEP)

@@ -10,7 +10,6 @@ import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ import yaml
 
 from .errors import RoutineError, RoutineNotFoundError
 
+#: The built-in routines, shipped as package data (plain files in the wheel too).
+BUILTIN_FOLDER = Path(__file__).resolve().parent / "routines"
 #: Longest hold, prep or rest a routine may ask for, in seconds.
 MAX_SECONDS = 3600
 #: Longest whole routine, counting holds, prep and rest, in seconds.
@@ -79,7 +80,7 @@ class Routine:
 
 def builtin_names() -> list[str]:
     """Return the names of the built-in routines, sorted."""
-    folder = resources.files("voice_coach") / "routines"
+    folder = BUILTIN_FOLDER
     return sorted(
         entry.name.removesuffix(".yaml")
         for entry in folder.iterdir()
@@ -118,7 +119,7 @@ def load_routine(name_or_path: str | Path) -> Routine:
             raise RoutineError(f"cannot read the file ({error.strerror})", text_name) from None
         return parse_routine(_decode(data, text_name), text_name)
     if text_name in builtin_names():
-        resource = resources.files("voice_coach") / "routines" / f"{text_name}.yaml"
+        resource = BUILTIN_FOLDER / f"{text_name}.yaml"
         return parse_routine(resource.read_text(encoding="utf-8"), f"{text_name}.yaml")
     suggestion = difflib.get_close_matches(text_name, builtin_names(), n=1)
     hint = f"did you mean '{suggestion[0]}'? " if suggestion else ""

@@ -51,6 +51,9 @@ HALFWAY_MIN_HOLD = 20
 HALFWAY_PHRASE = "Halfway."
 RELEASE_PHRASE = "And release."
 CLOSING_PHRASE = "That is the whole routine. Well done."
+#: The live player's lead-in after a pause: "Resuming.", then 3, 2, 1.
+RESUMING_PHRASE = "Resuming."
+LEAD_IN_NUMBERS = (3, 2, 1)
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,19 @@ def countdown_phrase(seconds_left: int) -> str:
     return str(seconds_left)
 
 
-def spoken_phrases(routine: Routine, *, deeper: bool = False) -> list[str]:
+def player_phrases() -> list[str]:
+    """The phrases the live player speaks itself (its lead-in after a pause)."""
+    return [RESUMING_PHRASE, *(countdown_phrase(n) for n in LEAD_IN_NUMBERS)]
+
+
+def spoken_phrases(routine: Routine, *, deeper: bool = False, quiet: bool = False) -> list[str]:
     """Every distinct phrase the routine may speak, in first-use order.
 
     These are the clips to synthesise and measure before :func:`compile_script`.
     """
+    if quiet:
+        numbers = {k for step in routine.steps for k in range(1, step.countdown + 1)}
+        return [countdown_phrase(k) for k in sorted(numbers, reverse=True)]
     phrases: list[str] = []
     for step in routine.steps:
         phrases.append(step.name)
@@ -163,6 +174,7 @@ def compile_script(
     sample_rate: int,
     *,
     deeper: bool = False,
+    quiet: bool = False,
 ) -> Script:
     """Compile ``routine`` into a Script of timed cues.
 
@@ -179,8 +191,11 @@ def compile_script(
         The one sample rate of every clip and of the output.
     deeper:
         Speak each step's ``deeper`` variant after its instructions.
+    quiet:
+        Speak only the countdown: no names, instructions or side cues, for people
+        who know the routine. Chimes and all timings stay as they are.
     """
-    return _Compiler(routine, speech_samples, chime_samples, sample_rate, deeper).run()
+    return _Compiler(routine, speech_samples, chime_samples, sample_rate, deeper, quiet).run()
 
 
 class _Compiler:
@@ -191,8 +206,10 @@ class _Compiler:
         chime_samples: Mapping[str, int],
         sample_rate: int,
         deeper: bool,
+        quiet: bool = False,
     ) -> None:
         self.routine = routine
+        self.quiet = quiet
         self.speech_samples = speech_samples
         self.chime_samples = chime_samples
         self.rate = sample_rate
@@ -207,6 +224,8 @@ class _Compiler:
 
     def speech(self, start: int, text: str, role: str, **where) -> int:
         """Place a speech cue at ``start``; return its end sample."""
+        if self.quiet and role != "countdown":
+            return start
         try:
             length = self.speech_samples[text]
         except KeyError:
