@@ -464,7 +464,7 @@ def test_rich_view_shows_step_side_countdown_next_and_progress(program):
     view.close()
     text = out.getvalue()
     assert "Step 1 of 3 · Seated hamstring stretch" in text
-    assert "Right side" in text
+    assert "Right leg" in text
     for row in big_digits("0:17").splitlines():
         assert row in text
     assert "Next up: Standing hamstring stretch" in text

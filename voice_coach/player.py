@@ -394,8 +394,17 @@ class RichView:
         else:
             name = script.steps[step].name
             grid.add_row(Text(f"Step {step + 1} of {len(script.steps)} · {name}", style="bold"))
-        side = hold.side if hold else None
-        grid.add_row(Text(f"{side.capitalize()} side" if side else " ", style="cyan"))
+        side_cue = next(
+            (
+                cue.text.rstrip(".")
+                for cue in script.cues
+                if hold
+                and cue.role == "side"
+                and (cue.step, cue.side, cue.rep) == (hold.step, hold.side, hold.rep)
+            ),
+            None,
+        )
+        grid.add_row(Text(side_cue or " ", style="cyan"))
         if hold:
             seconds = (hold.end_sample - sample + rate - 1) // rate
             grid.add_row(Text(big_digits(clock(seconds)), style="bold green"))
@@ -415,11 +424,11 @@ class RichView:
             f" {clock((script.length_samples - sample) / rate)} left",
         )
         grid.add_row(bar)
-        state = "PAUSED · " if paused else ""
+        state = "PAUSED" if paused else ""
+        grid.add_row(Text(" · ".join(part for part in (state, self.message) if part) or " "))
         grid.add_row(
             Text(
-                f"{state}{self.message}  space pause · n/p step · r repeat · "
-                f"+/- volume {round(volume * 100)}% · q quit",
+                f"space pause · n/p step · r repeat · +/- vol {round(volume * 100)}% · q quit",
                 style="dim",
             )
         )
@@ -716,7 +725,10 @@ def _run(
                         return
                     view.event(_apply(transport, command))
                 view.script = transport.script
-                view.update(audio_position(output, transport), transport.paused, transport.volume)
+                position = audio_position(output, transport)
+                if position is None and transport.paused:
+                    position = transport.position  # where resuming will start
+                view.update(position, transport.paused, transport.volume)
                 if not output.active:
                     if transport.finished:
                         break
