@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -412,6 +413,20 @@ def test_volume_scales_the_cues_not_the_timing(program):
     assert len(pull(loud, rate)) == rate
 
 
+def test_the_audio_clock_ignores_the_tail_from_before_a_jump(program):
+    transport = Transport(program)
+    pull(transport, 5000, block=1000)
+    transport.next_step()
+    assert transport.jumped_at_output == 5000
+
+    # Output sample 0 sounded a second ago: 22050 samples have been heard.
+    output = types.SimpleNamespace(time=10.0, clock_log=[(9.0, 0)])
+    assert player.audio_position(output, transport) is not None
+    # Only 220 heard: still the tail from before the jump at output sample 5000.
+    output.clock_log = [(9.99, 0)]
+    assert player.audio_position(output, transport) is None
+
+
 def test_position_at_output_follows_what_was_written(program):
     transport = Transport(program)
     pull(transport, 3000, block=1000)
@@ -449,8 +464,17 @@ def test_plain_view_prints_each_cue_once_and_again_after_a_jump_back(program):
     assert first[-1].endswith("Standing hamstring stretch")
     view.update(second_title + 10, False, 1.0)
     assert out.getvalue().splitlines() == first
-    view.update(script.steps[0].start_sample, False, 1.0)
+    # A jump back: the view is told where to, and prints from there as it is heard.
+    view.seek(script.steps[0].start_sample)
+    view.update(script.steps[0].start_sample + 10, False, 1.0)
     assert out.getvalue().splitlines()[-1] == "0:01 Seated hamstring stretch"
+    # A jump forward prints nothing that was skipped.
+    view.seek(script.steps[2].start_sample)
+    before = out.getvalue()
+    view.update(script.steps[2].start_sample + 10, False, 1.0)
+    new_lines = out.getvalue()[len(before) :].splitlines()
+    assert len(new_lines) == 1
+    assert new_lines[0].endswith(" Lying hamstring stretch")
     view.event("paused")
     assert out.getvalue().splitlines()[-1] == "(paused)"
 

@@ -11,6 +11,7 @@ sounddevice.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import os
@@ -118,6 +119,9 @@ class Transport:
         self.mixer = None
         self.complete = False
         self.ready_until = round(PREROLL_SECONDS * self.rate)
+        #: Output index of the first sample after the last jump: earlier output is
+        #: from before it, and may still be sounding.
+        self.jumped_at_output = 0
         self._lock = threading.Lock()
         self._inserted: np.ndarray | None = None
         self._inserted_at = 0
@@ -241,6 +245,7 @@ class Transport:
     def _jump(self, target: int, label: str) -> str:
         self.position = max(0, min(target, self.script.length_samples))
         self._inserted = None
+        self.jumped_at_output = self.output_index
         return f"to {label}"
 
     def _current_position(self) -> int:
@@ -316,16 +321,18 @@ class PlainView:
         self.next_cue = 0
         self.closed = False
 
+    def seek(self, position: int) -> None:
+        """The player jumped to ``position``: the next cue to print is the first from there."""
+        if self.script is not None:
+            self.next_cue = bisect.bisect_left(
+                [cue.start_sample for cue in self.script.cues], position
+            )
+
     def update(self, position: int | None, paused: bool, volume: float) -> None:
         """Print every cue that has started by ``position``."""
         if position is None or self.script is None:
             return
         cues = self.script.cues
-        if self.next_cue < len(cues) and cues[self.next_cue].start_sample > position + 1:
-            # A jump back: find the first cue not yet started again.
-            self.next_cue = next(
-                (i for i, cue in enumerate(cues) if cue.start_sample >= position), len(cues)
-            )
         while self.next_cue < len(cues) and cues[self.next_cue].start_sample <= position:
             cue = cues[self.next_cue]
             when = clock(cue.start_sample / self.script.sample_rate)
@@ -375,6 +382,9 @@ class RichView:
     def event(self, message: str) -> None:
         """Show the last control briefly under the panel."""
         self.message = message
+
+    def seek(self, position: int) -> None:
+        """Nothing to do: the panel is redrawn from the audio position."""
 
     def _panel(self, sample: int, paused: bool, volume: float):
         from rich.panel import Panel
@@ -604,7 +614,10 @@ def audio_position(stream, transport: Transport) -> int | None:
         return transport.position
     for dac, output_start in reversed(stream.clock_log):
         if dac and dac <= now:
-            return transport.position_at_output(output_start + (now - dac) * transport.rate)
+            heard = output_start + (now - dac) * transport.rate
+            if heard < transport.jumped_at_output:
+                return None  # the tail from before a jump is still sounding
+            return transport.position_at_output(heard)
     return 0 if stream.clock_log else None
 
 
@@ -715,31 +728,42 @@ def _run(
     use_plain = plain if plain is not None else not out.isatty()
     view = PlainView(transport.script, out) if use_plain else RichView(transport.script, title, out)
     try:
-        with keyboard(keys) as fd:
-            while True:
-                if failures:
-                    raise failures[0]
-                for command in read_commands(fd, POLL_SECONDS):
-                    if command == "quit":
-                        view.event("quit")
-                        return
-                    view.event(_apply(transport, command))
-                view.script = transport.script
-                position = audio_position(output, transport)
-                if position is None and transport.paused:
-                    position = transport.position  # where resuming will start
-                view.update(position, transport.paused, transport.volume)
-                if not output.active:
-                    if transport.finished:
-                        break
-                    raise PlaybackError(
-                        "the sound device stopped in the middle of the routine; "
-                        "check the output device and start again"
-                    )
-        view.update(transport.script.length_samples, False, transport.volume)
+        # PortAudio's ALSA code prints assertion lines from its audio thread when a
+        # device dies, and again on closing it; our one-line report comes after.
+        with _quiet_c_stderr():
+            try:
+                with keyboard(keys) as fd:
+                    _loop(transport, output, view, fd, failures or [])
+            finally:
+                _close(output)
     finally:
-        _close(output)
         view.close()
+
+
+def _loop(transport: Transport, output, view, fd: int | None, failures: list) -> None:
+    while True:
+        if failures:
+            raise failures[0]
+        for command in read_commands(fd, POLL_SECONDS):
+            if command == "quit":
+                view.event("quit")
+                return
+            view.event(_apply(transport, command))
+            if command in ("next", "previous", "repeat"):
+                view.seek(transport.position)
+        view.script = transport.script
+        position = audio_position(output, transport)
+        if position is None and transport.paused:
+            position = transport.position  # where resuming will start
+        view.update(position, transport.paused, transport.volume)
+        if not output.active:
+            if transport.finished:
+                break
+            raise PlaybackError(
+                "the sound device stopped in the middle of the routine; "
+                "check the output device and start again"
+            )
+    view.update(transport.script.length_samples, False, transport.volume)
 
 
 def _close(output) -> None:
