@@ -571,7 +571,7 @@ def test_an_aliased_value_points_at_the_alias():
 def test_deeply_nested_yaml_is_a_routine_error():
     error = parse_error("name: x\nsteps: " + "[" * 1000 + "]" * 1000 + "\n")
     assert "nested too deeply" in error.message
-    assert str(error) == f"bad.yaml: {error.message}"
+    assert str(error) == f"bad.yaml:2: {error.message}"
 
 
 def test_huge_integer_hold_is_a_routine_error():
