@@ -216,7 +216,7 @@ class Transport:
                 return "still starting"
             steps = self.script.steps
             current = self._step_index()
-            into = self._current_position() - steps[current].start_sample
+            into = self.position - steps[current].start_sample
             if into > BACK_TO_STEP_START_SECONDS * self.rate or current == 0:
                 return self._jump(steps[current].start_sample, f"step {current + 1}")
             return self._jump(steps[current - 1].start_sample, f"step {current}")
@@ -226,7 +226,7 @@ class Transport:
         with self._lock:
             if self.script is None:
                 return "still starting"
-            position = self._current_position()
+            position = self.position
             step = self._step_index()
             starts = [
                 start
@@ -248,11 +248,8 @@ class Transport:
         self.jumped_at_output = self.output_index
         return f"to {label}"
 
-    def _current_position(self) -> int:
-        return self.position
-
     def _step_index(self) -> int:
-        position = self._current_position()
+        position = self.position
         index = 0
         for span in self.script.steps:
             if span.start_sample <= position:
@@ -285,33 +282,6 @@ def _turn_starts(script: Script) -> list[tuple[int, int]]:
 
 
 # ------------------------------------------------------------------------- the view
-def status_at(script: Script, sample: int) -> tuple[str, str]:
-    """What the one-line view shows at ``sample``: (a key that changes per phase, the line).
-
-    The key leaves out the ticking seconds, so a log can print one line per phase.
-    """
-    rate = script.sample_rate
-    left_total = clock((script.length_samples - sample) / rate)
-    span = next((s for s in script.steps if s.start_sample <= sample < s.end_sample), None)
-    if span is None:
-        phase = "starting" if sample < script.steps[0].start_sample else "finishing"
-        return phase, f"{phase.capitalize()} · {left_total} to go"
-    where = f"[{span.step + 1}/{len(script.steps)}] {span.name}"
-    hold = next(
-        (
-            h
-            for h in script.holds
-            if h.step == span.step and h.start_sample <= sample < h.end_sample
-        ),
-        None,
-    )
-    if hold is not None:
-        side = f" · {hold.side}" if hold.side else ""
-        left = clock((hold.end_sample - sample) / rate)
-        return f"{where}{side} hold", f"{where}{side} · hold {left} left · {left_total} to go"
-    return where, f"{where} · {left_total} to go"
-
-
 class PlainView:
     """One line per cue as it sounds, plus one per control: for screen readers and logs."""
 
