@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import dataclasses
+import functools
 import os
 import select
 import sys
@@ -81,6 +82,19 @@ class Block:
     output_start: int
     frames: int
     position: int | None
+
+
+def _when_ready(control):
+    """A Transport control: run under the lock, once a Program is attached."""
+
+    @functools.wraps(control)
+    def run(self: Transport) -> str:
+        with self._lock:
+            if self.script is None:
+                return "still starting"
+            return control(self)
+
+    return run
 
 
 class Transport:
@@ -185,56 +199,48 @@ class Transport:
         self.output_index += frames
 
     # ----------------------------------------------------------------- controls
+    @_when_ready
     def toggle_pause(self) -> str:
         """Pause, or resume with the spoken lead-in; returns what happened."""
-        with self._lock:
-            if self.script is None:
-                return "still starting"
-            if not self.paused:
-                self.paused = True
-                self._inserted = None
-                return "paused"
-            self.paused = False
-            self._inserted, self._inserted_at = self._lead_in, 0
-            return "resumed"
+        if not self.paused:
+            self.paused = True
+            self._inserted = None
+            return "paused"
+        self.paused = False
+        self._inserted, self._inserted_at = self._lead_in, 0
+        return "resumed"
 
+    @_when_ready
     def next_step(self) -> str:
         """Jump to the start of the next step (or the closing, after the last)."""
-        with self._lock:
-            if self.script is None:
-                return "still starting"
-            steps = self.script.steps
-            current = self._step_index()
-            if current + 1 < len(steps):
-                return self._jump(steps[current + 1].start_sample, f"step {current + 2}")
-            return self._jump(steps[-1].end_sample, "the end")
+        steps = self.script.steps
+        current = self._step_index()
+        if current + 1 < len(steps):
+            return self._jump(steps[current + 1].start_sample, f"step {current + 2}")
+        return self._jump(steps[-1].end_sample, "the end")
 
+    @_when_ready
     def previous_step(self) -> str:
         """Back to this step's start, or to the previous step's when just past the start."""
-        with self._lock:
-            if self.script is None:
-                return "still starting"
-            steps = self.script.steps
-            current = self._step_index()
-            into = self.position - steps[current].start_sample
-            if into > BACK_TO_STEP_START_SECONDS * self.rate or current == 0:
-                return self._jump(steps[current].start_sample, f"step {current + 1}")
-            return self._jump(steps[current - 1].start_sample, f"step {current}")
+        steps = self.script.steps
+        current = self._step_index()
+        into = self.position - steps[current].start_sample
+        if into > BACK_TO_STEP_START_SECONDS * self.rate or current == 0:
+            return self._jump(steps[current].start_sample, f"step {current + 1}")
+        return self._jump(steps[current - 1].start_sample, f"step {current}")
 
+    @_when_ready
     def repeat_side(self) -> str:
         """Back to the start of the current side (its side cue), or of the step."""
-        with self._lock:
-            if self.script is None:
-                return "still starting"
-            position = self.position
-            step = self._step_index()
-            starts = [
-                start
-                for start, hold_step in self._turn_starts
-                if hold_step == step and start <= position
-            ]
-            target = starts[-1] if starts else self.script.steps[step].start_sample
-            return self._jump(target, "the side again")
+        position = self.position
+        step = self._step_index()
+        starts = [
+            start
+            for start, hold_step in self._turn_starts
+            if hold_step == step and start <= position
+        ]
+        target = starts[-1] if starts else self.script.steps[step].start_sample
+        return self._jump(target, "the side again")
 
     def change_volume(self, delta: float) -> str:
         """Raise or lower the volume by ``delta`` (0 to 2; 1 is as rendered)."""
