@@ -711,7 +711,7 @@ def _run(
                 with keyboard(keys) as fd:
                     _loop(transport, output, view, fd, failures or [])
             finally:
-                _close(output)
+                _close(output, drain=transport.finished)
     finally:
         view.close()
 
@@ -742,9 +742,14 @@ def _loop(transport: Transport, output, view, fd: int | None, failures: list) ->
     view.update(transport.script.length_samples, False, transport.volume)
 
 
-def _close(output) -> None:
+def _close(output, drain: bool = False) -> None:
+    """Close the stream: at the routine's end let the device play out what it holds;
+    otherwise (quit, Ctrl-C, errors) stop the sound at once."""
     with contextlib.suppress(Exception):
-        output.abort()
+        if drain:
+            output.stop()
+        else:
+            output.abort()
         output.close()
 
 
