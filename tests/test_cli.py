@@ -12,6 +12,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 from click.testing import CliRunner
@@ -493,3 +494,21 @@ def test_the_readme_demo_command_without_a_sound_device(tmp_path, alsa_no_device
     assert lines[-2] == f"wrote {out} (5:06)" or lines[-2].startswith(f"wrote {out} (")
     assert lines[-1] == f"No sound device here, so nothing was played; the routine is in {out}."
     assert soundfile.info(out).frames > 60 * 22050
+
+
+def test_export_with_pan_puts_each_side_in_its_ear(tmp_path):
+    out, timeline = tmp_path / "pan.wav", tmp_path / "pan.json"
+    result = run("export", "hamstrings", "-o", str(out), "--timeline", str(timeline), "--pan")
+    assert result.exit_code == 0, result.output
+    audio, rate = soundfile.read(out, dtype="float32")
+    assert audio.shape[1] == 2
+    holds = json.loads(timeline.read_text())["holds"]
+    for hold in holds[:2]:
+        start, end = round(hold["start"] * rate), round(hold["end"] * rate)
+        left, right = np.abs(audio[start:end, 0]).max(), np.abs(audio[start:end, 1]).max()
+        loud, quiet = (left, right) if hold["side"] == "left" else (right, left)
+        assert loud > 0.2
+        assert quiet < 0.001  # only the noise floor
+    title = json.loads(timeline.read_text())["cues"][0]
+    a, b = round(title["start"] * rate), round(title["end"] * rate)
+    assert np.array_equal(audio[a:b, 0], audio[a:b, 1])  # unsided cues in both ears

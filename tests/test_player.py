@@ -529,3 +529,35 @@ def test_without_waiting_keeps_the_noise_floor_and_drops_long_silences():
     floor = np.array([3, 0, -2, 0, 0, 1], dtype=np.int16)
     captured = np.concatenate([np.zeros(100, np.int16), floor, np.zeros(70, np.int16), floor])
     assert np.array_equal(without_waiting(captured), np.concatenate([floor, floor]))
+
+
+def test_ctrl_c_restores_the_terminal_mode(alsa_paced, voice_coach_command, tmp_path):
+    import pty
+    import termios
+
+    env, _ = alsa_paced
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    process = subprocess.Popen(
+        [voice_coach_command, "play", "hamstrings", "--plain"],
+        env=env,
+        cwd=tmp_path,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.endswith("Seated hamstring stretch\n")
+        # The player took the keyboard: no echo, no line buffering.
+        assert termios.tcgetattr(slave)[3] & termios.ICANON == 0
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 130
+        assert termios.tcgetattr(slave) == before
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+        os.close(slave)

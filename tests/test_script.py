@@ -271,3 +271,21 @@ def test_any_routine_gives_exact_holds_and_no_overlap(steps, per_char, base):
         if cue.role == "countdown":
             hold = next(h for h in script.holds if h.start_sample < cue.start_sample < h.end_sample)
             assert hold.end_sample - cue.start_sample == int(cue.text) * RATE
+
+
+def test_quiet_speaks_only_the_countdown_and_keeps_the_holds():
+    routine = parse_routine(ONE_STEP, "test.yaml")
+    phrases = spoken_phrases(routine, quiet=True)
+    assert phrases == ["5", "4", "3", "2", "1"]
+    script = compile_script(routine, lengths(routine), CHIME_SAMPLES, RATE, quiet=True)
+    speech_roles = {c.role for c in script.cues if c.kind == "speech"}
+    assert speech_roles == {"countdown"}
+    assert [c.role for c in script.cues if c.kind == "chime"] == [
+        "hold-start",
+        "hold-end",
+        "hold-start",
+        "hold-end",
+        "finish",
+    ]
+    assert [h.end_sample - h.start_sample for h in script.holds] == [30 * RATE, 30 * RATE]
+    assert_no_overlap(script)
