@@ -25,7 +25,7 @@ import pytest
 from audio_analysis import as_float, template_positions
 from voice_coach.mixer import FLOOR_PEAK
 from voice_coach.pipeline import prepare
-from voice_coach.player import PLAYER_PHRASES, lead_in_audio
+from voice_coach.player import lead_in_audio
 from voice_coach.routine import load_routine
 from voice_coach.script import CHIME, FINISH, HOLD_END, HOLD_START, SPEECH, clock
 from voice_coach.sounds import load_chimes
@@ -43,7 +43,7 @@ KEY_LATENCY = 0.25
 
 def program_of(path: str | Path, *, pan: bool = False):
     """The Program ``voice-coach play`` builds (same clips, from the session cache)."""
-    return prepare(load_routine(path), pan=pan, extra_phrases=PLAYER_PHRASES)
+    return prepare(load_routine(path), pan=pan)
 
 
 def write_routine(folder: Path, text: str) -> Path:

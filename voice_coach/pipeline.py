@@ -57,21 +57,15 @@ def prepare(
     deeper: bool = False,
     quiet: bool = False,
     pan: bool = False,
-    extra_phrases: tuple[str, ...] = (),
 ) -> Program:
     """Synthesise (or fetch from the cache) every clip, measure it, and compile the Script.
 
     ``deeper`` and ``quiet`` are as in :func:`script.compile_script`; ``pan`` makes
     the Program stereo. The live player's own phrases (its lead-in after a pause)
-    are synthesised too, so any Program can be played, and so are ``extra_phrases``;
-    all of them land in ``Program.clips``.
+    are synthesised too and land in ``Program.clips``, so any Program can be played.
     """
     speaker = speaker or Speaker()
-    phrases = [
-        *spoken_phrases(routine, deeper=deeper, quiet=quiet),
-        *player_phrases(),
-        *extra_phrases,
-    ]
+    phrases = [*spoken_phrases(routine, deeper=deeper, quiet=quiet), *player_phrases()]
     speech = speaker.clips(phrases)
     chimes = load_chimes(speaker.sample_rate)
     script = compile_script(

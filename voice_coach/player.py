@@ -38,7 +38,6 @@ from .script import (
     Script,
     clock,
     countdown_phrase,
-    player_phrases,
 )
 
 if TYPE_CHECKING:  # the pipeline (speech, sounds) is imported once the sound is running
@@ -57,8 +56,6 @@ VOLUME_STEP = 0.1
 MAX_VOLUME = 2.0
 #: Quiet between "Resuming." and "3"; the routine goes on one second after "1".
 LEAD_IN_GAP_SECONDS = 0.4
-#: The phrases the player speaks itself (pipeline.prepare always includes them).
-PLAYER_PHRASES = tuple(player_phrases())
 
 
 def lead_in_audio(clips: dict[ClipKey, np.ndarray], sample_rate: int) -> np.ndarray:
@@ -128,7 +125,6 @@ class Transport:
         self.finished = False
         self.output_index = 0
         self.blocks: deque[Block] = deque(maxlen=256)
-        self.program: Program | None = None
         self.script: Script | None = None
         self.mixer = None
         self.complete = False
@@ -148,7 +144,7 @@ class Transport:
         turn_starts = _turn_starts(program.script)
         mixer = program.mixer()
         with self._lock:
-            self.program, self.script, self.mixer = program, program.script, mixer
+            self.script, self.mixer = program.script, mixer
             self._lead_in, self._turn_starts = lead_in, turn_starts
             self.complete = complete
             self.ready_until = (
@@ -348,12 +344,13 @@ class RichView:
         self.live = Live(console=self.console, auto_refresh=False, transient=False)
         self.live.start()
         self.message = ""
+        self.position = 0
 
     def update(self, position: int | None, paused: bool, volume: float) -> None:
         """Redraw for the audio at ``position`` (None while paused or in the lead-in)."""
         if position is not None:
             self.position = position
-        self.live.update(self._panel(getattr(self, "position", 0), paused, volume), refresh=True)
+        self.live.update(self._panel(self.position, paused, volume), refresh=True)
 
     def event(self, message: str) -> None:
         """Show the last control briefly under the panel."""
