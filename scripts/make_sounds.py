@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE_RATE = 22050
-PEAK = 0.35  # about -9 dBFS: clearly heard beside speech, never startling
+PEAK = 0.55  # about -5 dBFS: just under the limited speech peaks; quieter than speech
 END_LEVEL = 10 ** (-66 / 20)
 ATTACK_SECONDS = 0.002
 #: Inharmonic partials of a small bell: (ratio to the note, relative level).

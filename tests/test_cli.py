@@ -43,7 +43,7 @@ steps:
     hodl: 30
 """
 
-WROTE = re.compile(r"^wrote (?P<path>.+) \((?P<clock>\d+:\d\d)\)$")
+WROTE = re.compile(r"^wrote (?P<path>.+) \((?P<clock>\d+:\d\d)(, (?P<lufs>-?[\d.]+) LUFS)?\)$")
 
 
 def run(*args: str):
@@ -222,7 +222,7 @@ def test_a_write_failure_mid_export_leaves_the_existing_file_alone(tmp_path, mon
     """The encoder dies after writing part of the temp file: no half file, no temp file."""
     import voice_coach.export
 
-    def failing_write_blocks(path, blocks, sample_rate, extension, channels=1):
+    def failing_write_blocks(path, blocks, sample_rate, extension, channels=1, quality=None):
         Path(path).write_bytes(b"partial")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

@@ -33,4 +33,4 @@ def test_chimes_start_at_once_and_end_in_silence():
         assert onset < 0.002 * 22050, name
         # The declared end covers the whole audible tail.
         assert np.abs(samples[-int(0.05 * 22050) :]).max() < 10 ** (-60 / 20), name
-        assert 0.2 < np.abs(samples).max() < 0.5, name
+        assert 0.4 < np.abs(samples).max() < 0.6, name  # just under the speech's peaks

@@ -13,7 +13,9 @@ import soundfile
 from voice_coach.audiofile import read_mono
 from voice_coach.errors import SpeechError
 from voice_coach.speech import (
+    PEAK_LIMIT,
     SAMPLE_RATE,
+    TARGET_RMS,
     TRIM_THRESHOLD,
     Speaker,
     list_voices,
@@ -130,8 +132,24 @@ def test_trim_and_level_on_a_made_up_signal():
     clip = trim_and_level(np.concatenate([quiet, tone, quiet]), SAMPLE_RATE)
     assert abs(len(clip) - len(tone)) <= 2 * round(0.003 * SAMPLE_RATE) + 1
     rms = np.sqrt(np.mean(clip[100:-100] ** 2))
-    assert 0.08 < rms < 0.12
+    assert 0.9 * TARGET_RMS < rms < 1.1 * TARGET_RMS
     assert trim_and_level(np.zeros(500), SAMPLE_RATE).size == 0
+
+
+def test_trim_and_level_limits_spiky_speech_peaks():
+    """eSpeak's voice is spiky: peaks are brought to the limit, the body keeps its level."""
+    body = 0.05 * np.sin(np.arange(22050) / 3.0)
+    spikes = np.zeros_like(body)
+    spikes[::2000] = 0.9  # sharp peaks far above the body, like eSpeak's glottal pulses
+    signal = body + spikes
+    clip = trim_and_level(np.concatenate([np.zeros(500), signal]), SAMPLE_RATE)
+    assert np.abs(clip).max() <= PEAK_LIMIT + 1e-6
+
+    def crest(samples):
+        return np.abs(samples).max() / np.sqrt(np.mean(samples**2))
+
+    # Limited, not simply turned down: the peaks came down against the body.
+    assert crest(clip) < crest(signal) / 3
 
 
 def test_read_mono_resamples_other_rates(tmp_path):

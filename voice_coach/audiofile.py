@@ -9,17 +9,44 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-#: Output formats by file extension: (libsndfile format, subtype).
+
+@dataclass(frozen=True)
+class Format:
+    """An output format: libsndfile's names for it, and what it accepts."""
+
+    container: str
+    subtype: str
+    #: The sample rates the codec takes (None: any); others are resampled to the last.
+    rates: tuple[int, ...] | None = None
+    #: Whether ``quality`` applies (a lossy codec with a bitrate to choose).
+    lossy: bool = False
+
+
+#: Output formats by file extension.
 FORMATS = {
-    ".wav": ("WAV", "PCM_16"),
-    ".flac": ("FLAC", "PCM_16"),
-    ".ogg": ("OGG", "VORBIS"),
-    ".mp3": ("MP3", "MPEG_LAYER_III"),
+    ".wav": Format("WAV", "PCM_16"),
+    ".flac": Format("FLAC", "PCM_16"),
+    ".ogg": Format("OGG", "VORBIS", lossy=True),
+    # Opus codes at 8, 12, 16, 24 or 48 kHz; 48 kHz is its native rate, and libopus
+    # encoded it twice as fast here as 24 kHz.
+    ".opus": Format("OGG", "OPUS", rates=(8000, 12000, 16000, 24000, 48000), lossy=True),
+    ".mp3": Format("MP3", "MPEG_LAYER_III", lossy=True),
 }
+#: ``quality`` runs from 0 (smallest) to 10 (best); libsndfile's compression level
+#: runs the other way, from 0.0 to 1.0, but its MP3 encoder refuses 1.0.
+QUALITY_RANGE = (0, 10)
+_MOST_COMPRESSION = 0.9
+
+
+def output_rate(extension: str, sample_rate: int) -> int:
+    """The sample rate a file of this format gets for audio at ``sample_rate``."""
+    rates = FORMATS[extension].rates
+    return sample_rate if rates is None or sample_rate in rates else rates[-1]
 
 
 def read_mono(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -38,6 +65,26 @@ def read_mono(path: str | Path, sample_rate: int) -> np.ndarray:
     if file_rate != sample_rate:
         mono = soxr.resample(mono, file_rate, sample_rate).astype(np.float32)
     return mono
+
+
+def pcm16_wav_frames(path: str | Path, sample_rate: int) -> int | None:
+    """The length of a 16-bit mono WAV at ``sample_rate`` from its header, or None if the
+    file is not one (or its header does not match its size)."""
+    try:
+        with wave.open(str(path), "rb") as source:
+            if (source.getnchannels(), source.getsampwidth(), source.getframerate()) != (
+                1,
+                2,
+                sample_rate,
+            ):
+                return None
+            frames = source.getnframes()
+    except (wave.Error, EOFError, OSError):
+        return None
+    # A truncated file still has its full header; the data must be there too.
+    if Path(path).stat().st_size < 44 + 2 * frames:
+        return None
+    return frames
 
 
 def _read_pcm16_wav(path: str | Path, sample_rate: int) -> np.ndarray | None:
@@ -62,10 +109,13 @@ def write_blocks(
     sample_rate: int,
     extension: str,
     channels: int = 1,
+    quality: float | None = None,
 ) -> int:
     """Write int16 ``blocks`` (``(n,)`` mono or ``(n, channels)``) to ``path``.
 
-    The format is the one ``extension`` names.
+    The format is the one ``extension`` names; ``quality`` (0 to 10, lossy
+    formats only) picks the bitrate, None the encoder's default. Audio at a rate
+    the codec does not take is resampled (soxr, streaming) to :func:`output_rate`.
 
     Blocks go to the encoder one at a time: memory stays flat, and libsndfile's
     Vorbis encoder never sees the one huge write that has crashed it. Returns
@@ -73,17 +123,44 @@ def write_blocks(
     """
     import soundfile
 
-    file_format, subtype = FORMATS[extension]
+    file_format = FORMATS[extension]
+    file_rate = output_rate(extension, sample_rate)
+    compression = None
+    if quality is not None and file_format.lossy:
+        low, high = QUALITY_RANGE
+        compression = _MOST_COMPRESSION * (high - quality) / (high - low)
+    resampler = None
+    if file_rate != sample_rate:
+        import soxr
+
+        resampler = soxr.ResampleStream(sample_rate, file_rate, channels, dtype="float32")
     written = 0
     with soundfile.SoundFile(
         str(path),
         "w",
-        samplerate=sample_rate,
+        samplerate=file_rate,
         channels=channels,
-        format=file_format,
-        subtype=subtype,
+        format=file_format.container,
+        subtype=file_format.subtype,
+        compression_level=compression,
     ) as out:
+        pending = None
         for block in blocks:
-            out.write(block)
-            written += len(block)
+            if resampler is None:
+                out.write(block)
+                written += len(block)
+                continue
+            # Hold one block back, so the resampler can be told which one is last.
+            if pending is not None:
+                written += _write_resampled(out, resampler, pending, last=False)
+            pending = block
+        if resampler is not None and pending is not None:
+            written += _write_resampled(out, resampler, pending, last=True)
     return written
+
+
+def _write_resampled(out, resampler, block: np.ndarray, *, last: bool) -> int:
+    samples = block.astype(np.float32) / 32768.0
+    resampled = resampler.resample_chunk(samples, last=last)
+    out.write(resampled)
+    return len(resampled)

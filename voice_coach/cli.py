@@ -6,7 +6,10 @@ for usage errors); Ctrl-C stops with exit code 130 and no traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 
 import click
 
@@ -23,6 +26,12 @@ class _Group(click.Group):
         except VoiceCoachError as error:
             prefix = "" if isinstance(error, RoutineError) else "voice-coach: "
             click.echo(f"{prefix}{error}", err=True)
+            ctx.exit(error.exit_code)
+        except click.UsageError as error:
+            # One line, like every other error; the help is one flag away.
+            where = error.ctx.command_path if error.ctx else "voice-coach"
+            hint = f" (see {where} --help)" if error.ctx else ""
+            click.echo(f"{where}: {error.format_message()}{hint}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("voice-coach: stopped.", err=True)
@@ -46,14 +55,10 @@ def _speech_options(command):
     return command
 
 
-def _prepare(routine_name: str, voice, rate, deeper, quiet, pan):
-    from .pipeline import prepare
-    from .routine import load_routine
-    from .speech import DEFAULT_RATE, Speaker
+def _prepare(routine_name: str, **speech):
+    from .batch import SpeechOptions, prepare_routine
 
-    routine = load_routine(routine_name)
-    speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE)
-    return prepare(routine, speaker, deeper=deeper, quiet=quiet, pan=pan)
+    return prepare_routine(routine_name, SpeechOptions(**speech))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,22 +108,268 @@ def check(file: str, **speech) -> None:
     )
 
 
+_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+
+
+class _Loudness(click.ParamType):
+    """A loudness target in LUFS, or "off"."""
+
+    name = "LUFS|off"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, float):
+            return value
+        if str(value).lower() == "off":
+            return None
+        try:
+            target = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of LUFS (such as -16) or 'off'", param, ctx)
+        if not -70 <= target <= -5:
+            self.fail(f"{target:g} LUFS is outside -70 to -5", param, ctx)
+        return target
+
+
 @cli.command()
-@click.argument("routine")
+@click.argument("routines", metavar="ROUTINE...", nargs=-1, required=True)
 @click.option(
-    "-o", "--output", required=True, type=click.Path(), help="Audio file: .wav .flac .ogg .mp3"
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Audio file (.wav .flac .ogg .opus .mp3), or a folder for several routines.",
+)
+@click.option(
+    "-f",
+    "--format",
+    "file_format",
+    type=click.Choice([suffix[1:] for suffix in _AUDIO_SUFFIXES]),
+    help="Format of the files written into a folder (default: mp3).",
 )
 @click.option("--timeline", type=click.Path(), help="Also write the timeline JSON here.")
+@click.option(
+    "--captions",
+    type=click.Path(),
+    help="Also write captions: FILE.vtt or FILE.srt, or just vtt or srt beside the audio.",
+)
+@click.option(
+    "--split",
+    type=click.Path(file_okay=False),
+    help="Also write one track per step into this folder, with an .m3u playlist.",
+)
+@click.option(
+    "--loudness",
+    type=_Loudness(),
+    default="-16",
+    show_default=True,
+    help="Integrated loudness target in LUFS, or off to keep the player's levels.",
+)
+@click.option(
+    "--true-peak",
+    type=click.FloatRange(-20, 0),
+    default=-1.0,
+    show_default=True,
+    help="Highest true peak in dBTP.",
+)
+@click.option(
+    "--quality",
+    type=click.FloatRange(0, 10),
+    help="0 (smallest) to 10 (best), for ogg, opus and mp3. Default: the encoder's.",
+)
 @_speech_options
-def export(routine: str, output: str, timeline: str | None, **speech) -> None:
-    """Render ROUTINE to an audio file."""
-    from .export import check_targets, export_files
+def export(
+    routines: tuple[str, ...],
+    output: str | None,
+    file_format: str | None,
+    timeline: str | None,
+    captions: str | None,
+    split: str | None,
+    loudness: float | None,
+    true_peak: float,
+    quality: float | None,
+    **speech,
+) -> None:
+    """Render ROUTINE to an audio file, tagged, with a chapter per step and side.
+
+    Several ROUTINEs go into the folder -o names, exported in parallel.
+    """
+    from .batch import SpeechOptions
+    from .export import ExportSettings
+
+    options = SpeechOptions(**speech)
+    settings = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
+    # A folder: several routines, a trailing slash, or an existing folder not named
+    # like an audio file (-o out.wav where out.wav is a folder is a mistake to report).
+    into_folder = output is not None and (
+        len(routines) > 1
+        or output.endswith(("/", os.sep))
+        or (Path(output).is_dir() and Path(output).suffix.lower() not in _AUDIO_SUFFIXES)
+    )
+    if output is None and split is None:
+        raise click.UsageError("give -o FILE (or -o FOLDER/ for several routines), or --split")
+    if into_folder or len(routines) > 1:
+        if output is None:
+            raise click.UsageError("several routines need -o FOLDER/")
+        for name, value in (("--timeline", timeline), ("--split", split)):
+            if value:
+                raise click.UsageError(f"{name} works with one routine; export them one by one")
+        _export_into_folder(
+            routines, Path(output), file_format or "mp3", captions, options, settings
+        )
+        return
+    _export_one(routines[0], output, file_format, timeline, captions, split, options, settings)
+
+
+def _export_one(routine, output, file_format, timeline, captions, split, options, settings) -> None:
+    from .batch import prepare_routine
+    from .export import audio_extension, check_targets, export_files, export_split
     from .script import clock
 
-    check_targets(output, timeline)  # before any synthesis
-    program = _prepare(routine, **speech)
-    export_files(program, output, timeline)
-    click.echo(f"wrote {output} ({clock(program.script.duration)})")
+    extension = audio_extension(output) if output else f".{file_format or 'mp3'}"
+    if file_format and output and extension != f".{file_format}":
+        raise click.UsageError(f"-f {file_format} does not match {output}; drop one of them")
+    _check_quality(extension, settings)
+    captions = _captions_path(captions, output)
+    if output:
+        check_targets(output, timeline, captions)  # before any synthesis
+    program = prepare_routine(routine, options)
+    with _ProgressBar("exporting") as bar:
+        if output:
+            levels = export_files(
+                program, output, timeline, captions, settings=settings, progress=bar.update
+            )
+            _report(f"wrote {output}", program.script.duration, levels)
+        if split:
+            bar.restart()
+            paths = export_split(program, split, extension, settings=settings, progress=bar.update)
+            bar.finish()
+            click.echo(
+                f"wrote {len(paths) - 1} tracks and {paths[-1]} ({clock(program.script.duration)})"
+            )
+
+
+def _export_into_folder(routines, folder: Path, file_format, captions, options, settings) -> None:
+    from .batch import BatchJob, export_batch
+
+    extension = f".{file_format}"
+    _check_quality(extension, settings)
+    if captions not in (None, "vtt", "srt"):
+        raise click.UsageError("with several routines, give --captions vtt or --captions srt")
+    if folder.exists() and not folder.is_dir():
+        raise click.UsageError(f"{folder} is a file; -o needs a folder for several routines")
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for routine in routines:
+        stem = Path(routine).stem if routine.endswith((".yaml", ".yml")) else routine
+        audio = folder / f"{stem}{extension}"
+        jobs.append(
+            BatchJob(routine, audio, audio.with_suffix(f".{captions}") if captions else None)
+        )
+    if len({job.audio for job in jobs}) < len(jobs):
+        raise click.UsageError("two routines would write the same file; export them one by one")
+    failed = 0
+    with _ProgressBar("exporting", total=len(jobs)) as bar:
+
+        def done(result) -> None:
+            nonlocal failed
+            bar.clear()
+            if result.error:
+                failed = max(failed, result.exit_code)
+                click.echo(result.error, err=True)
+            else:
+                _report(f"wrote {result.job.audio}", result.seconds, result.levels)
+            bar.advance()
+
+        export_batch(jobs, options, settings, on_done=done)
+    if failed:
+        sys.exit(failed)
+
+
+def _check_quality(extension: str, settings) -> None:
+    from .audiofile import FORMATS
+
+    if settings.quality is not None and not FORMATS[extension].lossy:
+        raise click.UsageError(f"--quality applies to ogg, opus and mp3, not {extension[1:]}")
+
+
+def _captions_path(captions: str | None, output: str | None) -> str | None:
+    """``--captions vtt`` or ``srt`` means a file beside the audio, with its name."""
+    if captions in ("vtt", "srt"):
+        if not output:
+            raise click.UsageError("--captions vtt needs -o FILE; or give the captions' file name")
+        return str(Path(output).with_suffix(f".{captions}"))
+    return captions
+
+
+def _report(what: str, seconds: float, levels) -> None:
+    from .script import clock
+
+    details = [clock(seconds)]
+    if levels.loudness is not None:
+        details.append(f"{levels.loudness:.1f} LUFS")
+    click.echo(f"{what} ({', '.join(details)})")
+    for note in levels.notes:
+        click.echo(f"voice-coach: note: {note}", err=True)
+
+
+class _ProgressBar:
+    """A progress bar on stderr, shown only on a terminal and once work passes a second."""
+
+    DELAY_SECONDS = 1.0
+
+    def __init__(self, label: str, total: int = 0) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.bar = None
+        self.started = time.monotonic()
+        self.enabled = sys.stderr.isatty()
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.finish()
+
+    def update(self, done: int, total: int) -> None:
+        """Progress callback: ``done`` of ``total`` units."""
+        self.total = total
+        self._show(done)
+
+    def advance(self) -> None:
+        """One more unit done (for counted work such as batch jobs)."""
+        self._show(self.done + 1)
+
+    def _show(self, done: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < self.DELAY_SECONDS:
+                self.done = done
+                return
+            self.bar = click.progressbar(
+                length=max(1, self.total), label=self.label, file=sys.stderr, width=30
+            )
+            self.bar.render_progress()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def clear(self) -> None:
+        """Wipe the bar's line, so other output can be written cleanly."""
+        if self.bar is not None:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def restart(self) -> None:
+        """Finish this bar; the next update starts a new one (after the usual delay)."""
+        self.finish()
+        self.started = time.monotonic()
+        self.done = 0
+
+    def finish(self) -> None:
+        """Take the bar off the screen."""
+        if self.bar is not None:
+            self.clear()
+            self.bar = None
 
 
 @cli.command()

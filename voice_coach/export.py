@@ -1,4 +1,12 @@
-"""Export: a Program to an audio file, and its Script to timeline JSON. Atomic writes.
+"""Export: a Program to audio files (tagged, with chapters), captions and timeline JSON.
+
+Every file is written to a temp file beside its target and renamed into place.
+The audio is normalised to a loudness target (ITU-R BS.1770, -16 LUFS by default)
+with one gain over the whole mix, so chimes keep their level against the speech;
+the gain never lets the true peak pass the ceiling (-1 dBTP by default).
+
+Rendering streams fixed-size blocks from the mixer: once to measure the loudness,
+once into the encoder. Memory stays flat however long the routine.
 
 The timeline JSON is a public format (see ARCHITECTURE.md): all times are in
 seconds, rounded to the microsecond, so ``round(t * sample_rate)`` gives back
@@ -9,17 +17,56 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_target
 from .audiofile import FORMATS, write_blocks
+from .chapters import Chapter, captions, chapters, timestamp, tracks
 from .errors import ExportError
+from .loudness import LoudnessMeter, decibels, ratio, true_peak
 from .pipeline import Program
 from .script import Script
+from .tags import Tags, write_tags
 
 TIMELINE_VERSION = 1
+DEFAULT_LOUDNESS = -16.0
+DEFAULT_TRUE_PEAK = -1.0
+CAPTION_FORMATS = (".vtt", ".srt")
+#: Samples per block between the mixer and the encoder: big enough that Python's
+#: share of the time is small, small enough that memory stays flat.
+BLOCK_SAMPLES = 65536
+#: Held back from the true-peak ceiling for the noise floor and int16 rounding.
+PEAK_MARGIN_DB = 0.05
+
+#: Called as work goes on with (units done, units in all).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How audio is exported."""
+
+    #: Integrated loudness target in LUFS; None keeps the mix as the player plays it.
+    loudness: float | None = DEFAULT_LOUDNESS
+    #: The highest true peak allowed, in dBTP.
+    true_peak: float = DEFAULT_TRUE_PEAK
+    #: 0 (smallest) to 10 (best) for .ogg, .opus and .mp3; None for the encoder's default.
+    quality: float | None = None
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The gain an export applies, and the levels it gives."""
+
+    gain_db: float
+    #: The output's integrated loudness in LUFS; None when not normalised (not measured).
+    loudness: float | None
+    true_peak: float
+    notes: tuple[str, ...] = ()
 
 
 def audio_extension(path: str | Path) -> str:
@@ -36,28 +83,222 @@ def audio_extension(path: str | Path) -> str:
     return extension
 
 
-def export_audio(program: Program, path: str | Path) -> Path:
+def caption_extension(path: str | Path) -> str:
+    """The lower-case extension of a captions file, .vtt or .srt; ExportError otherwise."""
+    extension = Path(path).suffix.lower()
+    if extension not in CAPTION_FORMATS:
+        raise ExportError(
+            f"{path}: captions are written as WebVTT or SubRip; end the name with .vtt or .srt"
+        )
+    return extension
+
+
+def export_audio(
+    program: Program, path: str | Path, settings: ExportSettings | None = None
+) -> Path:
     """Render ``program`` into the audio file ``path`` (format from its extension)."""
-    return export_files(program, path)
+    export_files(program, path, settings=settings)
+    return Path(path)
+
+
+def measure_levels(
+    program: Program, settings: ExportSettings, progress: Progress | None = None
+) -> Levels:
+    """The gain that brings ``program`` to the loudness target without passing the peak ceiling.
+
+    The loudness is measured on the rendered mix, streamed block by block; the
+    true peak comes from the clips themselves, which never overlap on the
+    timeline, so the mix's true peak is the loudest clip's.
+    """
+    rate = program.script.sample_rate
+    peak = max((true_peak(clip, rate) for clip in program.clips.values()), default=0.0)
+    if settings.loudness is None:
+        return Levels(0.0, None, decibels(peak))
+    loudness = _measure_loudness(program, progress)
+    if loudness == float("-inf"):
+        return Levels(0.0, loudness, decibels(peak), ("the routine is silent",))
+    gain_db = settings.loudness - loudness
+    ceiling_db = settings.true_peak - PEAK_MARGIN_DB - decibels(peak)
+    notes: tuple[str, ...] = ()
+    if gain_db > ceiling_db:
+        notes = (
+            f"reached {loudness + ceiling_db:.1f} LUFS, not {settings.loudness:g}: "
+            f"louder would take the true peak past {settings.true_peak:g} dBTP",
+        )
+        gain_db = ceiling_db
+    return Levels(gain_db, loudness + gain_db, decibels(peak) + gain_db, notes)
+
+
+def _measure_loudness(program: Program, progress: Progress | None) -> float:
+    meter = LoudnessMeter(program.script.sample_rate, program.channels)
+    total = program.script.length_samples * 2  # this pass, then the encoding pass
+    done = 0
+    for block in program.blocks(BLOCK_SAMPLES):
+        meter.feed(block)
+        done += len(block)
+        if progress:
+            progress(done, total)
+    return meter.integrated()
 
 
 def export_files(
-    program: Program, audio_path: str | Path, timeline_path: str | Path | None = None
-) -> Path:
-    """Write the audio file and, if asked, the timeline JSON: both or neither.
+    program: Program,
+    audio_path: str | Path,
+    timeline_path: str | Path | None = None,
+    captions_path: str | Path | None = None,
+    *,
+    settings: ExportSettings | None = None,
+    progress: Progress | None = None,
+) -> Levels:
+    """Write the audio file and, if asked, the timeline JSON and captions: all or none.
 
-    Both targets are checked before any rendering. Each file is written to a temp
+    Every target is checked before any rendering. Each file is written to a temp
     file beside it and renamed into place; the audio is renamed last, once the
-    timeline is written, so a failure leaves any existing audio file as it was.
+    others are written, so a failure leaves an existing audio file as it was.
+    Returns the levels the audio was given.
     """
+    settings = settings or ExportSettings()
     target = Path(audio_path)
-    extension = check_targets(target, timeline_path)
+    extension = check_targets(target, timeline_path, captions_path)
+    levels = measure_levels(program, settings, progress)
+    script = program.script
     with _reported_as(target), atomic_target(target) as temp:
-        write_blocks(
-            temp, program.blocks(), program.script.sample_rate, extension, program.channels
+        _write_track(
+            temp,
+            extension,
+            program,
+            0,
+            script.length_samples,
+            levels,
+            settings,
+            Tags(title=program.routine.name, album=program.routine.name),
+            chapters(script),
+            progress,
         )
         if timeline_path is not None:
-            export_timeline(program.script, timeline_path)
+            export_timeline(script, timeline_path)
+        if captions_path is not None:
+            export_captions(script, captions_path)
+    return levels
+
+
+def export_split(
+    program: Program,
+    folder: str | Path,
+    extension: str,
+    *,
+    settings: ExportSettings | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Write one numbered track per step into ``folder``, and an .m3u playlist of them.
+
+    The tracks are cut at exact samples from one render with one gain, so played
+    in order they are the single-file export, without a gap. Returns the paths
+    written, the playlist last.
+    """
+    settings = settings or ExportSettings()
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder}: is a file; give a folder for the split tracks")
+    if not folder.parent.is_dir():
+        raise ExportError(f"{folder.parent}: no such folder; create it first")
+    audio_extension(f"track{extension}")
+    with _reported_as(folder):
+        folder.mkdir(exist_ok=True)
+    levels = measure_levels(program, settings, progress)
+    script = program.script
+    spans = tracks(script)
+    width = max(2, len(str(len(spans))))
+    album = program.routine.name
+    all_chapters = chapters(script)
+    written: list[Path] = []
+    playlist = ["#EXTM3U", f"#PLAYLIST:{album}"]
+    for number, span in enumerate(spans, start=1):
+        target = folder / f"{number:0{width}d} {safe_file_name(span.title)}{extension}"
+        inner = [
+            Chapter(c.start_sample - span.start_sample, c.end_sample - span.start_sample, c.title)
+            for c in all_chapters
+            if span.start_sample <= c.start_sample < span.end_sample
+        ]
+        with _reported_as(target), atomic_target(target) as temp:
+            _write_track(
+                temp,
+                extension,
+                program,
+                span.start_sample,
+                span.end_sample,
+                levels,
+                settings,
+                Tags(title=span.title, album=album, track=(number, len(spans))),
+                inner if len(inner) > 1 else (),
+                progress,
+            )
+        written.append(target)
+        seconds = round((span.end_sample - span.start_sample) / script.sample_rate)
+        playlist += [f"#EXTINF:{seconds},{album} - {span.title}", target.name]
+    playlist_path = folder / f"{safe_file_name(album)}.m3u"
+    with _reported_as(playlist_path), atomic_target(playlist_path) as temp:
+        temp.write_text("\n".join(playlist) + "\n", encoding="utf-8")
+    return [*written, playlist_path]
+
+
+def _write_track(
+    path: Path,
+    extension: str,
+    program: Program,
+    start_sample: int,
+    end_sample: int,
+    levels: Levels,
+    settings: ExportSettings,
+    tags: Tags,
+    track_chapters: list[Chapter] | tuple[()],
+    progress: Progress | None,
+) -> None:
+    """Render samples ``start_sample`` to ``end_sample`` into ``path``, then tag it."""
+    script = program.script
+    passes = 1 if settings.loudness is None else 2  # the first measured the loudness
+    total = script.length_samples * passes
+    done_before = script.length_samples * (passes - 1)
+    mixer = program.mixer()
+    gain = ratio(levels.gain_db)
+
+    def blocks() -> Iterator:
+        for block_start in range(start_sample, end_sample, BLOCK_SAMPLES):
+            count = min(BLOCK_SAMPLES, end_sample - block_start)
+            yield mixer.render(block_start, count, gain)
+            if progress:
+                progress(done_before + block_start + count, total)
+
+    write_blocks(path, blocks(), script.sample_rate, extension, program.channels, settings.quality)
+    write_tags(path, extension, tags, track_chapters, script.sample_rate)
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` with the characters file systems or players refuse replaced."""
+    cleaned = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', " ", name).strip(" .")
+    return re.sub(r"\s+", " ", cleaned)[:120] or "track"
+
+
+def export_captions(script: Script, path: str | Path) -> Path:
+    """Write every cue of ``script`` as a caption: WebVTT (.vtt) or SubRip (.srt)."""
+    import webvtt
+
+    target = Path(path)
+    extension = caption_extension(target)
+    check_target(target)
+    rate = script.sample_rate
+    document = webvtt.WebVTT(
+        captions=[
+            webvtt.Caption(
+                timestamp(caption.start_sample, rate),
+                timestamp(caption.end_sample, rate),
+                caption.title,
+            )
+            for caption in captions(script)
+        ]
+    )
+    with _reported_as(target), atomic_target(target) as temp, temp.open("w") as out:
+        document.write(out, format="srt" if extension == ".srt" else "vtt")
     return target
 
 
@@ -127,14 +368,20 @@ def export_timeline(script: Script, path: str | Path) -> Path:
     return target
 
 
-def check_targets(audio_path: str | Path, timeline_path: str | Path | None = None) -> str:
+def check_targets(
+    audio_path: str | Path,
+    timeline_path: str | Path | None = None,
+    captions_path: str | Path | None = None,
+) -> str:
     """Check, before any work, that the export's files can be written; return the format.
 
     Raises ExportError for an unknown extension, a folder given as a file, or a
     missing folder.
     """
     extension = audio_extension(audio_path)
-    for path in (audio_path, timeline_path):
+    if captions_path is not None:
+        caption_extension(captions_path)
+    for path in (audio_path, timeline_path, captions_path):
         if path is not None:
             check_target(path)
     return extension

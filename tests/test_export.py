@@ -1,0 +1,450 @@
+"""Export: the five formats round-trip, with tags, chapters, captions, split tracks,
+loudness and batches, all checked by decoding and measuring what was written.
+
+Reference measurements come from independent code: pyloudnorm on the whole decoded
+file (the exporter measures block by block), scipy's polyphase resampler for true
+peaks, mutagen, webvtt-py and the srt package to read back what was written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mutagen
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile
+import srt
+import webvtt
+from click.testing import CliRunner
+from mutagen.id3 import ID3
+from scipy.signal import resample_poly
+
+from voice_coach.audiofile import FORMATS
+from voice_coach.chapters import chapters, tracks
+from voice_coach.cli import _AUDIO_SUFFIXES, cli
+from voice_coach.export import (
+    ExportSettings,
+    export_files,
+    export_split,
+    timeline,
+)
+from voice_coach.loudness import LoudnessMeter, limit_peaks, true_peak
+from voice_coach.mixer import render
+
+RATE = 22050
+EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+SIDES = [
+    f"{name} hamstring stretch: {side}"
+    for name in ("Seated", "Standing", "Lying")
+    for side in ("left", "right")
+]
+
+
+@pytest.fixture(scope="module")
+def exported(hamstrings_program, tmp_path_factory):
+    """hamstrings in every format, with captions and the timeline, at the default -16 LUFS."""
+    folder = tmp_path_factory.mktemp("exported")
+    levels = {}
+    for extension in EXTENSIONS:
+        levels[extension] = export_files(hamstrings_program, folder / f"h{extension}")
+    export_files(
+        hamstrings_program,
+        folder / "again.wav",
+        folder / "h.json",
+        folder / "h.vtt",
+    )
+    export_files(hamstrings_program, folder / "again2.wav", captions_path=folder / "h.srt")
+    return folder, levels, json.loads((folder / "h.json").read_text())
+
+
+def decoded(path: Path) -> tuple[np.ndarray, int]:
+    data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+    return data, rate
+
+
+def measured_loudness(data: np.ndarray, rate: int) -> float:
+    """pyloudnorm's reading at 48 kHz, the rate BS.1770 specifies its filter for."""
+    return pyloudnorm.Meter(48000).integrated_loudness(
+        resample_poly(data, 48000 // np.gcd(48000, rate), rate // np.gcd(48000, rate), axis=0)
+    )
+
+
+def measured_true_peak_dbtp(data: np.ndarray) -> float:
+    return 20 * np.log10(np.abs(resample_poly(data, 4, 1, axis=0)).max())
+
+
+@pytest.mark.parametrize("extension", EXTENSIONS)
+def test_each_format_decodes_to_the_routines_length_and_channels(exported, extension):
+    folder, _, tl = exported
+    data, rate = decoded(folder / f"h{extension}")
+    assert data.shape[1] == 1
+    expected = round(tl["duration"] * rate)
+    # The containers here record the exact length (Ogg granule positions, the LAME
+    # header's padding for MP3), so decoders strip the codec's padding.
+    assert abs(len(data) - expected) <= (1 if extension == ".opus" else 0)
+    assert rate == (48000 if extension == ".opus" else RATE)
+
+
+def test_lossless_files_hold_the_mix_times_one_gain(exported, hamstrings_program):
+    folder, levels, _ = exported
+    wav, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    flac, _ = soundfile.read(str(folder / "h.flac"), dtype="int16")
+    assert np.array_equal(wav, flac)
+    program = hamstrings_program
+    expected = program.mixer().render(
+        0, program.script.length_samples, 10 ** (levels[".wav"].gain_db / 20)
+    )
+    assert np.array_equal(wav, expected)
+
+
+@pytest.mark.parametrize("extension", [".ogg", ".opus", ".mp3"])
+def test_lossy_files_sound_like_the_lossless_one(exported, extension):
+    folder, _, _ = exported
+    reference, _ = decoded(folder / "h.wav")
+    lossy, rate = decoded(folder / f"h{extension}")
+    if rate != RATE:
+        lossy = resample_poly(lossy, RATE, rate, axis=0)[: len(reference)]
+
+    # Compare envelopes (10 ms RMS), which codecs keep even where phases move.
+    def envelope(data):
+        frames = len(reference) // 220
+        return np.sqrt((data[: frames * 220, 0].reshape(frames, 220) ** 2).mean(axis=1))
+
+    correlation = np.corrcoef(envelope(reference), envelope(lossy))[0, 1]
+    assert correlation > 0.97
+
+
+@pytest.mark.parametrize("extension", EXTENSIONS)
+def test_loudness_measured_on_the_output_meets_the_target(exported, extension):
+    folder, _, _ = exported
+    data, rate = decoded(folder / f"h{extension}")
+    loudness = measured_loudness(data, rate)
+    # Meters may differ by 0.1 LU (EBU Tech 3341); pyloudnorm reads libebur128's -16.0
+    # as -16.09 here. Codecs move the loudness a little more.
+    assert loudness == pytest.approx(-16.0, abs=0.1 if extension in (".wav", ".flac") else 0.3)
+    peak = measured_true_peak_dbtp(data)
+    # The ceiling holds for the master (lossless) audio. Lossy codecs overshoot it
+    # (Opus by 1.7 dB here), which is what -1 dBTP of headroom is for: no clipping.
+    assert peak <= (-1.0 if extension in (".wav", ".flac") else 0.0)
+
+
+def test_a_loudness_target_is_met_and_chimes_keep_their_level_against_speech(
+    hamstrings_program, exported, tmp_path
+):
+    folder, _, _ = exported
+    quieter = tmp_path / "quiet.wav"
+    levels = export_files(hamstrings_program, quieter, settings=ExportSettings(loudness=-23))
+    data, rate = decoded(quieter)
+    assert measured_loudness(data, rate) == pytest.approx(-23, abs=0.1)
+    assert levels.loudness == pytest.approx(-23)
+    # One gain over the whole mix: the -16 file is this one, 7 dB up, everywhere
+    # (to within int16 rounding and the fixed noise floor).
+    loud, _ = decoded(folder / "h.wav")
+    assert np.abs(loud - data * 10 ** (7 / 20)).max() < 40 / 32768
+
+
+def test_the_true_peak_ceiling_holds_back_a_target_too_loud(hamstrings_program, tmp_path):
+    out = tmp_path / "loud.wav"
+    levels = export_files(
+        hamstrings_program, out, settings=ExportSettings(loudness=-6, true_peak=-2)
+    )
+    data, rate = decoded(out)
+    assert measured_true_peak_dbtp(data) <= -2.0
+    assert measured_loudness(data, rate) < -6.5
+    assert levels.notes and "dBTP" in levels.notes[0]
+
+
+def test_loudness_off_writes_exactly_what_the_player_plays(hamstrings_program, tmp_path):
+    out = tmp_path / "as-played.flac"
+    export_files(hamstrings_program, out, settings=ExportSettings(loudness=None))
+    written, _ = soundfile.read(str(out), dtype="int16")
+    assert np.array_equal(written, render(hamstrings_program.script, hamstrings_program.clips))
+
+
+def chapter_starts(tl) -> list[float]:
+    """Chapter starts, worked out from the timeline JSON: each step's start (0 for the
+    first), then for its second side the end of the first side's end chime."""
+    starts = []
+    for step in tl["steps"]:
+        starts.append(step["start"] if starts else 0.0)
+        ends = [
+            c["end"] for c in tl["cues"] if c["role"] == "hold-end" and c["step"] == step["step"]
+        ]
+        starts += ends[:-1]
+    return starts
+
+
+@pytest.mark.parametrize("extension", [".mp3", ".wav"])
+def test_id3_tags_and_chapters_read_back(exported, extension):
+    folder, _, tl = exported
+    tags = (
+        ID3(str(folder / f"h{extension}"))
+        if extension == ".mp3"
+        else mutagen.File(str(folder / f"h{extension}")).tags
+    )
+    assert tags.version[:2] == (2, 3)
+    assert str(tags["TIT2"]) == "Hamstring stretches"
+    assert str(tags["TPE1"]) == "voice-coach"
+    assert str(tags["TALB"]) == "Hamstring stretches"
+    (toc,) = tags.getall("CTOC")
+    chaps = {frame.element_id: frame for frame in tags.getall("CHAP")}
+    ordered = [chaps[element] for element in toc.child_element_ids]
+    assert [str(chap.sub_frames["TIT2"]) for chap in ordered] == SIDES
+    starts = [chap.start_time / 1000 for chap in ordered]
+    assert starts == pytest.approx(chapter_starts(tl), abs=0.001)
+    assert [chap.end_time for chap in ordered[:-1]] == [chap.start_time for chap in ordered[1:]]
+    assert ordered[-1].end_time == round(tl["duration"] * 1000)
+
+
+def parse_clock(text: str) -> float:
+    hours, minutes, seconds = text.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+@pytest.mark.parametrize("extension", [".flac", ".ogg", ".opus"])
+def test_vorbis_comment_tags_and_chapters_read_back(exported, extension):
+    folder, _, tl = exported
+    tags = mutagen.File(str(folder / f"h{extension}")).tags
+    assert tags["TITLE"] == ["Hamstring stretches"]
+    assert tags["ARTIST"] == ["voice-coach"]
+    assert tags["ALBUM"] == ["Hamstring stretches"]
+    names = [tags[f"CHAPTER{n:03d}NAME"][0] for n in range(1, 7)]
+    assert names == SIDES
+    starts = [parse_clock(tags[f"CHAPTER{n:03d}"][0]) for n in range(1, 7)]
+    assert starts == pytest.approx(chapter_starts(tl), abs=0.001)
+    assert "CHAPTER007" not in tags
+
+
+def test_chapters_cover_the_file_in_order(hamstrings_program):
+    script = hamstrings_program.script
+    found = chapters(script)
+    assert found[0].start_sample == 0
+    assert found[-1].end_sample == script.length_samples
+    for before, after in itertools.pairwise(found):
+        assert before.end_sample == after.start_sample
+    # Each side's chapter holds that side's whole hold.
+    for chapter, hold in zip(found, script.holds, strict=True):
+        assert chapter.start_sample < hold.start_sample < hold.end_sample < chapter.end_sample
+
+
+def expected_captions(tl) -> list[tuple[float, float, str]]:
+    return [
+        (cue["start"], cue["end"], "[chime]" if cue["kind"] == "chime" else cue["text"])
+        for cue in tl["cues"]
+    ]
+
+
+def test_webvtt_captions_match_the_timeline(exported):
+    folder, _, tl = exported
+    text = (folder / "h.vtt").read_text(encoding="utf-8")
+    assert text.startswith("WEBVTT")
+    found = [
+        (parse_clock(caption.start), parse_clock(caption.end), caption.text)
+        for caption in webvtt.read(str(folder / "h.vtt"))
+    ]
+    expected = expected_captions(tl)
+    assert [text for *_, text in found] == [text for *_, text in expected]
+    for (start, end, _), (want_start, want_end, _) in zip(found, expected, strict=True):
+        assert start == pytest.approx(want_start, abs=0.0006)
+        assert end == pytest.approx(want_end, abs=0.0006)
+
+
+def test_srt_captions_match_the_timeline(exported):
+    folder, _, tl = exported
+    found = list(srt.parse((folder / "h.srt").read_text(encoding="utf-8")))
+    expected = expected_captions(tl)
+    assert [caption.index for caption in found] == list(range(1, len(expected) + 1))
+    assert [caption.content for caption in found] == [text for *_, text in expected]
+    for caption, (start, end, _) in zip(found, expected, strict=True):
+        assert caption.start.total_seconds() == pytest.approx(start, abs=0.0006)
+        assert caption.end.total_seconds() == pytest.approx(end, abs=0.0006)
+
+
+def test_split_wav_tracks_concatenate_to_the_single_export(hamstrings_program, exported, tmp_path):
+    folder, _, _ = exported
+    paths = export_split(hamstrings_program, tmp_path / "split", ".wav")
+    *track_paths, playlist = paths
+    assert [path.name for path in track_paths] == [
+        "01 Seated hamstring stretch.wav",
+        "02 Standing hamstring stretch.wav",
+        "03 Lying hamstring stretch.wav",
+    ]
+    joined = np.concatenate([soundfile.read(str(p), dtype="int16")[0] for p in track_paths])
+    single, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    assert np.array_equal(joined, single)
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert [line for line in lines if not line.startswith("#")] == [p.name for p in track_paths]
+    tags = mutagen.File(str(track_paths[1])).tags
+    assert str(tags["TIT2"]) == "Standing hamstring stretch"
+    assert str(tags["TRCK"]) == "2/3"
+    # Inside each track, its two sides are chapters.
+    titles = [str(chap.sub_frames["TIT2"]) for chap in tags.getall("CHAP")]
+    assert sorted(titles) == SIDES[2:4]
+
+
+def test_split_mp3_tracks_are_gapless(hamstrings_program, tmp_path):
+    """Each track decodes to exactly its span: no encoder padding between tracks."""
+    *track_paths, _ = export_split(hamstrings_program, tmp_path, ".mp3")
+    spans = tracks(hamstrings_program.script)
+    lengths = [soundfile.info(str(path)).frames for path in track_paths]
+    decoded_lengths = [len(soundfile.read(str(path))[0]) for path in track_paths]
+    want = [span.end_sample - span.start_sample for span in spans]
+    assert lengths == want
+    assert decoded_lengths == want
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_cli_export_with_chapters_captions_and_split(tmp_path):
+    out = tmp_path / "h.ogg"
+    result = run(
+        "export", "hamstrings", "-o", str(out), "--captions", "srt", "--split", str(tmp_path / "t")
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"wrote {out} (5:07, -16.0 LUFS)"
+    assert (tmp_path / "h.srt").is_file()
+    assert len(list((tmp_path / "t").glob("*.ogg"))) == 3
+    assert len(list((tmp_path / "t").glob("*.m3u"))) == 1
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_cli_quality_trades_size_for_fidelity(tmp_path):
+    sizes = {}
+    for quality in ("0", "10"):
+        out = tmp_path / f"q{quality}.mp3"
+        assert run("export", "hamstrings", "-o", str(out), "--quality", quality).exit_code == 0
+        sizes[quality] = out.stat().st_size
+    assert sizes["0"] * 2 < sizes["10"]
+
+
+def test_cli_refuses_quality_for_lossless_formats(tmp_path):
+    result = run("export", "hamstrings", "-o", str(tmp_path / "x.flac"), "--quality", "5")
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "--quality" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_batch_exports_in_parallel_and_reports_each_failure(tmp_path):
+    good = tmp_path / "neck.yaml"
+    good.write_text(
+        "name: Neck\nsteps:\n  - name: Neck tilt\n    instructions: Tilt your head.\n"
+        "    hold: 3\n    countdown: 2\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad\nsteps:\n  - name: X\n    hold: -3\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("export", "hamstrings", str(good), str(bad), "-o", f"{out}/", "-f", "opus")
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"{bad}:4: ")
+    assert sorted(p.name for p in out.iterdir()) == ["hamstrings.opus", "neck.opus"]
+    data, rate = decoded(out / "neck.opus")
+    assert rate == 48000 and len(data) > rate * 3
+
+
+def test_batch_uses_several_processes(tmp_path, monkeypatch):
+    """The jobs run in worker processes, not one after the other in this one."""
+    from voice_coach import batch
+
+    seen = []
+    jobs = [batch.BatchJob("hamstrings", tmp_path / f"{n}.wav") for n in range(2)]
+    results = batch.export_batch(
+        jobs,
+        batch.SpeechOptions(),
+        ExportSettings(),
+        on_done=lambda result: seen.append(result.job.audio.name),
+    )
+    assert sorted(seen) == ["0.wav", "1.wav"]
+    assert all(result.error is None for result in results)
+    first, _ = soundfile.read(str(tmp_path / "0.wav"), dtype="int16")
+    second, _ = soundfile.read(str(tmp_path / "1.wav"), dtype="int16")
+    assert np.array_equal(first, second)
+
+
+def test_a_progress_bar_shows_on_a_terminal(tmp_path):
+    """Run the real command with stderr on a pseudo-terminal: the bar appears there."""
+    primary, secondary = pty.openpty()
+    command = [str(Path(sys.executable).parent / "voice-coach"), "export", "hamstrings"]
+    process = subprocess.Popen(
+        [*command, "-o", str(tmp_path / "h.ogg")],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=60)
+    os.close(primary)
+    assert process.returncode == 0
+    assert b"exporting" in seen
+    assert b"%" in seen
+
+
+def test_the_cli_knows_every_format():
+    assert tuple(FORMATS) == _AUDIO_SUFFIXES
+
+
+def test_the_streaming_meter_agrees_with_pyloudnorm():
+    """At 48 kHz, the rate BS.1770 specifies its filter for, libebur128 fed in odd
+    blocks and pyloudnorm given the whole array agree within the 0.1 LU that EBU Tech 3341
+    allows meters; any block split gives the same."""
+    rate = 48000
+    rng = np.random.default_rng(7)
+    tone = np.sin(2 * np.pi * 440 * np.arange(rate * 6) / rate) * 0.3
+    bursts = tone * (np.arange(len(tone)) // (rate // 2) % 3 == 0)  # gated quiet parts
+    noise = rng.normal(0, 0.05, size=len(tone))
+    for signal in (bursts, noise, np.stack([bursts, noise * 0.5], axis=1)):
+        channels = 1 if signal.ndim == 1 else 2
+        whole = LoudnessMeter(rate, channels)
+        whole.feed(signal)
+        pieces = LoudnessMeter(rate, channels)
+        position = 0
+        for size in [1, 999, 4096, 4800, 70000]:  # odd block sizes, across block edges
+            pieces.feed(signal[position : position + size])
+            position += size
+        pieces.feed(signal[position:])
+        assert pieces.integrated() == whole.integrated()
+        assert whole.integrated() == pytest.approx(
+            pyloudnorm.Meter(rate).integrated_loudness(signal), abs=0.1
+        )
+
+
+def test_the_limiter_brings_peaks_to_the_ceiling_and_leaves_the_rest():
+    time_axis = np.arange(RATE) / RATE
+    clip = (0.2 * np.sin(2 * np.pi * 200 * time_axis)).astype(np.float32)
+    clip[11000:11050] *= 4.5  # one loud burst
+    limited = limit_peaks(clip, 0.4, RATE)
+    assert len(limited) == len(clip)
+    assert np.abs(limited).max() <= 0.4 + 1e-6
+    assert np.array_equal(limited[:10000], clip[:10000])  # far from the burst: untouched
+    assert true_peak(limited, RATE) < 0.45
+
+
+def test_timeline_and_chapters_agree(hamstrings_program):
+    tl = timeline(hamstrings_program.script)
+    assert [round(c.start_sample / RATE, 6) for c in chapters(hamstrings_program.script)] == [
+        pytest.approx(start) for start in chapter_starts(tl)
+    ]
