@@ -10,17 +10,19 @@ round and reports medians; read the ratios, not the absolute times.
 from __future__ import annotations
 
 import ast
+import json
+import os
+import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from voice_coach.export import export_audio
-from voice_coach.pipeline import prepare
-from voice_coach.routine import load_routine
-from voice_coach.speech import Speaker
 
 ROUNDS = 5
 
@@ -45,6 +47,9 @@ def report(title: str, medians: dict[str, float], baseline: str) -> None:
 
 def bench_render() -> None:
     """Mixing speed against real time, and the effect of the block size."""
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+
     program = prepare(load_routine("hamstrings"))
 
     def drain(block_samples: int) -> Callable[[], None]:
@@ -58,6 +63,10 @@ def bench_render() -> None:
 
 def bench_prepare() -> None:
     """Cold clip cache (every phrase synthesised) against a warm one."""
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.speech import Speaker
+
     routine = load_routine("hamstrings")
     warm_dir = Path(tempfile.mkdtemp(prefix="vc-bench-warm-"))
     prepare(routine, Speaker(cache_dir=warm_dir))
@@ -70,21 +79,6 @@ def bench_prepare() -> None:
         rounds=3,
     )
     report("prepare hamstrings (synthesis + compile)", medians, "warm cache")
-
-
-def bench_export() -> None:
-    """Encoding cost of each format against WAV."""
-    program = prepare(load_routine("hamstrings"))
-    folder = Path(tempfile.mkdtemp(prefix="vc-bench-export-"))
-    formats = (".wav", ".flac", ".ogg", ".mp3")
-    medians = interleaved(
-        {ext: (lambda ext=ext: export_audio(program, folder / f"h{ext}")) for ext in formats},
-        rounds=3,
-    )
-    report("export hamstrings (format)", medians, ".wav")
-    for ext in formats:
-        size = (folder / f"h{ext}").stat().st_size
-        print(f"  {ext:<5} {size / 1e6:6.2f} MB")
 
 
 FIRST_SAMPLE_READER = """
@@ -112,9 +106,6 @@ def first_sample_seconds(cache_dir: Path) -> tuple[float, float]:
     """Seconds from launching `voice-coach play hamstrings` to its first sample, and to
     its first word, reaching the device: ALSA's file plugin writes into a FIFO whose
     reader, started beforehand, notes the times."""
-    import os
-    import subprocess
-
     folder = Path(tempfile.mkdtemp(prefix="vc-bench-start-"))
     reader, stamp, fifo = folder / "reader.py", folder / "first-sample", folder / "device"
     reader.write_text(FIRST_SAMPLE_READER)
@@ -138,7 +129,9 @@ def first_sample_seconds(cache_dir: Path) -> tuple[float, float]:
 def bench_start() -> None:
     """Time to the first sample of `voice-coach play`, warm and cold clip cache,
     beside the bare cost of starting Python with voice_coach imported."""
-    import subprocess
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.speech import Speaker
 
     warm = Path(tempfile.mkdtemp(prefix="vc-bench-warm-"))
     prepare(load_routine("hamstrings"), Speaker(cache_dir=warm))
@@ -165,6 +158,504 @@ def bench_start() -> None:
     print(f"  warm start {warm_first:.3f} s to the first sample: {goal} the 0.3 s goal")
 
 
+# ---------------------------------------------------------------------------
+# export: formats, memory against routine length, and speed against what a
+# user would otherwise run (soundfile alone; espeak-ng + sox + lame by hand).
+# ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+VOICE_COACH = str(Path(sys.executable).parent / "voice-coach")
+BASELINE_SCRIPT = ROOT / "scripts" / "bench_baseline.sh"
+#: How often the memory watcher reads /proc; short enough to catch a worker that
+#: lives a second, cheap enough not to steal a core from the export.
+WATCH_SECONDS = 0.01
+
+#: Every goal checked in this run, as (met, line); printed again at the end.
+GOALS: list[tuple[bool, str]] = []
+
+
+def goal(met: bool, text: str) -> None:
+    """Print one goal's verdict, MEETS or MISSES, and keep it for the summary."""
+    line = f"{'MEETS ' if met else 'MISSES'} {text}"
+    GOALS.append((met, line))
+    print(f"  {line}")
+
+
+#: Folders made by temp_dir, removed when the export group ends (2-hour MP3s are big).
+SCRATCH: list[Path] = []
+
+
+def temp_dir(label: str) -> Path:
+    """A fresh, empty folder under the system temp dir (also used as a cold clip cache)."""
+    path = Path(tempfile.mkdtemp(prefix=f"vc-bench-{label}-"))
+    SCRATCH.append(path)
+    return path
+
+
+def vc_env(cache: Path) -> dict[str, str]:
+    """The environment for a voice-coach subprocess with its clip cache at ``cache``."""
+    return {**os.environ, "VOICE_COACH_CACHE": str(cache)}
+
+
+def mib(kib: int) -> str:
+    """KiB (as ru_maxrss and /proc give them) as a MiB string."""
+    return f"{kib / 1024:6.1f} MiB"
+
+
+@dataclass
+class Measured:
+    """One subprocess run: its wall time and memory peaks (all peaks in KiB).
+
+    ``tree_peak`` is exact: ``os.wait4``'s ru_maxrss, which on Linux is the
+    highest peak RSS of the process *or any descendant it waited for* (the
+    speech worker), and never less than the spawning process's peak at the
+    fork (see :func:`run_measured`: a ~16 MiB floor). The per-process peaks are
+    VmHWM read from /proc every ``WATCH_SECONDS``; VmHWM only grows, so they miss
+    at most the last few ms of a process's life.
+    """
+
+    seconds: float
+    tree_peak: int
+    own_peak: int
+    helper_peaks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def worker_peak(self) -> int:
+        """The speech worker's peak RSS, or 0 if none ran (warm cache)."""
+        return self.helper_peaks.get("speech worker", 0)
+
+
+def _vm_hwm(pid: int) -> int | None:
+    """Peak RSS (VmHWM, KiB) of a live process, or None if it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """The live child pids of ``pid`` (from any of its threads)."""
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                found += [int(child) for child in children.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _label(pid: int) -> str:
+    """A short name for a child process: "speech worker", or its program's name."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    if "voice_coach._speech_worker" in argv:
+        return "speech worker"
+    return Path(argv[0]).name
+
+
+def measure_here(command: list[str]) -> Measured:
+    """Run ``command`` from this process to completion; its wall time and memory peaks.
+
+    Popen + os.wait4 rather than subprocess.run, because only wait4 hands back
+    the child's rusage (ru_maxrss). A watcher thread samples VmHWM of the
+    process and of each child it starts, to tell the two apart.
+    """
+    peaks: dict[int, int] = {}
+    labels: dict[int, str] = {}
+    done = threading.Event()
+
+    def watch(pid: int) -> None:
+        while not done.is_set():
+            for each in (pid, *_children(pid)):
+                hwm = _vm_hwm(each)
+                if hwm is not None:
+                    peaks[each] = max(peaks.get(each, 0), hwm)
+                    if each != pid and each not in labels:
+                        labels[each] = _label(each)
+            time.sleep(WATCH_SECONDS)
+
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    watcher = threading.Thread(target=watch, args=(process.pid,), daemon=True)
+    watcher.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    done.set()
+    watcher.join()
+    process.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
+    helpers: dict[str, int] = {}
+    for pid, label in labels.items():
+        helpers[label] = max(helpers.get(label, 0), peaks.get(pid, 0))
+    return Measured(seconds, usage.ru_maxrss, peaks.get(process.pid, 0), helpers)
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run ``command`` to completion; its wall time and memory peaks (see :class:`Measured`).
+
+    Not spawned from this process, but from a lean one (`bench.py --measure`,
+    which imports no voice_coach, numpy or soundfile): on Linux a child's
+    ru_maxrss starts from its parent's peak RSS, which exec carries over from
+    the fork, so measured straight from here every export would seem at least
+    as big as this benchmark process.
+    """
+    result = subprocess.run(
+        [sys.executable, __file__, "--measure", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr.strip()}")
+    return Measured(**json.loads(result.stdout))
+
+
+# Material for generated routines: every step gets a distinct name and distinct
+# instructions (its position and its target are both in them), so a longer
+# routine really has more speech to synthesise, cache, hold and mix.
+POSITIONS = {
+    "Seated": "Sit tall on the floor or a firm cushion, your weight even on both sit bones.",
+    "Standing": "Stand with your feet hip-width apart and your knees soft, not locked.",
+    "Lying": "Lie on your back on a mat, with your head resting and your shoulders relaxed.",
+    "Kneeling": "Kneel on a folded towel, with your knees under your hips.",
+    "Wall": "Stand an arm's length from a wall and rest one hand on it for balance.",
+    "Chair": "Sit near the front edge of a sturdy chair, with both feet flat on the floor.",
+    "Doorway": "Stand in an open doorway, one foot a small step ahead of the other.",
+    "Side-lying": "Lie on your side with your head on your lower arm and your knees bent.",
+}
+#: (target, limb for side cues or None when the stretch has no sides, how to stretch it)
+TARGETS = (
+    ("hamstring", "leg", "Keep that knee nearly straight and hinge forward from the hips."),
+    ("quad", "leg", "Bring that heel toward your seat and keep both knees close together."),
+    ("calf", "leg", "Press that heel down and keep the back knee straight."),
+    ("hip flexor", "leg", "Tuck your tailbone under and shift your hips gently forward."),
+    ("glute", "leg", "Cross that ankle over the other knee and draw the legs toward you."),
+    ("inner thigh", "leg", "Let that knee fall open and keep your back long."),
+    ("shoulder", "arm", "Bring that arm across your chest and hug it in with the other hand."),
+    ("triceps", "arm", "Reach that hand down between your shoulder blades, elbow to the sky."),
+    ("wrist", "arm", "Hold that arm out, palm up, and ease the fingers back with the other hand."),
+    ("forearm", "arm", "Turn that palm down and fold the hand gently toward you."),
+    ("neck", "side", "Tip that ear toward the shoulder, letting the other shoulder sink."),
+    ("side body", "side", "Reach that arm overhead and lean away from it, ribs lifting."),
+    ("spinal twist", "side", "Turn your chest toward that side and look over your shoulder."),
+    ("chest", None, "Open your arms wide and lift your breastbone toward the ceiling."),
+    ("upper back", None, "Round your upper back and push your hands away from you."),
+    ("lower back", None, "Draw your knees toward your chest and let your lower back soften."),
+)
+CLOSERS = (
+    "Breathe slowly through your nose and let each breath out go a little further.",
+    "Stay well short of pain; a gentle pull is plenty.",
+    "Keep your jaw loose and your shoulders away from your ears.",
+    "If anything pinches, ease off halfway and stay there.",
+    "Let gravity do the work and relax a little more on every breath out.",
+    "Hold still rather than bouncing; the stretch deepens on its own.",
+)
+
+
+def generated_steps(count: int, seed: int) -> list[dict]:
+    """``count`` realistic steps, each a dict of routine keys; deterministic for ``seed``.
+
+    Holds vary from 30 to 60 s; about 60% of the stretches with a side are done
+    on each side, a third of the steps have two reps, and prep and rest vary too.
+    """
+    rng = random.Random(seed)
+    pairs = [(position, target) for target in TARGETS for position in POSITIONS]
+    if count > len(pairs):
+        raise ValueError(f"at most {len(pairs)} distinct steps")
+    rng.shuffle(pairs)
+    steps = []
+    for position, (target, limb, how) in pairs[:count]:
+        step = {
+            "name": f"{position} {target} stretch",
+            "instructions": f"{POSITIONS[position]} {how} {rng.choice(CLOSERS)}",
+            "hold": rng.randrange(30, 61, 5),
+            "reps": rng.choice((1, 1, 2)),
+            "prep": rng.randint(4, 10),
+            "rest": rng.randint(3, 10),
+            "sides": "none",
+        }
+        if limb is not None and rng.random() < 0.6:
+            step.update(sides="each", limb=limb)
+        steps.append(step)
+    return steps
+
+
+def routine_yaml(name: str, steps: list[dict]) -> str:
+    """A routine file for ``steps``. JSON is valid YAML, and quotes any text safely."""
+    routine = {
+        "name": name,
+        "description": "A routine made up for the export benchmark.",
+        "defaults": {"countdown": 5, "halfway": True},
+        "steps": steps,
+    }
+    return json.dumps(routine, indent=1) + "\n"
+
+
+def estimated_seconds(steps: list[dict]) -> float:
+    """A routine's length, roughly: speech at ~2.7 words a second, plus the quiet."""
+    total = 0.0
+    for step in steps:
+        words = len(f"{step['name']} {step['instructions']}".split())
+        holds = step["reps"] * (2 if step["sides"] == "each" else 1)
+        total += words / 2.7 + 1.5 + step["prep"]  # name, instructions, the gap between
+        total += holds * (step["hold"] + step["rest"] + 4.0)  # + side cue, chimes, release
+    return total
+
+
+def make_routine(folder: Path, label: str, minutes: float, seed: int) -> Path:
+    """Write a generated routine of about ``minutes`` into ``folder``; return its path."""
+
+    # Steps last one to four minutes each, so take the count whose estimate is
+    # nearest the target rather than the last one under it.
+    def miss(count: int) -> float:
+        return abs(estimated_seconds(generated_steps(count, seed)) - minutes * 60)
+
+    count = min(range(1, len(POSITIONS) * len(TARGETS) + 1), key=miss)
+    path = folder / f"{label}.yaml"
+    path.write_text(routine_yaml(f"Made-up {label} routine", generated_steps(count, seed)))
+    return path
+
+
+def check_routine(path: Path, cache: Path) -> str:
+    """`voice-coach check` on ``path``: its summary line (steps, holds, length).
+
+    Check synthesises every clip, so this also fills ``cache``.
+    """
+    result = subprocess.run(
+        [VOICE_COACH, "check", str(path)],
+        env=vc_env(cache),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1].split(": ", 1)[-1]
+
+
+def bench_export_formats(warm: Path) -> None:
+    """Encoding cost of each format against WAV (in-process, warm cache)."""
+    from voice_coach.export import export_audio
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.speech import Speaker
+
+    program = prepare(load_routine("hamstrings"), Speaker(cache_dir=warm))
+    folder = temp_dir("formats")
+    formats = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+    medians = interleaved(
+        {ext: (lambda ext=ext: export_audio(program, folder / f"h{ext}")) for ext in formats},
+        rounds=3,
+    )
+    report("export hamstrings in-process (format)", medians, ".wav")
+    for ext in formats:
+        size = (folder / f"h{ext}").stat().st_size
+        print(f"  {ext:<5} {size / 1e6:6.2f} MB")
+
+
+def bench_export_memory() -> None:
+    """Peak RSS of `voice-coach export` to MP3 against routine length: 10 min and 2 h.
+
+    Flat memory means the 2-hour export peaks no higher than the 10-minute one
+    (ratio <= 1.2), warm cache and cold. Each export runs in its own process,
+    so its peak is its own and includes Python's start-up.
+    """
+    folder = temp_dir("memory")
+    short = make_routine(folder, "10-min", 10, seed=10)
+    long = make_routine(folder, "2-hour", 120, seed=120)
+    warm = temp_dir("memory-warm")
+    print("export to MP3: peak RSS against routine length (separate processes)")
+    for path in (short, long):
+        before = len(list(warm.iterdir()))
+        summary = check_routine(path, warm)  # validates, and fills the warm cache
+        clips = len(list(warm.iterdir())) - before
+        print(f"  {path.stem:<7} {summary} · {clips} new speech clips")
+
+    def export(path: Path, cache: Path) -> Measured:
+        return run_measured(
+            [VOICE_COACH, "export", str(path), "-o", str(folder / "out.mp3")], env=vc_env(cache)
+        )
+
+    # The 10-minute exports are quick: 3 rounds, medians. The 2-hour ones take
+    # minutes each, and their peak barely moves from run to run: one round.
+    results: dict[tuple[str, str], list[Measured]] = {}
+    plan = [("10-min", short, 3), ("2-hour", long, 1)]
+    for label, path, rounds in plan:
+        for _ in range(rounds):
+            for cache, clips in (("warm", warm), ("cold", temp_dir("cold"))):
+                run = export(path, clips)
+                results.setdefault((label, cache), []).append(run)
+                # Printed as it goes: the 2-hour exports take a minute or two each.
+                peak = mib(run.tree_peak)
+                print(f"  ran {label} {cache}: {run.seconds:5.1f} s, {peak}", flush=True)
+
+    def median(label: str, cache: str, value: Callable[[Measured], float]) -> float:
+        return statistics.median(value(run) for run in results[(label, cache)])
+
+    print("  medians:")
+    print(f"  {'':<14} {'wall':>8}  {'peak (tree)':>11}  {'main':>10}  {'speech worker':>13}")
+    for cache in ("warm", "cold"):
+        for label, _, rounds in plan:
+            seconds = median(label, cache, lambda run: run.seconds)
+            tree = median(label, cache, lambda run: run.tree_peak)
+            own = median(label, cache, lambda run: run.own_peak)
+            worker = median(label, cache, lambda run: run.worker_peak)
+            print(
+                f"  {cache} {label:<9} {seconds:7.1f}s  {mib(tree):>11}  {mib(own):>10}  "
+                f"{mib(worker) if worker else '-':>13}   ({rounds} round{'s' * (rounds > 1)})"
+            )
+    floor = run_measured([sys.executable, "-c", "pass"])
+    print("  peak (tree) = wait4 ru_maxrss: the highest of the export and its speech worker;")
+    print("  main / speech worker = each process's own VmHWM, sampled from /proc;")
+    print(f"  the same measure of a bare `python -c pass` gives {mib(floor.tree_peak).strip()}")
+    warm_long = median("2-hour", "warm", lambda run: run.tree_peak) / 1024
+    goal(warm_long <= 150, f"2-hour warm export peak {warm_long:.1f} MiB (goal <= 150)")
+    for cache in ("warm", "cold"):
+        growth = median("2-hour", cache, lambda run: run.tree_peak) / median(
+            "10-min", cache, lambda run: run.tree_peak
+        )
+        goal(growth <= 1.2, f"{cache} peak 2-hour / 10-min = x{growth:.2f} (goal <= 1.2)")
+    cold_main = median("2-hour", "cold", lambda run: run.own_peak) / median(
+        "10-min", "cold", lambda run: run.own_peak
+    )
+    print(f"  cold, main process alone: 2-hour / 10-min = x{cold_main:.2f}")
+
+
+SOUNDFILE_ALONE = """
+import sys
+import numpy
+import soundfile
+# What any Python program pays to encode this PCM to MP3 with soundfile.
+with soundfile.SoundFile(sys.argv[1]) as source, soundfile.SoundFile(
+    sys.argv[2], "w", samplerate=source.samplerate, channels=source.channels, format="MP3"
+) as out:
+    for block in source.blocks(65536, dtype="int16"):
+        out.write(block)
+"""
+
+
+def bench_export_warm_speed(warm: Path) -> None:
+    """`voice-coach export hamstrings` to MP3, warm cache, against soundfile alone
+    encoding the very same PCM; both are subprocesses, Python start-up included."""
+    folder = temp_dir("warm-speed")
+    same = folder / "same.wav"  # the identical, loudness-normalised PCM
+    subprocess.run(
+        [VOICE_COACH, "export", "hamstrings", "-o", str(same)],
+        env=vc_env(warm),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    soundfile_alone = [sys.executable, "-c", SOUNDFILE_ALONE, str(same), str(folder / "sf.mp3")]
+    # lame's own command line on the same PCM, for scale: it is the encoder the
+    # baseline script uses, with its default (VBR) settings.
+    lame_alone = ["lame", "--quiet", str(same), str(folder / "lame.mp3")]
+    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3")]
+    medians = interleaved(
+        {
+            "soundfile alone": lambda: subprocess.run(soundfile_alone, check=True),
+            "lame alone (for scale)": lambda: subprocess.run(lame_alone, check=True),
+            "voice-coach export": lambda: subprocess.run(
+                voice_coach, env=vc_env(warm), stdout=subprocess.DEVNULL, check=True
+            ),
+        },
+        rounds=3,
+    )
+    report("export hamstrings to MP3, warm cache (subprocesses)", medians, "soundfile alone")
+    ratio = medians["voice-coach export"] / medians["soundfile alone"]
+    goal(ratio <= 1.3, f"voice-coach / soundfile alone = x{ratio:.2f} (goal <= 1.3)")
+
+
+def ensure_lame() -> None:
+    """Install lame (the baseline's MP3 encoder) with apt-get if it is missing."""
+    if shutil.which("lame"):
+        return
+    print("  installing lame for the baseline (apt-get install -y lame)")
+    subprocess.run(["apt-get", "install", "-y", "lame"], stdout=subprocess.DEVNULL, check=True)
+
+
+def bench_export_cold_baseline() -> None:
+    """`voice-coach export hamstrings` to MP3 with an empty clip cache, against
+    scripts/bench_baseline.sh: espeak-ng per cue, sox to place and join, lame."""
+    folder = temp_dir("baseline")
+    timeline_path = folder / "timeline.json"
+    subprocess.run(
+        [
+            VOICE_COACH,
+            "export",
+            "hamstrings",
+            "-o",
+            str(folder / "t.wav"),
+            "--timeline",
+            str(timeline_path),
+        ],
+        env=vc_env(temp_dir("cold")),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    # The timeline as the tab-separated cue list the shell script reads: done
+    # here, untimed, so the script needs no JSON tool.
+    timeline = json.loads(timeline_path.read_text())
+    cues = folder / "cues.tsv"
+    cues.write_text(
+        "".join(f"{cue['start']}\t{cue['kind']}\t{cue['text']}\n" for cue in timeline["cues"]),
+        encoding="utf-8",
+    )
+    speech = sum(cue["kind"] == "speech" for cue in timeline["cues"])
+    baseline = [
+        "bash",
+        str(BASELINE_SCRIPT),
+        str(cues),
+        str(ROOT / "sounds"),
+        str(timeline["duration"]),
+        str(folder / "baseline.mp3"),
+    ]
+    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3")]
+    medians = interleaved(
+        {
+            "baseline script": lambda: subprocess.run(baseline, check=True),
+            "voice-coach export (cold)": lambda: subprocess.run(
+                voice_coach, env=vc_env(temp_dir("cold")), stdout=subprocess.DEVNULL, check=True
+            ),
+        },
+        rounds=3,
+    )
+    report(
+        f"export hamstrings to MP3, cold cache, against the baseline script "
+        f"({speech} espeak-ng calls)",
+        medians,
+        "voice-coach export (cold)",
+    )
+    speedup = medians["baseline script"] / medians["voice-coach export (cold)"]
+    goal(speedup >= 2, f"baseline / voice-coach = x{speedup:.2f} (goal >= 2: twice as fast)")
+
+
+def bench_export() -> None:
+    """Export: formats; warm speed against soundfile alone; cold speed against the
+    hand-made baseline; peak memory of 10-minute and 2-hour routines."""
+    ensure_lame()
+    # hamstrings' clips: synthesised by the first of these to need them, then warm.
+    warm = temp_dir("warm")
+    try:
+        bench_export_formats(warm)
+        bench_export_warm_speed(warm)
+        bench_export_cold_baseline()
+        bench_export_memory()
+    finally:
+        for folder in SCRATCH:
+            shutil.rmtree(folder, ignore_errors=True)
+    print("export goals")
+    for _, line in GOALS:
+        print(f"  {line}")
+
+
 GROUPS = {
     "start": bench_start,
     "render": bench_render,
@@ -175,6 +666,9 @@ GROUPS = {
 
 def main(argv: list[str]) -> int:
     """Run the named groups, or all of them."""
+    if argv[1:2] == ["--measure"]:  # the lean wrapper of run_measured
+        print(json.dumps(asdict(measure_here(argv[2:]))))
+        return 0
     names = argv[1:] or list(GROUPS)
     unknown = [name for name in names if name not in GROUPS]
     if unknown:
