@@ -236,37 +236,58 @@ def test_chapters_cover_the_file_in_order(hamstrings_program):
         assert chapter.start_sample < hold.start_sample < hold.end_sample < chapter.end_sample
 
 
-def expected_captions(tl) -> list[tuple[float, float, str]]:
-    return [
-        (cue["start"], cue["end"], "[chime]" if cue["kind"] == "chime" else cue["text"])
-        for cue in tl["cues"]
-    ]
+def check_captions_against_timeline(found, tl):
+    """``found``: (start, end, text) per caption. Each cue of the timeline is told by
+    consecutive captions that start with it, end with it and read its words; no
+    caption is more than two lines."""
+    position = 0
+    for cue in tl["cues"]:
+        words = "[chime]" if cue["kind"] == "chime" else " ".join(cue["text"].split())
+        start = found[position][0]
+        told = []
+        while len(" ".join(told)) < len(words):
+            told.append(found[position][2].replace("\n", " "))
+            assert found[position][2].count("\n") <= 1
+            position += 1
+        assert " ".join(told) == words
+        assert start == pytest.approx(cue["start"], abs=0.0006)
+        assert found[position - 1][1] == pytest.approx(cue["end"], abs=0.0006)
+    assert position == len(found)
 
 
 def test_webvtt_captions_match_the_timeline(exported):
     folder, _, tl = exported
-    text = (folder / "h.vtt").read_text(encoding="utf-8")
-    assert text.startswith("WEBVTT")
+    assert (folder / "h.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
     found = [
         (parse_clock(caption.start), parse_clock(caption.end), caption.text)
         for caption in webvtt.read(str(folder / "h.vtt"))
     ]
-    expected = expected_captions(tl)
-    assert [text for *_, text in found] == [text for *_, text in expected]
-    for (start, end, _), (want_start, want_end, _) in zip(found, expected, strict=True):
-        assert start == pytest.approx(want_start, abs=0.0006)
-        assert end == pytest.approx(want_end, abs=0.0006)
+    check_captions_against_timeline(found, tl)
+    assert len(found) > len(tl["cues"])  # the long instructions come in pieces
 
 
 def test_srt_captions_match_the_timeline(exported):
     folder, _, tl = exported
-    found = list(srt.parse((folder / "h.srt").read_text(encoding="utf-8")))
-    expected = expected_captions(tl)
-    assert [caption.index for caption in found] == list(range(1, len(expected) + 1))
-    assert [caption.content for caption in found] == [text for *_, text in expected]
-    for caption, (start, end, _) in zip(found, expected, strict=True):
-        assert caption.start.total_seconds() == pytest.approx(start, abs=0.0006)
-        assert caption.end.total_seconds() == pytest.approx(end, abs=0.0006)
+    parsed = list(srt.parse((folder / "h.srt").read_text(encoding="utf-8")))
+    assert [caption.index for caption in parsed] == list(range(1, len(parsed) + 1))
+    found = [
+        (caption.start.total_seconds(), caption.end.total_seconds(), caption.content)
+        for caption in parsed
+    ]
+    check_captions_against_timeline(found, tl)
+
+
+def test_long_lines_are_cut_into_readable_captions():
+    from voice_coach.chapters import CAPTION_LINE, caption_pieces
+
+    text = (
+        "Lie down on your back, loop a towel around the ball of one foot, and raise that "
+        "leg until you feel the stretch behind the thigh. Keep the other knee bent."
+    )
+    pieces = caption_pieces(text)
+    assert " ".join(pieces) == text
+    assert pieces[-1] == "Keep the other knee bent."
+    assert all(len(piece) <= 2 * CAPTION_LINE for piece in pieces)
 
 
 def test_split_wav_tracks_concatenate_to_the_single_export(hamstrings_program, exported, tmp_path):

@@ -10,11 +10,12 @@ into the times each file format wants.
   at the file's first sample and the last ends at its last, so the chapters
   cover the whole file.
 * Tracks: one per step, cut at the same bounds, for ``export --split``.
-* Captions: one per cue; chimes read ``[chime]``.
+* Captions: every cue, long ones in pieces of two short lines; chimes read ``[chime]``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .script import CHIME, Script
@@ -72,11 +73,70 @@ def chapters(script: Script) -> list[Chapter]:
 
 
 def captions(script: Script) -> list[Chapter]:
-    """One caption per cue: the spoken words, or ``[chime]`` for a sound."""
-    return [
-        Chapter(cue.start_sample, cue.end_sample, CHIME_CAPTION if cue.kind == CHIME else cue.text)
-        for cue in script.cues
-    ]
+    """The captions of ``script``: the spoken words, or ``[chime]`` for a sound.
+
+    A short cue is one caption. A long one (an instruction) is cut into pieces of
+    at most two lines of ``CAPTION_LINE`` characters, at sentence ends where it
+    can and between words where it must, and the cue's time is shared among the
+    pieces by their length, as subtitle editors do; the first piece starts with
+    the cue and the last ends with it.
+    """
+    result: list[Chapter] = []
+    for cue in script.cues:
+        if cue.kind == CHIME:
+            result.append(Chapter(cue.start_sample, cue.end_sample, CHIME_CAPTION))
+            continue
+        pieces = caption_pieces(cue.text)
+        total = sum(len(piece) for piece in pieces)
+        span = cue.end_sample - cue.start_sample
+        start, done = cue.start_sample, 0
+        for piece in pieces:
+            done += len(piece)
+            end = cue.start_sample + span * done // total
+            result.append(Chapter(start, end, _wrap(piece)))
+            start = end
+    return result
+
+
+#: Characters in one caption line, and lines in one caption (the usual subtitle limits).
+CAPTION_LINE = 42
+CAPTION_LINES = 2
+
+
+def caption_pieces(text: str) -> list[str]:
+    """``text`` cut into caption-sized pieces: whole sentences where they fit, and a
+    long sentence halved, and halved again, near its middle (after a comma if
+    one is close)."""
+    pieces: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;])\s+", " ".join(text.split())):
+        pieces.extend(_halved(sentence.split()))
+    return pieces or [text]
+
+
+def _halved(words: list[str]) -> list[str]:
+    text = " ".join(words)
+    if len(text) <= CAPTION_LINE * CAPTION_LINES or len(words) < 2:
+        return [text]
+
+    def cost(cut: int) -> float:
+        left = " ".join(words[:cut])
+        # A comma is a natural pause: worth a cut up to 12 characters off the middle.
+        return abs(len(left) - len(text) / 2) - (12 if left.endswith(",") else 0)
+
+    cut = min(range(1, len(words)), key=cost)
+    return _halved(words[:cut]) + _halved(words[cut:])
+
+
+def _wrap(piece: str) -> str:
+    """A piece on two balanced lines if it is longer than one."""
+    if len(piece) <= CAPTION_LINE:
+        return piece
+    words = piece.split()
+    best = min(
+        range(1, len(words)),
+        key=lambda cut: abs(len(" ".join(words[:cut])) - len(" ".join(words[cut:]))),
+    )
+    return " ".join(words[:best]) + "\n" + " ".join(words[best:])
 
 
 def milliseconds(sample: int, sample_rate: int) -> int:

@@ -232,6 +232,7 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
     if output:
         check_targets(output, timeline, captions)  # before any synthesis
     program = prepare_routine(routine, options)
+    levels = None
     with _ProgressBar("exporting") as bar:
         if output:
             levels = export_files(
@@ -240,7 +241,9 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
             _report(f"wrote {output}", program.script.duration, levels)
         if split:
             bar.restart()
-            paths = export_split(program, split, extension, settings=settings, progress=bar.update)
+            paths = export_split(
+                program, split, extension, settings=settings, progress=bar.update, levels=levels
+            )
             bar.finish()
             click.echo(
                 f"wrote {len(paths) - 1} tracks and {paths[-1]} ({clock(program.script.duration)})"

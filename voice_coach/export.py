@@ -162,6 +162,7 @@ def export_files(
     extension = check_targets(target, timeline_path, captions_path)
     levels = measure_levels(program, settings, progress)
     script = program.script
+    passes = 1 if settings.loudness is None else 2  # measuring was the first
     with _reported_as(target), atomic_target(target) as temp:
         _write_track(
             temp,
@@ -170,7 +171,8 @@ def export_files(
             0,
             script.length_samples,
             levels,
-            settings,
+            passes,
+            settings.quality,
             Tags(title=program.routine.name, album=program.routine.name),
             chapters(script),
             progress,
@@ -189,12 +191,14 @@ def export_split(
     *,
     settings: ExportSettings | None = None,
     progress: Progress | None = None,
+    levels: Levels | None = None,
 ) -> list[Path]:
     """Write one numbered track per step into ``folder``, and an .m3u playlist of them.
 
     The tracks are cut at exact samples from one render with one gain, so played
-    in order they are the single-file export, without a gap. Returns the paths
-    written, the playlist last.
+    in order they are the single-file export, without a gap. ``levels`` are those
+    :func:`export_files` returned for the same Program and settings, if known (they
+    save measuring again). Returns the paths written, the playlist last.
     """
     settings = settings or ExportSettings()
     folder = Path(folder)
@@ -205,7 +209,8 @@ def export_split(
     audio_extension(f"track{extension}")
     with _reported_as(folder):
         folder.mkdir(exist_ok=True)
-    levels = measure_levels(program, settings, progress)
+    passes = 1 if levels or settings.loudness is None else 2  # measuring is the first
+    levels = levels or measure_levels(program, settings, progress)
     script = program.script
     spans = tracks(script)
     width = max(2, len(str(len(spans))))
@@ -228,7 +233,8 @@ def export_split(
                 span.start_sample,
                 span.end_sample,
                 levels,
-                settings,
+                passes,
+                settings.quality,
                 Tags(title=span.title, album=album, track=(number, len(spans))),
                 inner if len(inner) > 1 else (),
                 progress,
@@ -249,14 +255,17 @@ def _write_track(
     start_sample: int,
     end_sample: int,
     levels: Levels,
-    settings: ExportSettings,
+    passes: int,
+    quality: float | None,
     tags: Tags,
     track_chapters: list[Chapter] | tuple[()],
     progress: Progress | None,
 ) -> None:
-    """Render samples ``start_sample`` to ``end_sample`` into ``path``, then tag it."""
+    """Render samples ``start_sample`` to ``end_sample`` into ``path``, then tag it.
+
+    Progress counts ``passes`` over the whole timeline, this being the last.
+    """
     script = program.script
-    passes = 1 if settings.loudness is None else 2  # the first measured the loudness
     total = script.length_samples * passes
     done_before = script.length_samples * (passes - 1)
     mixer = program.mixer()
@@ -269,7 +278,7 @@ def _write_track(
             if progress:
                 progress(done_before + block_start + count, total)
 
-    write_blocks(path, blocks(), script.sample_rate, extension, program.channels, settings.quality)
+    write_blocks(path, blocks(), script.sample_rate, extension, program.channels, quality)
     write_tags(path, extension, tags, track_chapters, script.sample_rate)
 
 
