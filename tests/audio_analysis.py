@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 #: A sample above this (-40 dBFS) is sound; the noise floor stays near -72 dBFS.
@@ -64,3 +66,35 @@ def frame_peaks(audio: np.ndarray, frame: int) -> np.ndarray:
 def dbfs(level: float) -> float:
     """A linear level as dBFS."""
     return 20 * np.log10(max(level, 1e-12))
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words, punctuation dropped, as a speech recogniser writes them."""
+    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+
+
+def word_accuracy(reference: str, heard: str) -> float:
+    """1 - word error rate (Levenshtein distance over words), at least 0."""
+    ref, hyp = words(reference), words(heard)
+    row = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        diagonal, row[0] = row[0], i
+        for j, hyp_word in enumerate(hyp, 1):
+            diagonal, row[j] = (
+                row[j],
+                min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word)),
+            )
+    return max(0.0, 1 - row[len(hyp)] / max(1, len(ref)))
+
+
+def recognise(clip: np.ndarray, sample_rate: int) -> str:
+    """What pocketsphinx's US English model (inside its package) hears in ``clip``."""
+    import soxr
+    from pocketsphinx import Decoder
+
+    pcm = np.clip(soxr.resample(clip, sample_rate, 16000) * 32767, -32768, 32767)
+    decoder = Decoder(samprate=16000)
+    decoder.start_utt()
+    decoder.process_raw(pcm.astype(np.int16).tobytes(), full_utt=True)
+    decoder.end_utt()
+    return decoder.hyp().hypstr if decoder.hyp() else ""

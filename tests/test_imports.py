@@ -31,6 +31,8 @@ HEAVY = (
     "scipy",
     "pyebur128",
     "webvtt",
+    "piper",
+    "onnxruntime",
 )
 EDGE = (
     "speech",
@@ -42,6 +44,7 @@ EDGE = (
     "pipeline",
     "tags",
     "batch",
+    "neural",
     "cli",
 )
 CORE = ("routine", "script", "mixer", "chapters", "loudness")
@@ -57,6 +60,7 @@ OWNER = {
     "mutagen": "tags",
     "webvtt": "export",
     "pyebur128": "loudness",
+    "piper": "neural",
 }
 #: Modules the clock-free, file-free core modules must not import.
 _FILES_AND_CLOCK = {"os", "sys", "time", "pathlib", "io", "tempfile", "shutil", "subprocess"}

@@ -14,6 +14,7 @@ from voice_coach.audiofile import read_mono
 from voice_coach.errors import SpeechError
 from voice_coach.speech import (
     PEAK_LIMIT,
+    PYTTSX3,
     SAMPLE_RATE,
     TARGET_RMS,
     TRIM_THRESHOLD,
@@ -22,11 +23,15 @@ from voice_coach.speech import (
     trim_and_level,
 )
 
+#: These tests are about the OS voices through pyttsx3 (eSpeak NG here); Piper's
+#: are in test_neural.py.
+ENGINE = PYTTSX3
+
 
 def test_each_phrase_gets_its_own_clip(tmp_path):
     # pyttsx3's espeak driver writes only the last file when several saves share a
     # runAndWait; every phrase here must still come back with its own audio.
-    speaker = Speaker(cache_dir=tmp_path)
+    speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)
     clips = speaker.clips(["One.", "Two three four five six seven eight.", "Nine."])
     lengths = [len(clip) for clip in clips.values()]
     assert all(length > 0.1 * SAMPLE_RATE for length in lengths)
@@ -36,7 +41,7 @@ def test_each_phrase_gets_its_own_clip(tmp_path):
 
 
 def test_clips_are_trimmed_so_sound_starts_at_once(tmp_path):
-    clip = Speaker(cache_dir=tmp_path).clip("Left leg.")
+    clip = Speaker(engine=ENGINE, cache_dir=tmp_path).clip("Left leg.")
     loud = np.flatnonzero(np.abs(clip) > TRIM_THRESHOLD)
     assert loud[0] <= 0.01 * SAMPLE_RATE
     assert len(clip) - loud[-1] <= 0.01 * SAMPLE_RATE
@@ -44,17 +49,17 @@ def test_clips_are_trimmed_so_sound_starts_at_once(tmp_path):
 
 
 def test_synthesis_keeps_stdout_clean(tmp_path, capfd):
-    Speaker(cache_dir=tmp_path).clip("Quiet please.")
+    Speaker(engine=ENGINE, cache_dir=tmp_path).clip("Quiet please.")
     out, _ = capfd.readouterr()
     assert out == ""
 
 
 def test_cache_is_reused_and_keyed_by_rate(tmp_path):
-    first = Speaker(cache_dir=tmp_path).clip("Switch legs.")
-    again = Speaker(cache_dir=tmp_path)
+    first = Speaker(engine=ENGINE, cache_dir=tmp_path).clip("Switch legs.")
+    again = Speaker(engine=ENGINE, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.clip("Switch legs."), first)
     assert again.synthesised == 0
-    faster = Speaker(cache_dir=tmp_path, rate=260)
+    faster = Speaker(engine=ENGINE, cache_dir=tmp_path, rate=260)
     assert faster.cache_path("Switch legs.") != again.cache_path("Switch legs.")
     assert len(faster.clip("Switch legs.")) < len(first)
     leftovers = [p.name for p in tmp_path.iterdir() if not p.name.endswith(".wav")]
@@ -63,25 +68,27 @@ def test_cache_is_reused_and_keyed_by_rate(tmp_path):
 
 
 def test_a_damaged_cache_entry_is_made_again(tmp_path):
-    speaker = Speaker(cache_dir=tmp_path)
+    speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)
     good = speaker.clip("Halfway.")
     speaker.cache_path("Halfway.").write_bytes(b"RIFF not really a wav")
-    fresh = Speaker(cache_dir=tmp_path)
+    fresh = Speaker(engine=ENGINE, cache_dir=tmp_path)
     remade = fresh.clip("Halfway.")
     # eSpeak NG's output varies by a few samples from run to run.
     assert abs(len(remade) - len(good)) < 0.02 * len(good)
     assert fresh.synthesised == 1
-    np.testing.assert_array_equal(Speaker(cache_dir=tmp_path).clip("Halfway."), remade)
+    np.testing.assert_array_equal(
+        Speaker(engine=ENGINE, cache_dir=tmp_path).clip("Halfway."), remade
+    )
 
 
 def test_unknown_voice_is_a_speech_error(tmp_path):
     with pytest.raises(SpeechError, match="voice-coach voices"):
-        Speaker(voice="no-such-voice-xyz", cache_dir=tmp_path).clip("Hello.")
+        Speaker(engine=ENGINE, voice="no-such-voice-xyz", cache_dir=tmp_path).clip("Hello.")
 
 
 def test_rate_out_of_range():
     with pytest.raises(SpeechError, match="60 to 400"):
-        Speaker(rate=10)
+        Speaker(engine=ENGINE, rate=10)
 
 
 def test_voices_are_listed_with_languages():
@@ -91,8 +98,8 @@ def test_voices_are_listed_with_languages():
 
 
 def test_a_named_voice_is_used(tmp_path):
-    default = Speaker(cache_dir=tmp_path).clip("Good morning.")
-    german = Speaker(voice="de", cache_dir=tmp_path).clip("Good morning.")
+    default = Speaker(engine=ENGINE, cache_dir=tmp_path).clip("Good morning.")
+    german = Speaker(engine=ENGINE, voice="de", cache_dir=tmp_path).clip("Good morning.")
     assert not np.array_equal(default, german)
 
 
@@ -100,7 +107,8 @@ def test_synthesis_never_loads_the_engine_in_this_process(tmp_path):
     code = (
         "import sys\n"
         "from voice_coach.speech import Speaker\n"
-        f"Speaker(cache_dir={str(tmp_path)!r}).clips(['Cold cache.', 'Another phrase.'])\n"
+        f"Speaker(engine='pyttsx3', cache_dir={str(tmp_path)!r})"
+        ".clips(['Cold cache.', 'Another phrase.'])\n"
         "print('pyttsx3' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -110,8 +118,8 @@ def test_synthesis_never_loads_the_engine_in_this_process(tmp_path):
 
 
 def test_warm_cache_loads_no_speech_engine(hamstrings_program):
-    # hamstrings_program warmed the session cache: a fresh process starts no worker
-    # and never imports pyttsx3.
+    # hamstrings_program warmed the session cache (default engine): a fresh process
+    # starts no worker and imports neither engine.
     code = (
         "import sys\n"
         "from voice_coach.pipeline import prepare\n"
@@ -119,7 +127,8 @@ def test_warm_cache_loads_no_speech_engine(hamstrings_program):
         "from voice_coach.speech import Speaker\n"
         "speaker = Speaker()\n"
         "prepare(load_routine('hamstrings'), speaker)\n"
-        "print(speaker.synthesised, 'pyttsx3' in sys.modules)\n"
+        "engines = ('pyttsx3', 'piper', 'onnxruntime')\n"
+        "print(speaker.synthesised, any(name in sys.modules for name in engines))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

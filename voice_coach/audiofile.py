@@ -87,6 +87,13 @@ def pcm16_wav_frames(path: str | Path, sample_rate: int) -> int | None:
     return frames
 
 
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Float mono ``samples`` at ``from_rate`` resampled to ``to_rate`` (soxr)."""
+    import soxr
+
+    return soxr.resample(samples, from_rate, to_rate).astype(np.float32)
+
+
 def _read_pcm16_wav(path: str | Path, sample_rate: int) -> np.ndarray | None:
     """A 16-bit mono WAV at ``sample_rate``, read like soundfile would; else None."""
     try:

@@ -24,8 +24,9 @@ from .speech import DEFAULT_RATE, Speaker
 
 @dataclass(frozen=True)
 class SpeechOptions:
-    """How a routine is spoken: the CLI's --voice, --rate, --deeper, --quiet and --pan."""
+    """How a routine is spoken: the CLI's --engine, --voice, --rate, --deeper, --quiet, --pan."""
 
+    engine: str | None = None
     voice: str | None = None
     rate: int | None = None
     deeper: bool = False
@@ -40,7 +41,7 @@ def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Pro
     not grow with the routine's length.
     """
     options = options or SpeechOptions()
-    speaker = Speaker(voice=options.voice, rate=options.rate or DEFAULT_RATE)
+    speaker = Speaker(voice=options.voice, rate=options.rate or DEFAULT_RATE, engine=options.engine)
     return prepare(
         load_routine(reference),
         speaker,

@@ -40,7 +40,17 @@ class _Group(click.Group):
 
 def _speech_options(command):
     options = [
-        click.option("--voice", default=None, help="Voice id, name or language (see `voices`)."),
+        click.option(
+            "--engine",
+            type=click.Choice(["piper", "pyttsx3"]),
+            default=None,
+            help="Speech engine: piper (natural, the default where installed) or pyttsx3.",
+        ),
+        click.option(
+            "--voice",
+            default=None,
+            help="Voice id, name or language (see `voices`), or a Piper .onnx file.",
+        ),
         click.option("--rate", type=click.IntRange(60, 400), default=None, help="Words a minute."),
         click.option("--deeper", is_flag=True, help="Also speak each step's deeper variant."),
         click.option(
@@ -406,11 +416,13 @@ def play(routine: str, volume: float, plain: bool, **speech) -> None:
 
 @cli.command()
 def voices() -> None:
-    """List the installed voices (use an id with --voice)."""
+    """List the installed voices of both engines (use an id with --voice)."""
     from .speech import list_voices
 
     for voice in list_voices():
-        click.echo(f"{voice.id:<28} {voice.name:<32} {', '.join(voice.languages)}")
+        click.echo(
+            f"{voice.engine:<8} {voice.id:<28} {voice.name:<32} {', '.join(voice.languages)}"
+        )
 
 
 def _count(number: int, noun: str) -> str:

@@ -641,6 +641,7 @@ def play_routine(
     *,
     voice: str | None = None,
     rate: int | None = None,
+    engine: str | None = None,
     deeper: bool = False,
     quiet: bool = False,
     pan: bool = False,
@@ -655,8 +656,8 @@ def play_routine(
     The output opens first and plays the pre-roll while the first step is
     prepared; the first step then plays while the rest of the routine is prepared
     in the background (with a cold clip cache, that is the speech synthesis). The
-    audio is the same as :func:`play` of the whole prepared routine. ``voice`` and
-    ``rate`` are as for ``speech.Speaker``; the other parameters as for :func:`play`
+    audio is the same as :func:`play` of the whole prepared routine. ``voice``,
+    ``rate`` and ``engine`` are as for ``speech.Speaker``; the other parameters as for :func:`play`
     and :func:`pipeline.prepare`.
     """
     transport = Transport(sample_rate=SAMPLE_RATE, channels=2 if pan else 1, volume=volume)
@@ -667,7 +668,7 @@ def play_routine(
         from .pipeline import prepare
         from .speech import DEFAULT_RATE, Speaker
 
-        speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE)
+        speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE, engine=engine)
         options = {"deeper": deeper, "quiet": quiet, "pan": pan}
         first_step = dataclasses.replace(routine, steps=routine.steps[:1])
         transport.attach(prepare(first_step, speaker, **options), complete=len(routine.steps) == 1)

@@ -1,9 +1,14 @@
-"""Speech: phrases to trimmed, levelled clips through pyttsx3, with a disk cache.
+"""Speech: phrases to trimmed, levelled clips through one of two engines, with a disk cache.
+
+The engines: ``pyttsx3`` (the OS voices: eSpeak NG, SAPI5, NSSpeechSynthesizer),
+always there, and ``piper`` (neural voices, see neural.py), the default where it
+is installed. Nothing past this module knows which engine made a clip.
 
 This is the only module that imports pyttsx3. Clips are cached in the user
 cache folder, one WAV per phrase, named by a hash of everything that changes
-the sound (engine, voice, rate, text, processing version), and written
-atomically so a crash never leaves a broken clip behind.
+the sound (engine, voice, and for Piper the model file's hash, rate, text,
+processing version), and written atomically so a crash never leaves a broken
+clip behind.
 
 Missing clips are made by a short-lived worker process (``voice_coach._speech_worker``)
 that sets the voice and rate once, before its first phrase. pyttsx3 drives
@@ -33,14 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
+from . import neural
 from .atomic import atomic_target
-from .audiofile import pcm16_wav_frames, read_mono, write_blocks
+from .audiofile import pcm16_wav_frames, read_mono, resample, write_blocks
 from .errors import SpeechError, UnknownVoiceError
 from .loudness import limit_peaks
 
 #: The one sample rate used end to end (eSpeak NG's own rate).
 SAMPLE_RATE = 22050
-ENGINE = "pyttsx3"
+PYTTSX3 = "pyttsx3"
+PIPER = "piper"
+ENGINES = (PYTTSX3, PIPER)
 #: Words per minute; a little slower than eSpeak's 200, for following with eyes closed.
 DEFAULT_RATE = 165
 #: Bump when the trimming or levelling below changes, so old cached clips are not reused.
@@ -76,6 +84,12 @@ class Voice:
     id: str
     name: str
     languages: tuple[str, ...]
+    engine: str = PYTTSX3
+
+
+def default_engine() -> str:
+    """Piper where it is installed (a natural voice), else pyttsx3 (the OS voices)."""
+    return PIPER if neural.available() else PYTTSX3
 
 
 def default_cache_dir() -> Path:
@@ -134,22 +148,53 @@ class Speaker:
     """
 
     def __init__(
-        self, voice: str | None = None, rate: int = DEFAULT_RATE, cache_dir: Path | None = None
+        self,
+        voice: str | None = None,
+        rate: int = DEFAULT_RATE,
+        cache_dir: Path | None = None,
+        engine: str | None = None,
     ) -> None:
         if not 60 <= rate <= 400:
             raise SpeechError(f"speech rate {rate} is out of range; use 60 to 400 words a minute")
+        self.engine = engine or default_engine()
+        if self.engine not in ENGINES:
+            raise UnknownVoiceError(
+                f"unknown speech engine '{self.engine}'; choose {' or '.join(ENGINES)}"
+            )
         self.voice = voice
         self.rate = rate
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.sample_rate = SAMPLE_RATE
         self.synthesised = 0  # clips this Speaker had the engine make (not cache hits)
+        self._piper_voice = None
+        self._voice_key: str | None = None
+        if self.engine == PIPER:
+            try:
+                self._piper_voice = neural.resolve_voice(voice)
+            except UnknownVoiceError:
+                # No engine was asked for and Piper has no such voice (say "de"): the
+                # OS voices may have it. A voice file, or --engine piper, must be Piper.
+                if engine is not None or neural.is_voice_file(voice):
+                    raise
+                self.engine = PYTTSX3
+
+    def voice_key(self) -> str:
+        """What identifies the voice in the cache: pyttsx3's voice id, or the Piper
+        voice's name and model hash (a new model file makes new clips)."""
+        if self._voice_key is None:
+            if self._piper_voice is None:
+                self._voice_key = self.voice or "default"
+            else:
+                digest = neural.model_digest(self._piper_voice, self.cache_dir)
+                self._voice_key = f"{self._piper_voice.name}:{digest}"
+        return self._voice_key
 
     def cache_path(self, text: str) -> Path:
         """The cache file of ``text`` for this speaker's engine, voice and rate."""
         key = json.dumps(
             {
-                "engine": ENGINE,
-                "voice": self.voice or "default",
+                "engine": self.engine,
+                "voice": self.voice_key(),
                 "rate": self.rate,
                 "text": text,
                 "format": CLIP_FORMAT,
@@ -191,8 +236,22 @@ class Speaker:
         return files
 
     def _make(self, phrases: list[str]) -> None:
-        """Synthesise ``phrases`` into the cache in a worker process."""
+        """Synthesise ``phrases`` into the cache: Piper in this process, pyttsx3 in a
+        worker process."""
         if not phrases:
+            return
+        if self._piper_voice is not None:
+            scale = neural.length_scale(self.rate, DEFAULT_RATE)
+            audio, rate = neural.synthesise(self._piper_voice, phrases, scale)
+            for text in phrases:
+                raw = audio[text]
+                if rate != SAMPLE_RATE:
+                    raw = resample(raw, rate, SAMPLE_RATE)
+                clip = trim_and_level(raw, SAMPLE_RATE)
+                if not clip.size:
+                    raise SpeechError(f"the Piper voice made no sound for {text[:60]!r}")
+                store_clip(self.cache_path(text), clip)
+            self.synthesised += len(phrases)
             return
         request = {
             "voice": self.voice,
@@ -233,16 +292,21 @@ def synthesise_into_cache(
                 break
         else:
             raise SpeechError(f"the speech engine made no sound for {text[:60]!r}")
-        pcm = np.rint(clip * 32767).astype(np.int16)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_target(path) as temp:
-                write_blocks(temp, [pcm], SAMPLE_RATE, ".wav")
-        except OSError as error:
-            raise SpeechError(
-                f"{path.parent}: cannot write the clip cache ({error.strerror}); "
-                "set VOICE_COACH_CACHE to a writable folder"
-            ) from None
+        store_clip(path, clip)
+
+
+def store_clip(path: Path, clip: np.ndarray) -> None:
+    """Write a finished clip into the cache as 16-bit mono WAV, atomically."""
+    pcm = np.rint(clip * 32767).astype(np.int16)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_target(path) as temp:
+            write_blocks(temp, [pcm], SAMPLE_RATE, ".wav")
+    except OSError as error:
+        raise SpeechError(
+            f"{path.parent}: cannot write the clip cache ({error.strerror}); "
+            "set VOICE_COACH_CACHE to a writable folder"
+        ) from None
 
 
 def _synthesise(engine, text: str) -> np.ndarray:
@@ -352,6 +416,15 @@ def _voices_of(engine) -> list[Voice]:
     return sorted(voices, key=lambda voice: voice.id)
 
 
-def list_voices() -> list[Voice]:
-    """The voices the installed pyttsx3 engine offers, sorted by id."""
-    return _voices_of(_init_engine())
+def list_voices(engine: str | None = None) -> list[Voice]:
+    """The voices of both engines (or of ``engine``): Piper's packaged voices first,
+    then the pyttsx3 engine's, each sorted by id."""
+    voices = []
+    if engine in (None, PIPER):
+        voices += [
+            Voice(id=voice.name, name=voice.model.stem, languages=(voice.language,), engine=PIPER)
+            for voice in neural.installed_voices()
+        ]
+    if engine in (None, PYTTSX3):
+        voices += _voices_of(_init_engine())
+    return voices

