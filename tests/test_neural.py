@@ -134,3 +134,22 @@ def test_voices_lists_both_engines():
     assert engines == {PIPER, PYTTSX3}
     joe = next(line for line in result.stdout.splitlines() if line.startswith(PIPER))
     assert joe.split()[1] == "joe" and joe.split()[-1] == "en_US"
+
+
+@pytest.mark.parametrize(("language", "engine"), [("en_US", PIPER), ("de", PYTTSX3)])
+def test_the_routines_language_picks_a_voice(tmp_path, language, engine):
+    """No voice asked for: one that speaks the routine's language, from either engine."""
+    from voice_coach.batch import prepare_routine
+
+    routine = tmp_path / "r.yaml"
+    routine.write_text(
+        f"name: R\nlanguage: {language}\nsteps:\n  - name: Guten Morgen\n    hold: 2\n",
+        encoding="utf-8",
+    )
+    program = prepare_routine(str(routine))
+    english = Speaker(engine=PIPER).clip("Guten Morgen")
+    spoken = program.clips[("speech", "Guten Morgen")]
+    assert np.array_equal(spoken, english) == (engine == PIPER)
+    if engine == PYTTSX3:
+        german = Speaker(engine=PYTTSX3, voice="de").clip("Guten Morgen")
+        assert np.array_equal(spoken, german)

@@ -660,3 +660,16 @@ def test_a_duplicate_key_is_an_error_at_its_second_line():
 def test_an_empty_name_is_not_found():
     with pytest.raises(RoutineNotFoundError, match="no routine given"):
         load_routine("")
+
+
+@pytest.mark.parametrize("code", ["en", "en_US", "de-DE", "pt-BR"])
+def test_a_routine_may_name_its_language(code):
+    routine = parse_routine(f"name: R\nlanguage: {code}\nsteps:\n  - name: Reach\n", "r.yaml")
+    assert routine.language == code
+
+
+@pytest.mark.parametrize("value", ["english", "12", "e", "[en]", "en US"])
+def test_a_bad_language_code_is_reported_on_its_line(value):
+    error = parse_error(f"name: R\nlanguage: {value}\nsteps:\n  - name: Reach\n")
+    assert str(error).startswith("bad.yaml:2: ")
+    assert "language code" in str(error)

@@ -41,9 +41,15 @@ def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Pro
     not grow with the routine's length.
     """
     options = options or SpeechOptions()
-    speaker = Speaker(voice=options.voice, rate=options.rate or DEFAULT_RATE, engine=options.engine)
+    routine = load_routine(reference)
+    speaker = Speaker(
+        # No voice asked for: one that speaks the routine's language, if it names one.
+        voice=options.voice or routine.language,
+        rate=options.rate or DEFAULT_RATE,
+        engine=options.engine,
+    )
     return prepare(
-        load_routine(reference),
+        routine,
         speaker,
         deeper=options.deeper,
         quiet=options.quiet,

@@ -73,7 +73,8 @@ def resolve_voice(wanted: str | None) -> PiperVoiceFile:
         if key in (voice.name.casefold(), voice.model.stem.casefold()):
             return voice
     for voice in voices:
-        if key.replace("-", "_") in (voice.language.casefold(), voice.language[:2].casefold()):
+        language = voice.language.casefold()
+        if key.replace("-", "_") in (language, language.split("_")[0]):
             return voice
     raise UnknownVoiceError(
         f"no Piper voice '{wanted or DEFAULT_VOICE}' (`voice-coach voices` lists them); "

@@ -668,7 +668,8 @@ def play_routine(
         from .pipeline import prepare
         from .speech import DEFAULT_RATE, Speaker
 
-        speaker = Speaker(voice=voice, rate=rate or DEFAULT_RATE, engine=engine)
+        # No voice asked for: one that speaks the routine's language, if it names one.
+        speaker = Speaker(voice=voice or routine.language, rate=rate or DEFAULT_RATE, engine=engine)
         options = {"deeper": deeper, "quiet": quiet, "pan": pan}
         first_step = dataclasses.replace(routine, steps=routine.steps[:1])
         transport.attach(prepare(first_step, speaker, **options), complete=len(routine.steps) == 1)

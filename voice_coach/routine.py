@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "halfway": True,
     "limb": "side",
 }
-ROUTINE_KEYS = ("name", "description", "defaults", "steps")
+ROUTINE_KEYS = ("name", "description", "language", "defaults", "steps")
+#: A language code as voices name them: "en", "en_US", "en-GB", "pt-BR".
+LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
 #: yaml.safe_load's loader, in its libyaml (C) build when PyYAML has one: the same
 #: safe subset of YAML, parsed several times faster.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -79,6 +82,9 @@ class Routine:
     description: str
     steps: tuple[Step, ...]
     source: str
+    #: The language the routine is written in (a code such as "en" or "de_DE"), if given;
+    #: it picks a voice that speaks it when no voice is asked for.
+    language: str | None = None
 
 
 def builtin_names() -> list[str]:
@@ -246,6 +252,13 @@ class _Validator:
         self.known_keys(data, (), ROUTINE_KEYS, "routine")
         name = self.text(data, (), "name", required=True)
         description = self.text(data, (), "description", required=False) or ""
+        language = data.get("language")
+        if language is not None and (
+            not isinstance(language, str) or not LANGUAGE_CODE.fullmatch(language)
+        ):
+            raise self.fail(
+                ("language",), "'language' must be a language code such as 'en', 'en_US' or 'de'"
+            )
         defaults = dict(DEFAULTS)
         raw_defaults = data.get("defaults")
         if raw_defaults is not None:
@@ -271,7 +284,9 @@ class _Validator:
                 f"the routine would last over {MAX_ROUTINE_SECONDS // 3600} hours; "
                 "split it into shorter routines",
             )
-        return Routine(name=name, description=description, steps=steps, source=self.source)
+        return Routine(
+            name=name, description=description, steps=steps, source=self.source, language=language
+        )
 
     def step(self, item: Any, index: int, defaults: dict[str, Any]) -> Step:
         path = ("steps", index)

@@ -397,12 +397,17 @@ def _resolve_voice(engine, wanted: str | None) -> str:
         lambda v: v.id.casefold() == key,
         lambda v: v.name.casefold() == key,
         lambda v: v.id.casefold().rsplit("/", 1)[-1] == key,
-        lambda v: any(lang.casefold() == key for lang in v.languages),
+        lambda v: any(_language(lang) == _language(key) for lang in v.languages),
     ):
         found = [voice for voice in voices if matches(voice)]
         if found:
             return found[0].id
     raise UnknownVoiceError(f"unknown voice '{wanted}'; run `voice-coach voices` to list them")
+
+
+def _language(code: str) -> str:
+    """A language code in one spelling: "en_US", "en-us" and "EN-US" are the same."""
+    return code.casefold().replace("_", "-")
 
 
 def _voices_of(engine) -> list[Voice]:
