@@ -8,6 +8,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from voice_coach.errors import RoutineError, RoutineNotFoundError, VoiceCoachError
 from voice_coach.routine import (
@@ -642,7 +644,8 @@ def test_alias_bomb_fails_fast():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "bomb.yaml:4: unknown routine key 'a0'; allowed: name, description, defaults, steps"
+        "bomb.yaml:4: unknown routine key 'a0'; "
+        "allowed: name, description, language, defaults, steps"
     )
 
 
@@ -673,3 +676,66 @@ def test_a_bad_language_code_is_reported_on_its_line(value):
     error = parse_error(f"name: R\nlanguage: {value}\nsteps:\n  - name: Reach\n")
     assert str(error).startswith("bad.yaml:2: ")
     assert "language code" in str(error)
+
+
+# --- property-based: any input gives a Routine or a RoutineError, nothing else --------
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+)
+_keys = st.sampled_from(
+    [
+        "name",
+        "description",
+        "language",
+        "defaults",
+        "steps",
+        "hold",
+        "prep",
+        "rest",
+        "reps",
+        "sides",
+        "limb",
+        "countdown",
+        "halfway",
+        "instructions",
+        "deeper",
+        "holdd",
+        "x",
+    ]
+)
+_documents = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(_keys, children, max_size=6)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_documents)
+def test_any_yaml_document_loads_or_is_a_routine_error(document):
+    import yaml
+
+    text = yaml.safe_dump(document, allow_unicode=True)
+    try:
+        routine = parse_routine(text, "prop.yaml")
+    except RoutineError as error:
+        assert str(error).startswith("prop.yaml:")
+        assert "\n" not in str(error)
+    else:
+        assert routine.steps
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_loads_or_is_a_routine_error(text):
+    try:
+        parse_routine(text, "prop.yaml")
+    except RoutineError as error:
+        assert str(error).startswith("prop.yaml:")

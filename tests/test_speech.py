@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from voice_coach.audiofile import read_mono
-from voice_coach.errors import SpeechError
+from voice_coach.audiofile import checked_clip_frames, read_mono
+from voice_coach.errors import CacheWarning, SpeechError
 from voice_coach.speech import (
     PEAK_LIMIT,
     PYTTSX3,
@@ -174,12 +175,51 @@ def test_read_mono_resamples_other_rates(tmp_path):
 def test_a_cache_write_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
     from voice_coach import speech
 
-    def write_half_then_fail(path, blocks, sample_rate, extension):
+    def write_half_then_fail(path, pcm, sample_rate):
         Path(path).write_bytes(b"RIFF half a clip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(speech, "write_blocks", write_half_then_fail)
+    monkeypatch.setattr(speech, "write_clip_wav", write_half_then_fail)
     target = tmp_path / "clip.wav"
     with pytest.raises(SpeechError, match="No space left on device"):
         speech.synthesise_into_cache(None, 165, ["Disk full."], [target])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["flip a sample", "cut short", "empty"])
+def test_a_damaged_cached_clip_is_made_again_silently(tmp_path, damage):
+    speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)
+    good = speaker.clip("Reach for your toes.")
+    path = speaker.cache_path("Reach for your toes.")
+    raw = bytearray(path.read_bytes())
+    if damage == "flip a sample":
+        raw[len(raw) // 2] ^= 0x40  # the header stays valid; only the checksum can tell
+    elif damage == "cut short":
+        raw = raw[: len(raw) - 1000]
+    else:
+        raw = bytearray()
+    path.write_bytes(bytes(raw))
+    fresh = Speaker(engine=ENGINE, cache_dir=tmp_path)
+    again = fresh.clip("Reach for your toes.")
+    assert fresh.synthesised == 1
+    assert abs(len(again) - len(good)) < 0.02 * len(good)
+    assert checked_clip_frames(path, SAMPLE_RATE) == len(again)
+
+
+@pytest.mark.parametrize("obstacle", ["a file where a folder should be", "no permission"])
+def test_an_unwritable_cache_falls_back_to_a_temporary_one_with_a_warning(tmp_path, obstacle):
+    if obstacle == "no permission":
+        cache = tmp_path / "locked"
+        cache.mkdir()
+        cache.chmod(0o500)  # readable, not writable
+        if os.access(cache, os.W_OK):
+            pytest.skip("this user can write anywhere (root ignores the mode)")
+    else:
+        (tmp_path / "blocked").write_text("not a folder", encoding="utf-8")
+        cache = tmp_path / "blocked" / "clips"
+    speaker = Speaker(engine=ENGINE, cache_dir=cache)
+    with pytest.warns(CacheWarning, match="cannot write the clip cache"):
+        clip = speaker.clip("Still speaking.")
+    assert clip.size > 0
+    assert speaker.cache_dir != cache
+    assert sorted(p.name for p in tmp_path.rglob("*")) in (["locked"], ["blocked"])

@@ -7,7 +7,11 @@ libsndfile loads, and that keeps the live player's start quick.
 
 from __future__ import annotations
 
+import errno
+import os
+import struct
 import wave
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,24 +71,58 @@ def read_mono(path: str | Path, sample_rate: int) -> np.ndarray:
     return mono
 
 
-def pcm16_wav_frames(path: str | Path, sample_rate: int) -> int | None:
-    """The length of a 16-bit mono WAV at ``sample_rate`` from its header, or None if the
-    file is not one (or its header does not match its size)."""
+#: The RIFF chunk after a cached clip's samples that holds their CRC-32.
+CHECK_CHUNK = b"vcck"
+_CLIP_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+
+
+def write_clip_wav(path: str | Path, pcm: np.ndarray, sample_rate: int) -> None:
+    """Write int16 mono ``pcm`` as a WAV with a CRC-32 of its samples in a chunk of its own.
+
+    Players and libraries skip the extra chunk; :func:`checked_clip_frames` uses it
+    to tell a whole clip from a damaged or truncated one.
+    """
+    data = np.asarray(pcm, dtype="<i2").tobytes()
+    check = CHECK_CHUNK + struct.pack("<II", 4, zlib.crc32(data))
+    header = _CLIP_HEADER.pack(
+        b"RIFF",
+        4 + 24 + 8 + len(data) + len(check),
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,  # PCM
+        1,  # mono
+        sample_rate,
+        sample_rate * 2,
+        2,
+        16,
+        b"data",
+        len(data),
+    )
+    Path(path).write_bytes(header + data + check)
+
+
+def checked_clip_frames(path: str | Path, sample_rate: int) -> int | None:
+    """The length in samples of a clip written by :func:`write_clip_wav`, or None if the
+    file is missing, not such a clip, at another rate, truncated or damaged."""
     try:
-        with wave.open(str(path), "rb") as source:
-            if (source.getnchannels(), source.getsampwidth(), source.getframerate()) != (
-                1,
-                2,
-                sample_rate,
-            ):
-                return None
-            frames = source.getnframes()
-    except (wave.Error, EOFError, OSError):
+        raw = Path(path).read_bytes()
+    except OSError:
         return None
-    # A truncated file still has its full header; the data must be there too.
-    if Path(path).stat().st_size < 44 + 2 * frames:
+    size = _CLIP_HEADER.size
+    if len(raw) < size + 12:
         return None
-    return frames
+    fields = _CLIP_HEADER.unpack_from(raw)
+    riff, _, wave_id, fmt, _, kind, channels, rate, _, _, bits, data_id, length = fields
+    expected = (b"RIFF", b"WAVE", b"fmt ", 1, 1, sample_rate, 16, b"data")
+    if (riff, wave_id, fmt, kind, channels, rate, bits, data_id) != expected:
+        return None
+    if len(raw) != size + length + 12 or raw[size + length : size + length + 4] != CHECK_CHUNK:
+        return None
+    (crc,) = struct.unpack_from("<I", raw, size + length + 8)
+    if zlib.crc32(memoryview(raw)[size : size + length]) != crc:
+        return None
+    return length // 2
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -128,14 +166,25 @@ def write_blocks(
     Vorbis encoder never sees the one huge write that has crashed it. Returns
     the number of samples written.
     """
-    import soundfile
-
     file_format = FORMATS[extension]
     file_rate = output_rate(extension, sample_rate)
     compression = None
     if quality is not None and file_format.lossy:
         low, high = QUALITY_RANGE
         compression = _MOST_COMPRESSION * (high - quality) / (high - low)
+    try:
+        return _write(path, blocks, file_format, sample_rate, file_rate, channels, compression)
+    except RuntimeError:
+        # libsndfile reports a full disk as a bare "System error"; say what it is,
+        # while the partly written file still holds the space it took.
+        if _nearly_full(Path(path).parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
+
+
+def _write(path, blocks, file_format, sample_rate, file_rate, channels, compression) -> int:
+    import soundfile
+
     resampler = None
     if file_rate != sample_rate:
         import soxr
@@ -164,6 +213,15 @@ def write_blocks(
         if resampler is not None and pending is not None:
             written += _write_resampled(out, resampler, pending, last=True)
     return written
+
+
+def _nearly_full(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has under 64 KiB left."""
+    try:
+        stats = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    return stats.f_bavail * stats.f_frsize < 65536
 
 
 def _write_resampled(out, resampler, block: np.ndarray, *, last: bool) -> int:

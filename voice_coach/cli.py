@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -396,17 +397,26 @@ class _ProgressBar:
     help="Starting volume in percent (+ and - change it while playing).",
 )
 @click.option("--plain", is_flag=True, help="One line per cue, for screen readers and logs.")
-def play(routine: str, volume: float, plain: bool, **speech) -> None:
+@click.option(
+    "--from-article",
+    is_flag=True,
+    help="ROUTINE is an article (text, Markdown or HTML, or - for stdin): import it first.",
+)
+def play(routine: str, volume: float, plain: bool, from_article: bool, **speech) -> None:
     """Play ROUTINE through the sound device.
 
     Keys while playing: space pause/resume, n or right arrow next step, p or left
     arrow previous step, r repeat the side, + and - volume, q quit. Ctrl-C stops.
     """
     from .player import play_routine
-    from .routine import load_routine
+    from .routine import load_routine, parse_routine
 
+    if from_article:
+        loaded = parse_routine(_import_article(routine), routine)
+    else:
+        loaded = load_routine(routine)
     play_routine(
-        load_routine(routine),
+        loaded,
         **speech,
         routine_ref=routine,
         plain=plain or None,
@@ -425,12 +435,61 @@ def voices() -> None:
         )
 
 
+@cli.command("import")
+@click.argument("file")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the YAML here.")
+def import_command(file: str, output: str | None) -> None:
+    """Turn a stretching article (text, Markdown or HTML; - for stdin) into a routine.
+
+    Values the article does not state are marked with a '# guessed' comment.
+    """
+    from .errors import ArticleError
+
+    text = _import_article(file)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from .atomic import atomic_target
+
+    try:
+        with atomic_target(output) as temp:
+            temp.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ArticleError(f"cannot write {output}: {error.strerror}") from None
+    click.echo(f"wrote {output}; check it with: voice-coach check {output}")
+
+
+def _import_article(file: str) -> str:
+    """Read the article ``file`` (or stdin for ``-``) and return its routine YAML."""
+    from .errors import ArticleError
+    from .importer import MAX_ARTICLE_CHARS, decode_article, import_article
+
+    limit = 4 * MAX_ARTICLE_CHARS  # bytes: UTF-8 takes up to 4 a character
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(file, "rb") as handle:
+                data = handle.read(limit + 1)
+    except OSError as error:
+        raise ArticleError(f"cannot read {file}: {error.strerror}") from None
+    if len(data) > limit:
+        data = data[: limit + 1]  # still over the limit: the importer says so in one line
+    return import_article(decode_article(data), "stdin" if file == "-" else file)
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (such as a cache that cannot be written) as one line each."""
+    click.echo(f"voice-coach: warning: {message}", err=True)
+
+
 def main() -> None:
     """Entry point of the ``voice-coach`` console script."""
+    warnings.showwarning = _show_warning
     try:
         cli(prog_name="voice-coach")
     except BrokenPipeError:

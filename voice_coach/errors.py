@@ -51,3 +51,14 @@ class NoSoundDeviceError(PlaybackError):
 
 class ExportError(VoiceCoachError):
     """An audio or timeline file could not be written."""
+
+
+class CacheWarning(UserWarning):
+    """The clip cache could not be used as asked; voice-coach carried on without it.
+
+    Library code warns (``warnings.warn``); the CLI prints each as one line.
+    """
+
+
+class ArticleError(VoiceCoachError):
+    """An article that cannot be turned into a routine: empty, not text, or no stretches."""

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,8 @@ import numpy as np
 
 from . import neural
 from .atomic import atomic_target
-from .audiofile import pcm16_wav_frames, read_mono, resample, write_blocks
-from .errors import SpeechError, UnknownVoiceError
+from .audiofile import checked_clip_frames, read_mono, resample, write_clip_wav
+from .errors import CacheWarning, SpeechError, UnknownVoiceError
 from .loudness import limit_peaks
 
 #: The one sample rate used end to end (eSpeak NG's own rate).
@@ -52,7 +53,7 @@ ENGINES = (PYTTSX3, PIPER)
 #: Words per minute; a little slower than eSpeak's 200, for following with eyes closed.
 DEFAULT_RATE = 165
 #: Bump when the trimming or levelling below changes, so old cached clips are not reused.
-CLIP_FORMAT = 3
+CLIP_FORMAT = 4
 
 #: A sample counts as sound above this level (about -46 dBFS).
 TRIM_THRESHOLD = 0.005
@@ -216,24 +217,52 @@ class Speaker:
     def clip_files(self, phrases: Iterable[str]) -> dict[str, ClipFile]:
         """The cache file and length of every phrase's clip; missing ones are synthesised first.
 
-        Only the files' headers are read, so a long routine's clips need not all sit
-        in memory at once.
+        Each file's checksum is verified (a clip damaged or cut short on disk is made
+        again, silently), but no clip is kept in memory: a long routine's clips need
+        not all sit in memory at once.
         """
         unique = list(dict.fromkeys(phrases))
-        self._make([text for text in unique if not self.cache_path(text).exists()])
-        files = {}
-        for text in unique:
-            path = self.cache_path(text)
-            length = pcm16_wav_frames(path, self.sample_rate)
-            if length is None:
-                # A damaged cache entry: make it again rather than fail.
-                path.unlink(missing_ok=True)
-                self._make([text])
-                length = pcm16_wav_frames(path, self.sample_rate)
-                if length is None:
-                    raise SpeechError(f"{path}: the speech engine wrote an unreadable clip")
-            files[text] = ClipFile(path, length)
-        return files
+        missing = [text for text in unique if not self.cache_path(text).exists()]
+        if missing and not self._cache_is_writable():
+            missing = [text for text in unique if not self.cache_path(text).exists()]
+        self._make(missing)
+        lengths = {
+            text: checked_clip_frames(self.cache_path(text), self.sample_rate) for text in unique
+        }
+        damaged = [text for text, length in lengths.items() if length is None]
+        if damaged:
+            for text in damaged:
+                self.cache_path(text).unlink(missing_ok=True)
+            self._make(damaged)
+            for text in damaged:
+                lengths[text] = checked_clip_frames(self.cache_path(text), self.sample_rate)
+                if lengths[text] is None:
+                    raise SpeechError(
+                        f"{self.cache_path(text)}: the speech engine wrote an unreadable clip"
+                    )
+        return {text: ClipFile(self.cache_path(text), lengths[text]) for text in unique}
+
+    def _clip_length(self, text: str) -> int | None:
+        return checked_clip_frames(self.cache_path(text), self.sample_rate)
+
+    def _cache_is_writable(self) -> bool:
+        """Check the cache folder takes new clips; if not, switch to a temporary one for
+        this run, with a warning. Returns whether the folder was kept."""
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=".probe-"):
+                pass
+            return True
+        except OSError as error:
+            fallback = Path(tempfile.mkdtemp(prefix="voice-coach-clips-"))
+            warnings.warn(
+                f"{self.cache_dir}: cannot write the clip cache ({error.strerror}); "
+                f"using {fallback} for this run (set VOICE_COACH_CACHE to a writable folder)",
+                CacheWarning,
+                stacklevel=2,
+            )
+            self.cache_dir = fallback
+            return False
 
     def _make(self, phrases: list[str]) -> None:
         """Synthesise ``phrases`` into the cache: Piper in this process, pyttsx3 in a
@@ -301,7 +330,7 @@ def store_clip(path: Path, clip: np.ndarray) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_target(path) as temp:
-            write_blocks(temp, [pcm], SAMPLE_RATE, ".wav")
+            write_clip_wav(temp, pcm, SAMPLE_RATE)
     except OSError as error:
         raise SpeechError(
             f"{path.parent}: cannot write the clip cache ({error.strerror}); "
