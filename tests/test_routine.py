@@ -739,3 +739,24 @@ def test_any_text_loads_or_is_a_routine_error(text):
         parse_routine(text, "prop.yaml")
     except RoutineError as error:
         assert str(error).startswith("prop.yaml:")
+
+
+def test_control_characters_bidi_marks_and_emoji_are_stripped_from_spoken_text():
+    text = yaml_text(
+        r"""
+        name: "Reach\a up \U0001F600 \u202e\u0645\u0631\u062d\u0628\u0627"
+        steps:
+          - name: "Tilt\u200b head \x1b[31m slowly"
+            instructions: "Breathe\tin \u2764\ufe0f and out."
+        """
+    )
+    routine = parse_routine(text, "odd.yaml")
+    assert routine.name == "Reach up \u0645\u0631\u062d\u0628\u0627"  # the Arabic word stays
+    assert routine.steps[0].name == "Tilt head [31m slowly"
+    assert routine.steps[0].instructions == "Breathe in and out."
+
+
+def test_text_that_is_only_emoji_has_no_words_to_speak():
+    error = parse_error('name: R\nsteps:\n  - name: "\\U0001F600\\U0001F64F"\n')
+    assert str(error).startswith("bad.yaml:3: ")
+    assert "'name' is empty" in str(error)

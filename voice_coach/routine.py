@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,30 @@ class Routine:
     #: The language the routine is written in (a code such as "en" or "de_DE"), if given;
     #: it picks a voice that speaks it when no voice is asked for.
     language: str | None = None
+
+
+#: Unicode categories dropped from spoken text: controls (a terminal escape could
+#: repaint the player's screen), invisible format marks such as bidi overrides,
+#: private and unassigned code points, and pictographs (emoji), which voices read
+#: as names or noise. Letters of every script stay; right-to-left text is spoken
+#: by a voice that knows the language.
+UNSPEAKABLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "So"})
+
+
+def speakable(text: str) -> str:
+    """``text`` without the characters in :data:`UNSPEAKABLE` (line breaks become spaces)."""
+    return "".join(
+        " " if char in "\n\r\t" else char
+        for char in text
+        if char in "\n\r\t"
+        or (unicodedata.category(char) not in UNSPEAKABLE and not _is_emoji_modifier(char))
+    )
+
+
+def _is_emoji_modifier(char: str) -> bool:
+    """Variation selectors and skin tones: marks that only dress up an emoji."""
+    code = ord(char)
+    return 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF or code == 0x20E3
 
 
 def builtin_names() -> list[str]:
@@ -320,7 +345,7 @@ class _Validator:
             return None
         if not isinstance(value, str):
             raise self.fail((*path, key), f"'{key}' must be text; put it in quotes")
-        value = " ".join(value.split())
+        value = " ".join(speakable(value).split())
         if required and not value:
             raise self.fail((*path, key), f"'{key}' is empty; write some text")
         if len(value) > MAX_TEXT:
