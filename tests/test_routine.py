@@ -760,3 +760,39 @@ def test_text_that_is_only_emoji_has_no_words_to_speak():
     error = parse_error('name: R\nsteps:\n  - name: "\\U0001F600\\U0001F64F"\n')
     assert str(error).startswith("bad.yaml:3: ")
     assert "'name' is empty" in str(error)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        _ALIAS_BOMB,
+        "[" * 100_000 + "]" * 100_000,
+        "a: " + "{b: " * 50_000 + "1" + "}" * 50_000,
+        "- " * 20_000 + "x",
+    ],
+    ids=["alias bomb", "deep lists", "deep mappings", "deep block lists"],
+)
+def test_hostile_yaml_is_refused_in_under_a_second_and_50_mb(hostile):
+    """Measured in a fresh interpreter: wall time and peak memory the parser allocates."""
+    code = (
+        "import sys, time, tracemalloc\n"
+        "from voice_coach.routine import parse_routine\n"
+        "from voice_coach.errors import RoutineError\n"
+        "text = sys.stdin.read()\n"
+        "tracemalloc.start()\n"
+        "started = time.perf_counter()\n"
+        "try:\n"
+        "    parse_routine(text, 'hostile.yaml')\n"
+        "except RoutineError as error:\n"
+        "    print(str(error).split(':')[0])\n"
+        "print(time.perf_counter() - started, tracemalloc.get_traced_memory()[1])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=hostile, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    refused, measures = result.stdout.splitlines()
+    seconds, peak_bytes = map(float, measures.split())
+    assert refused == "hostile.yaml"
+    assert seconds < 1.0
+    assert peak_bytes < 50e6
