@@ -4,7 +4,7 @@ These machines are noisy, so each comparison interleaves its contenders round by
 round and reports medians; read the ratios, not the absolute times.
 
     scripts/bench            # everything
-    scripts/bench render     # one group: start, render, prepare, export, voices
+    scripts/bench render     # one group: start, render, prepare, export, voices, import
 """
 
 from __future__ import annotations
@@ -932,12 +932,144 @@ def bench_voices() -> None:
         print(f"  {line}")
 
 
+#: Labelled articles for the importer: NN-slug.txt beside NN-slug.expected.yaml.
+IMPORT_CORPUS = Path(
+    os.environ.get("VC_IMPORT_CORPUS")
+    or Path(__file__).resolve().parents[2] / "shared" / "corpus" / "import"
+)
+#: Names at least this alike (difflib ratio, lower case) are the same stretch.
+NAME_MATCH = 0.6
+IMPORT_GOAL = 0.9
+
+
+def match_steps(predicted: list[str], labels: list[str | None]) -> list[tuple[int, int]]:
+    """Pairs (label, predicted) matched in order: the most pairs, then the most alike names.
+
+    An unnamed label (None) matches by position: any predicted step that fits the order.
+    """
+    import difflib
+
+    def score(label: str | None, name: str) -> float:
+        if label is None:
+            return 0.5
+        ratio = difflib.SequenceMatcher(None, label.lower(), name.lower()).ratio()
+        return ratio if ratio >= NAME_MATCH else -1.0
+
+    rows, cols = len(labels), len(predicted)
+    # best[i][j]: (pairs, similarity) over labels[i:] and predicted[j:]
+    best = [[(0, 0.0)] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        for j in range(cols - 1, -1, -1):
+            options = [best[i + 1][j], best[i][j + 1]]
+            similarity = score(labels[i], predicted[j])
+            if similarity >= 0:
+                pairs, total = best[i + 1][j + 1]
+                options.append((pairs + 1, total + similarity))
+            best[i][j] = max(options)
+    pairs, i, j = [], 0, 0
+    while i < rows and j < cols:
+        similarity = score(labels[i], predicted[j])
+        if similarity >= 0:
+            pairs_after, total_after = best[i + 1][j + 1]
+            if best[i][j] == (pairs_after + 1, total_after + similarity):
+                pairs.append((i, j))
+                i, j = i + 1, j + 1
+                continue
+        if best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def hold_is_right(hold: float, label: dict) -> bool | None:
+    """Right within 1 s of hold_seconds, or 3 to 8 s a breath; None when not scored."""
+    if label.get("hold_seconds") is not None:
+        return abs(hold - label["hold_seconds"]) <= 1
+    if label.get("breaths"):
+        return 3 * label["breaths"] <= hold <= 8 * label["breaths"]
+    return None
+
+
+def bench_import() -> None:
+    """The article importer on every labelled article: steps found, then hold, sides, reps."""
+    import yaml
+
+    from voice_coach.errors import VoiceCoachError
+    from voice_coach.importer import decode_article, import_article
+    from voice_coach.routine import parse_routine
+
+    articles = sorted(IMPORT_CORPUS.glob("*.expected.yaml"))
+    if not articles:
+        print(f"import: no labelled articles in {IMPORT_CORPUS}")
+        return
+    totals = dict.fromkeys(("labels", "found", "matched", "hold", "hold_n", "sides", "reps"), 0)
+    failures = 0
+    print(f"import: {len(articles)} labelled articles in {IMPORT_CORPUS}")
+    print(f"  {'article':<34} {'prec':>5} {'recall':>6} {'hold':>7} {'sides':>7} {'reps':>7}")
+    for label_path in articles:
+        stem = label_path.name.removesuffix(".expected.yaml")
+        label = yaml.safe_load(label_path.read_text(encoding="utf-8"))
+        wanted = label["steps"]
+        article = label_path.with_name(f"{stem}.txt")
+        try:
+            text = import_article(decode_article(article.read_bytes()), str(article))
+            steps = parse_routine(text, str(article)).steps  # check accepts it unchanged
+        except VoiceCoachError as error:
+            failures += 1
+            steps = ()
+            print(f"  {stem:<34} FAILED: {error}")
+        pairs = match_steps([step.name for step in steps], [step["name"] for step in wanted])
+        holds = [hold_is_right(steps[j].hold, wanted[i]) for i, j in pairs]
+        holds = [right for right in holds if right is not None]
+        sides = sum(steps[j].sides == wanted[i]["sides"] for i, j in pairs)
+        reps = sum(steps[j].reps == wanted[i]["reps"] for i, j in pairs)
+        for key, value in (
+            ("labels", len(wanted)),
+            ("found", len(steps)),
+            ("matched", len(pairs)),
+            ("hold", sum(holds)),
+            ("hold_n", len(holds)),
+            ("sides", sides),
+            ("reps", reps),
+        ):
+            totals[key] += value
+        print(
+            f"  {stem:<34} {_ratio(len(pairs), len(steps)):>5} {_ratio(len(pairs), len(wanted)):>6}"
+            f" {sum(holds):>3}/{len(holds):<3} {sides:>3}/{len(pairs):<3} {reps:>3}/{len(pairs):<3}"
+        )
+    precision = totals["matched"] / max(1, totals["found"])
+    recall = totals["matched"] / max(1, totals["labels"])
+    hold = totals["hold"] / max(1, totals["hold_n"])
+    sides = totals["sides"] / max(1, totals["matched"])
+    reps = totals["reps"] / max(1, totals["matched"])
+    print(f"  steps: {totals['matched']} matched of {totals['labels']} labelled, "
+          f"{totals['found']} found")  # fmt: skip
+    for what, value in (
+        ("precision", precision),
+        ("recall", recall),
+        ("hold right (scored steps)", hold),
+        ("sides right", sides),
+    ):
+        verdict = "MEETS" if value >= IMPORT_GOAL else "MISSES"
+        print(f"  {what:<26} {value:6.1%}   {verdict} the goal (>= {IMPORT_GOAL:.0%})")
+    print(f"  {'reps right':<26} {reps:6.1%}")
+    accepted = len(articles) - failures
+    verdict = "MEETS" if failures == 0 else "MISSES"
+    print(f"  {'accepted by check':<26} {accepted}/{len(articles)}   {verdict} (all)")
+
+
+def _ratio(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
+
+
 GROUPS = {
     "start": bench_start,
     "render": bench_render,
     "prepare": bench_prepare,
     "export": bench_export,
     "voices": bench_voices,
+    "import": bench_import,
 }
 
 

@@ -33,6 +33,9 @@ HEAVY = (
     "webvtt",
     "piper",
     "onnxruntime",
+    "html2text",
+    "markdown_it",
+    "text_to_num",
 )
 EDGE = (
     "speech",
@@ -47,7 +50,7 @@ EDGE = (
     "neural",
     "cli",
 )
-CORE = ("routine", "script", "mixer", "chapters", "loudness")
+CORE = ("routine", "script", "mixer", "chapters", "loudness", "article", "importer")
 
 #: Each third-party library may be imported by this one module only.
 OWNER = {
@@ -61,6 +64,9 @@ OWNER = {
     "webvtt": "export",
     "pyebur128": "loudness",
     "piper": "neural",
+    "html2text": "article",
+    "markdown_it": "article",
+    "text_to_num": "importer",
 }
 #: Modules the clock-free, file-free core modules must not import.
 _FILES_AND_CLOCK = {"os", "sys", "time", "pathlib", "io", "tempfile", "shutil", "subprocess"}
@@ -71,6 +77,8 @@ NO_IO = {
     "loudness": _FILES_AND_CLOCK,
     # load_routine reads its file (pathlib, importlib.resources), but no clock or env
     "routine": {"os", "sys", "time", "datetime", "io", "tempfile", "shutil", "subprocess"},
+    "article": _FILES_AND_CLOCK | {"datetime"},
+    "importer": _FILES_AND_CLOCK | {"datetime"},
 }
 #: Third-party libraries each core module may use.
 CORE_THIRD_PARTY = {
@@ -79,6 +87,8 @@ CORE_THIRD_PARTY = {
     "mixer": {"numpy"},
     "chapters": set(),
     "loudness": {"numpy", "pyebur128"},
+    "article": {"html2text", "markdown_it"},
+    "importer": {"text_to_num"},
 }
 FILE_METHODS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
 
@@ -176,7 +186,7 @@ def test_core_third_party_libraries(core):
     assert third_party == CORE_THIRD_PARTY[core]
 
 
-@pytest.mark.parametrize("core", ["script", "mixer", "chapters", "loudness"])
+@pytest.mark.parametrize("core", ["script", "mixer", "chapters", "loudness", "article", "importer"])
 def test_pure_core_opens_no_files(core):
     calls = []
     for node in ast.walk(parse(PACKAGE / f"{core}.py")):

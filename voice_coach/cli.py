@@ -439,9 +439,10 @@ def voices() -> None:
 @click.argument("file")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the YAML here.")
 def import_command(file: str, output: str | None) -> None:
-    """Turn a stretching article (text, Markdown or HTML; - for stdin) into a routine.
+    """Turn a stretching article into a routine file.
 
-    Values the article does not state are marked with a '# guessed' comment.
+    FILE is plain text, Markdown or a saved HTML page (- reads stdin). Values the
+    article does not state are marked with a '# guessed' comment.
     """
     from .errors import ArticleError
 

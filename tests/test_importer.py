@@ -1,0 +1,302 @@
+"""The article importer on the project's own small articles, one layout each."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from voice_coach.cli import cli
+from voice_coach.errors import ArticleError
+from voice_coach.importer import decode_article, extract_routine, import_article
+from voice_coach.routine import parse_routine
+
+BULLETS = """\
+Morning Mobility for Desk Workers
+
+Ten minutes before work keeps the stiffness away. Try these:
+
+- Doorway chest opener: Stand in a doorway with your forearms on the frame. Step through \
+gently until the front of your chest opens. Hold 45 sec.
+- Standing quad pull: Stand tall and hold one ankle behind you, knees together. \
+Hold for half a minute, then switch legs.
+- Neck side bend: Tip one ear toward your shoulder and breathe slowly. Stay for 20s on \
+each side.
+
+Subscribe to our newsletter for more routines!
+"""
+
+NUMBERED_HEADINGS = """\
+# Five-minute hip routine
+
+A short routine for runners. Stop if you feel sharp pain, and consult your doctor if \
+you have had hip surgery.
+
+## 1. Butterfly
+
+Sit with the soles of your feet together and let your knees drop out to the sides. \
+Hold for one to two minutes.
+
+## 2. Low lunge
+
+Step one foot forward and lower the back knee to the floor. Sink your hips forward \
+for 20\u201330 seconds. Repeat 2-3 times on each side.
+
+## 3. Figure four
+
+Lie on your back, cross one ankle over the other knee and pull the thighs toward you. \
+Take 6 deep breaths, then do the other leg.
+
+## Final thoughts
+
+Stretching after every run keeps your hips happy. Hold them for about a minute or two.
+"""
+
+HOW_TO = """\
+Three stretches for a stiff back
+
+Stretch 1: Cat and camel
+Good for the whole spine.
+How to do it:
+Kneel on all fours. Round your back up slowly, then let it sag. Do this twice.
+
+Stretch 2: Child's pose
+How to do it:
+Sit back on your heels with your arms reaching forward. Rest there for a full minute.
+
+Stretch 3: Lying twist
+How to do it:
+Lie on your back and drop both knees to one side. Hold 30 seconds, then alternate sides. \
+For a deeper stretch, turn your head the opposite way.
+"""
+
+PROSE = """\
+Easing a tight neck
+
+Most of us hold tension in the neck after a long day at the screen.
+
+Begin with a gentle chin tuck stretch. Sit tall and slide your chin straight back, \
+keeping your eyes level, and hold it there for 10 seconds. Repeat five times.
+
+Afterwards, a slow shoulder roll helps the upper back. Lift your shoulders toward your \
+ears and roll them back and down, moving slowly for 30 seconds.
+
+Thanks for reading!
+"""
+
+KEY_VALUE = """\
+Bedtime yoga
+
+Supported Bridge
+Props: a firm cushion
+Hold: 8-10 breaths
+
+Reclined Butterfly
+Hold: 5 breaths each side
+Switch Sides
+
+Legs Up the Wall
+Hold: 3 minutes
+"""
+
+HTML = """\
+<!doctype html>
+<html><head><title>Calf care | Runner's Corner</title>
+<script>var tracking = "hold 999 seconds";</script></head>
+<body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/shop">Shop</a></li></ul></nav>
+<h1>Calf care</h1>
+<p>Two simple stretches. <a href="https://example.com/more">Click here</a> for more.</p>
+<h2>Wall calf stretch</h2>
+<p>Place your hands on a wall and step one foot back, heel down. Hold for 30&nbsp;seconds,
+then change legs.</p>
+<img src="calf.jpg" alt="A runner leaning on a wall">
+<h2>Step drop</h2>
+<ol><li>Stand on a step on the balls of your feet.</li>
+<li>Let both heels sink below the step and hold for 15 seconds.</li>
+<li>Repeat 3 times.</li></ol>
+<footer>Copyright 2024 Runner's Corner</footer>
+</body></html>
+"""
+
+
+def steps_of(text: str):
+    routine = parse_routine(import_article(text, "test"), "test")
+    return routine, routine.steps
+
+
+def test_bullets_with_name_labels():
+    routine, steps = steps_of(BULLETS)
+    assert routine.name == "Morning Mobility for Desk Workers"
+    assert [step.name for step in steps] == [
+        "Doorway chest opener",
+        "Standing quad pull",
+        "Neck side bend",
+    ]
+    assert [step.hold for step in steps] == [45, 30, 20]
+    assert [step.sides for step in steps] == ["none", "each", "each"]
+    assert steps[1].limb == "leg"
+    assert "45 seconds" in steps[0].instructions  # "sec" is spoken in full
+    assert all("newsletter" not in step.instructions.lower() for step in steps)
+
+
+def test_numbered_headings_ranges_breaths_and_warnings():
+    routine, steps = steps_of(NUMBERED_HEADINGS)
+    assert routine.name == "Five-minute hip routine"
+    assert [step.name for step in steps] == ["Butterfly", "Low lunge", "Figure four"]
+    assert steps[0].hold == 120  # one to two minutes: the upper bound
+    assert (steps[1].hold, steps[1].reps, steps[1].sides) == (30, 3, "each")
+    assert steps[2].hold == 30 and steps[2].sides == "each"  # 6 breaths, about 5 s each
+    assert "consult your doctor" in routine.description
+    assert steps[0].instructions.startswith("First, a caution")
+    # The outro's "a minute or two" belongs to no step.
+    assert "Stretching after every run" not in steps[2].instructions
+
+
+def test_ranges_and_guesses_are_commented():
+    text = import_article(NUMBERED_HEADINGS, "test")
+    assert "hold: 120  # note: the article says 1 to 2 minutes" in text
+    assert "reps: 3  # note: the article says 2 to 3 times" in text
+    assert "breaths" in text.split("Figure four")[1]
+
+
+def test_labels_and_how_to_sections():
+    _, steps = steps_of(HOW_TO)
+    assert [step.name for step in steps] == ["Cat and camel", "Child's pose", "Lying twist"]
+    assert steps[0].reps == 2 and steps[0].sides == "none"
+    assert not steps[0].instructions.startswith("Good for")  # only the how-to is spoken
+    assert steps[1].hold == 60
+    assert steps[2].sides == "each" and steps[2].hold == 30
+    assert steps[2].deeper and "opposite way" in steps[2].deeper
+    assert "opposite way" not in steps[2].instructions
+
+
+def test_a_step_with_no_time_gets_the_default_and_a_comment():
+    text = "Hips\n\nPigeon Pose\n\nBring one knee forward and lay the other leg back.\n"
+    yaml_text = import_article(text, "test")
+    assert "hold: 30  # guessed: no hold time given" in yaml_text
+
+
+def test_prose_paragraphs_named_by_their_subject():
+    _, steps = steps_of(PROSE)
+    assert [step.name for step in steps] == ["Chin tuck stretch", "Shoulder roll"]
+    assert (steps[0].hold, steps[0].reps) == (10, 5)
+    assert steps[1].hold == 30
+
+
+def test_key_value_layout_and_a_stray_switch_line():
+    _, steps = steps_of(KEY_VALUE)
+    assert [step.name for step in steps] == [
+        "Supported Bridge",
+        "Reclined Butterfly",
+        "Legs Up the Wall",
+    ]
+    assert steps[0].hold == 50 and steps[0].sides == "none"
+    assert steps[1].hold == 25 and steps[1].sides == "each"
+    assert steps[2].hold == 180
+    assert "cushion" not in steps[0].instructions  # props are not instructions
+
+
+def test_saved_html_page():
+    routine, steps = steps_of(HTML)
+    assert routine.name == "Calf care"
+    assert [step.name for step in steps] == ["Wall calf stretch", "Step drop"]
+    assert (steps[0].hold, steps[0].sides) == (30, "each")
+    assert (steps[1].hold, steps[1].reps, steps[1].sides) == (15, 3, "none")
+    assert "Stand on a step" in steps[1].instructions
+    every = " ".join(step.instructions for step in steps)
+    assert "999" not in every and "Click here" not in every and "runner leaning" not in every
+
+
+def test_side_words_that_do_not_switch_sides():
+    text = (
+        "Floor stretches\n\n"
+        "Long Sit: Sit with both legs straight and reach for your toes. Hold 20 seconds.\n\n"
+        "Rocking Knees: Hug your knees and rock from side to side for 30 seconds.\n\n"
+        "Crossed Twist: Cross one leg over the other, place your opposite arm on the knee "
+        "and turn. Hold 15 seconds.\n"
+    )
+    _, steps = steps_of(text)
+    assert [step.sides for step in steps] == ["none", "none", "none"]
+
+
+def test_the_same_input_gives_the_same_output():
+    assert import_article(HOW_TO, "a") == import_article(HOW_TO, "a")
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("", "empty"),
+        ("   \n\n  ", "empty"),
+        ("\x01\x02\x03\x04" * 50, "not text"),
+        ("The weather was lovely today and we went for a walk by the river.", "no stretches"),
+        ("x" * 9_000_000, "million characters"),
+    ],
+)
+def test_bad_input_raises_one_clear_error(text, phrase):
+    with pytest.raises(ArticleError, match=phrase) as caught:
+        extract_routine(text)
+    assert "\n" not in str(caught.value)
+
+
+def test_decode_article_refuses_binary_and_reads_old_encodings():
+    with pytest.raises(ArticleError, match="not text"):
+        decode_article(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert decode_article("Caf\u00e9 stretch".encode("cp1252")) == "Caf\u00e9 stretch"
+    assert decode_article(b"\xef\xbb\xbfHello") == "Hello"
+
+
+def test_long_text_is_cut_to_the_routine_limits():
+    body = "Keep breathing slowly and hold still. " * 120
+    _, steps = steps_of(f"Long one\n\nEndless Stretch: {body} Hold 30 seconds.\n")
+    assert len(steps[0].instructions) <= 2000
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(cli, list(args), prog_name="voice-coach", **kwargs)
+
+
+def test_import_writes_a_file_that_check_accepts(tmp_path):
+    article = tmp_path / "article.md"
+    article.write_text(NUMBERED_HEADINGS, encoding="utf-8")
+    out = tmp_path / "hips.yaml"
+    result = run("import", str(article), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.stdout
+    routine = parse_routine(out.read_text(encoding="utf-8"), str(out))
+    assert len(routine.steps) == 3
+
+
+def test_import_from_stdin_to_stdout():
+    result = run("import", "-", input=BULLETS)
+    assert result.exit_code == 0, result.output
+    assert parse_routine(result.stdout).steps[0].name == "Doorway chest opener"
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [
+        (b"", "empty"),
+        (bytes(range(256)) * 20, "not text"),
+        (b"Nothing here but a note about lunch.", "no stretches"),
+    ],
+)
+def test_import_bad_input_is_one_line_and_exit_1(tmp_path, content, phrase):
+    article = tmp_path / "bad.txt"
+    article.write_bytes(content)
+    out = tmp_path / "out.yaml"
+    result = run("import", str(article), "-o", str(out))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("voice-coach: ") and phrase in lines[0]
+    assert not out.exists()
+
+
+def test_import_missing_file_is_one_line(tmp_path):
+    result = run("import", str(tmp_path / "nope.txt"))
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot read" in result.stderr
