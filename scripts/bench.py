@@ -1005,6 +1005,7 @@ def bench_import() -> None:
         return
     totals = dict.fromkeys(("labels", "found", "matched", "hold", "hold_n", "sides", "reps"), 0)
     failures = 0
+    imported = []
     print(f"import: {len(articles)} labelled articles in {IMPORT_CORPUS}")
     print(f"  {'article':<34} {'prec':>5} {'recall':>6} {'hold':>7} {'sides':>7} {'reps':>7}")
     for label_path in articles:
@@ -1014,7 +1015,9 @@ def bench_import() -> None:
         article = label_path.with_name(f"{stem}.txt")
         try:
             text = import_article(decode_article(article.read_bytes()), str(article))
-            steps = parse_routine(text, str(article)).steps  # check accepts it unchanged
+            routine = parse_routine(text, str(article))  # check accepts it unchanged
+            steps = routine.steps
+            imported.append(routine)
         except VoiceCoachError as error:
             failures += 1
             steps = ()
@@ -1057,6 +1060,34 @@ def bench_import() -> None:
     accepted = len(articles) - failures
     verdict = "MEETS" if failures == 0 else "MISSES"
     print(f"  {'accepted by check':<26} {accepted}/{len(articles)}   {verdict} (all)")
+    rendered = render_imported(imported)
+    verdict = "MEETS" if rendered == len(articles) else "MISSES"
+    print(f"  {'rendered by export':<26} {rendered}/{len(articles)}   {verdict} (all)")
+
+
+def render_imported(routines: list) -> int:
+    """Export each imported routine to WAV (eSpeak NG, the quicker engine cold); return how
+    many rendered to audio of the routine's length."""
+    import soundfile
+
+    from voice_coach.errors import VoiceCoachError
+    from voice_coach.export import export_audio
+    from voice_coach.pipeline import prepare
+    from voice_coach.speech import Speaker
+
+    folder = Path(tempfile.mkdtemp(prefix="vc-bench-import-"))
+    speaker = Speaker(engine="pyttsx3", cache_dir=folder / "cache")
+    rendered = 0
+    for index, routine in enumerate(routines):
+        try:
+            program = prepare(routine, speaker, stream_clips=True)
+            path = export_audio(program, folder / f"{index}.wav")
+        except VoiceCoachError as error:
+            print(f"  {routine.source}: export FAILED: {error}")
+            continue
+        rendered += soundfile.info(str(path)).frames == program.script.length_samples
+    shutil.rmtree(folder, ignore_errors=True)
+    return rendered
 
 
 def _ratio(part: int, whole: int) -> str:
