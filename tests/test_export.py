@@ -8,6 +8,7 @@ peaks, mutagen, webvtt-py and the srt package to read back what was written.
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import os
@@ -473,3 +474,105 @@ def test_timeline_and_chapters_agree(hamstrings_program):
     assert [round(c.start_sample / RATE, 6) for c in chapters(hamstrings_program.script)] == [
         pytest.approx(start) for start in chapter_starts(tl)
     ]
+
+
+# --- edge cases found in review ---------------------------------------------------------
+
+
+def tricky_routine(folder: Path) -> Path:
+    routine = folder / "tricky"  # a routine file without a .yaml suffix
+    routine.write_text(
+        "name: Tricky\nsteps:\n"
+        "  - name: Oberschenkelrueckseitendehnungsuebungsanleitungsbeschreibung\n"
+        "    hold: 2\n    countdown: 1\n"
+        "  - name: Reach --> up <slowly> & breathe\n    hold: 2\n    countdown: 1\n",
+        encoding="utf-8",
+    )
+    return routine
+
+
+def test_captions_keep_odd_text_readable_and_the_files_valid(tmp_path):
+    routine = tricky_routine(tmp_path)
+    for extension in ("vtt", "srt"):
+        result = run("export", str(routine), "-o", str(tmp_path / "t.wav"), "--captions", extension)
+        assert result.exit_code == 0, result.output
+    vtt = [caption.text for caption in webvtt.read(str(tmp_path / "t.vtt"))]
+    assert "Oberschenkelrueckseitendehnungsuebungsanleitungsbeschreibung" in vtt
+    # Escaped as WebVTT wants (players show "<slowly> &"); the reader keeps the escapes.
+    assert "Reach \u2192 up <slowly> & breathe" in [html.unescape(text) for text in vtt]
+    assert "Reach \u2192 up &lt;slowly&gt; &amp; breathe" in vtt
+    srt_text = [c.content for c in srt.parse((tmp_path / "t.srt").read_text(encoding="utf-8"))]
+    assert "Reach \u2192 up \u2039slowly\u203a & breathe" in srt_text
+
+
+def test_a_failed_sidecar_leaves_every_old_file_alone(hamstrings_program, tmp_path, monkeypatch):
+    import voice_coach.export as export
+
+    files = {name: tmp_path / name for name in ("h.wav", "h.json", "h.vtt")}
+    for path in files.values():
+        path.write_bytes(b"old")
+
+    def failing(script, path):
+        path.write_text("half", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "_write_captions", failing)
+    with pytest.raises(export.ExportError, match="No space left"):
+        export_files(hamstrings_program, files["h.wav"], files["h.json"], files["h.vtt"])
+    assert all(path.read_bytes() == b"old" for path in files.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)
+
+
+def test_split_alone_still_writes_the_timeline_and_captions(tmp_path):
+    routine = tricky_routine(tmp_path)
+    result = run(
+        "export", str(routine), "--split", str(tmp_path / "tracks"), "-f", "flac",
+        "--timeline", str(tmp_path / "t.json"), "--captions", str(tmp_path / "t.srt"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "t.json").read_text())["version"] == 1
+    assert list(srt.parse((tmp_path / "t.srt").read_text(encoding="utf-8")))
+    assert len(list((tmp_path / "tracks").glob("*.flac"))) == 2
+
+
+def test_a_batch_names_files_by_stem_inside_the_folder(tmp_path):
+    routine = tricky_routine(tmp_path)
+    result = run("export", str(routine), "hamstrings", "-o", str(tmp_path / "out"), "-f", "wav")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hamstrings.wav", "tricky.wav"]
+
+
+def test_more_chapters_than_id3_can_list_are_folded_into_the_last(tmp_path):
+    from voice_coach.chapters import Chapter
+    from voice_coach.tags import MAX_ID3_CHAPTERS, Tags, write_tags
+
+    path = tmp_path / "many.wav"
+    soundfile.write(str(path), np.zeros(RATE * 3, dtype=np.int16), RATE)
+    many = [Chapter(i * 200, (i + 1) * 200, f"part {i}") for i in range(300)]
+    write_tags(path, ".wav", Tags("t", "a"), many, RATE)
+    tags = mutagen.File(str(path)).tags
+    (toc,) = tags.getall("CTOC")
+    assert len(toc.child_element_ids) == MAX_ID3_CHAPTERS
+    last = max(tags.getall("CHAP"), key=lambda chap: chap.start_time)
+    assert last.end_time == round(300 * 200 * 1000 / RATE)
+
+
+def test_export_through_a_symlink_replaces_the_file_it_names(hamstrings_program, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "h.flac").write_bytes(b"old")
+    (real / "h.flac").chmod(0o600)
+    link = tmp_path / "h.flac"
+    link.symlink_to(real / "h.flac")
+    export_files(hamstrings_program, link, settings=ExportSettings(loudness=None))
+    assert link.is_symlink()
+    assert soundfile.info(str(real / "h.flac")).frames == hamstrings_program.script.length_samples
+    assert (real / "h.flac").stat().st_mode & 0o777 == 0o600
+
+
+def test_track_names_fit_file_systems_in_bytes():
+    from voice_coach.export import MAX_NAME_BYTES, safe_file_name
+
+    name = safe_file_name("\u30b9\u30c8\u30ec\u30c3\u30c1" * 16 + ": a/b")
+    assert len(name.encode("utf-8")) <= MAX_NAME_BYTES
+    assert "/" not in name and name.startswith("\u30b9")

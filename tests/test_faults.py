@@ -202,3 +202,31 @@ def test_an_unwritable_cache_is_one_warning_line_and_the_export_still_works(
     assert lines[0].startswith("voice-coach: warning: ")
     assert "cannot write the clip cache" in lines[0]
     assert out.stat().st_size > 0
+
+
+def test_ctrl_c_stops_a_batch_and_starts_no_more_jobs(voice_coach_command, tmp_path):
+    """Ctrl-C reaches the whole process group (as a terminal sends it): the workers drop
+    their temp files and the jobs still queued never start."""
+    routines = []
+    for number in range(4):
+        routine = tmp_path / f"long{number}.yaml"
+        routine.write_text(LONG_ROUTINE.replace("Long holds", f"Long holds {number}"), "utf-8")
+        routines.append(str(routine))
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        command(voice_coach_command, "export", *routines, "-o", f"{out}/", "-f", "ogg"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(p.name.startswith(".") for p in out.iterdir())):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the batch never started writing"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    assert "voice-coach: stopped." in stderr.decode().splitlines()
+    assert [p.name for p in out.iterdir()] == []  # no temp files, and no queued job ran

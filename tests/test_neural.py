@@ -153,3 +153,9 @@ def test_the_routines_language_picks_a_voice(tmp_path, language, engine):
     if engine == PYTTSX3:
         german = Speaker(engine=PYTTSX3, voice="de").clip("Guten Morgen")
         assert np.array_equal(spoken, german)
+
+
+def test_an_espeak_voice_id_with_a_slash_is_not_taken_for_a_file(tmp_path):
+    speaker = Speaker(voice="gmw/en-US", cache_dir=tmp_path)
+    assert speaker.engine == PYTTSX3
+    assert speaker.clip("Hello.").size > 0

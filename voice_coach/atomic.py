@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,10 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     left as it was. The temp name keeps the target's extension, so libraries
     that pick a format from the name still work.
     """
-    target = Path(path)
+    # Through a symlink to the file it names, so the link survives and points at the
+    # new file; an existing file keeps its permissions.
+    target = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None
     handle, temp_name = tempfile.mkstemp(
         prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent
     )
@@ -29,8 +33,9 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     temp = Path(temp_name)
     try:
         yield temp
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        os.chmod(temp, 0o666 & ~_current_umask())
+        # mkstemp makes the file private (0600); give it the mode the file it replaces
+        # had, or the one a plain open() would.
+        os.chmod(temp, mode if mode is not None else 0o666 & ~_current_umask())
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):

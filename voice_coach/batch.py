@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RoutineError, VoiceCoachError
+from .errors import CacheWarning, RoutineError, VoiceCoachError
 from .export import ExportSettings, Levels, export_files
 from .pipeline import Program, prepare
 from .routine import load_routine
@@ -76,6 +77,8 @@ class BatchResult:
     seconds: float = 0.0
     error: str | None = None
     exit_code: int = 0
+    #: Warnings the export raised (such as an unwritable cache), one line each.
+    warnings: tuple[str, ...] = ()
 
 
 def export_batch(
@@ -96,23 +99,49 @@ def export_batch(
     # "spawn" behaves the same on every OS, and never copies a parent's threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        submit = pool.submit
         futures = {
-            pool.submit(export_job, job, options, settings): index for index, job in enumerate(jobs)
+            submit(_worker_job, job, options, settings): index for index, job in enumerate(jobs)
         }
-        for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            if on_done:
-                on_done(result)
+        try:
+            for future in as_completed(futures):
+                job = jobs[futures[future]]
+                try:
+                    result = future.result()
+                except Exception as error:  # a worker died or hit a bug: still one line
+                    message = f"voice-coach: {job.routine}: {type(error).__name__}: {error}"
+                    result = BatchResult(job, error=message, exit_code=1)
+                results[futures[future]] = result
+                if on_done:
+                    on_done(result)
+        except KeyboardInterrupt:
+            # The workers got the same Ctrl-C and cleaned up their temp files; start
+            # no more jobs.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return [results[index] for index in range(len(jobs))]
+
+
+def _worker_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
+    try:
+        return export_job(job, options, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C reached this worker too, and its temp file is already gone. End the
+        # process: a pool worker would otherwise go on to the next queued job.
+        os._exit(130)
 
 
 def export_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
     """Export one job here, turning a voice-coach error into a result (errors don't pickle)."""
-    try:
-        program = prepare_routine(job.routine, options)
-        levels = export_files(program, job.audio, captions_path=job.captions, settings=settings)
-    except VoiceCoachError as error:
-        prefix = "" if isinstance(error, RoutineError) else "voice-coach: "
-        return BatchResult(job, error=f"{prefix}{error}", exit_code=error.exit_code)
-    return BatchResult(job, levels=levels, seconds=program.script.duration)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CacheWarning)
+        try:
+            program = prepare_routine(job.routine, options)
+            levels = export_files(program, job.audio, captions_path=job.captions, settings=settings)
+        except VoiceCoachError as error:
+            prefix = "" if isinstance(error, RoutineError) else "voice-coach: "
+            return BatchResult(job, error=f"{prefix}{error}", exit_code=error.exit_code)
+    # Warnings go back with the result, for the caller to show: a worker process has
+    # no clean way to print them between the others' lines.
+    notes = tuple(str(warning.message) for warning in caught)
+    return BatchResult(job, levels=levels, seconds=program.script.duration, warnings=notes)

@@ -129,9 +129,9 @@ def _halved(words: list[str]) -> list[str]:
 
 def _wrap(piece: str) -> str:
     """A piece on two balanced lines if it is longer than one."""
-    if len(piece) <= CAPTION_LINE:
-        return piece
     words = piece.split()
+    if len(piece) <= CAPTION_LINE or len(words) < 2:
+        return piece  # one long word stays whole: a player wraps it if it must
     best = min(
         range(1, len(words)),
         key=lambda cut: abs(len(" ".join(words[:cut])) - len(" ".join(words[cut:]))),

@@ -232,7 +232,16 @@ def export(
 
 def _export_one(routine, output, file_format, timeline, captions, split, options, settings) -> None:
     from .batch import prepare_routine
-    from .export import audio_extension, check_targets, export_files, export_split
+    from .export import (
+        audio_extension,
+        caption_extension,
+        check_target,
+        check_targets,
+        export_captions,
+        export_files,
+        export_split,
+        export_timeline,
+    )
     from .script import clock
 
     extension = audio_extension(output) if output else f".{file_format or 'mp3'}"
@@ -242,6 +251,12 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
     captions = _captions_path(captions, output)
     if output:
         check_targets(output, timeline, captions)  # before any synthesis
+    else:
+        for path in (timeline, captions):
+            if path:
+                check_target(path)
+        if captions:
+            caption_extension(captions)
     program = prepare_routine(routine, options)
     levels = None
     with _ProgressBar("exporting") as bar:
@@ -259,10 +274,15 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
             click.echo(
                 f"wrote {len(paths) - 1} tracks and {paths[-1]} ({clock(program.script.duration)})"
             )
+            if not output:  # with -o these went with the single file
+                for path, write in ((timeline, export_timeline), (captions, export_captions)):
+                    if path:
+                        click.echo(f"wrote {write(program.script, path)}")
 
 
 def _export_into_folder(routines, folder: Path, file_format, captions, options, settings) -> None:
     from .batch import BatchJob, export_batch
+    from .errors import ExportError
 
     extension = f".{file_format}"
     _check_quality(extension, settings)
@@ -270,22 +290,28 @@ def _export_into_folder(routines, folder: Path, file_format, captions, options, 
         raise click.UsageError("with several routines, give --captions vtt or --captions srt")
     if folder.exists() and not folder.is_dir():
         raise click.UsageError(f"{folder} is a file; -o needs a folder for several routines")
-    folder.mkdir(parents=True, exist_ok=True)
     jobs = []
     for routine in routines:
-        stem = Path(routine).stem if routine.endswith((".yaml", ".yml")) else routine
-        audio = folder / f"{stem}{extension}"
+        # A routine file is named after its file's stem, a built-in after its name.
+        is_file = Path(routine).is_file() or routine.lower().endswith((".yaml", ".yml"))
+        audio = folder / f"{Path(routine).stem if is_file else routine}{extension}"
         jobs.append(
             BatchJob(routine, audio, audio.with_suffix(f".{captions}") if captions else None)
         )
     if len({job.audio for job in jobs}) < len(jobs):
         raise click.UsageError("two routines would write the same file; export them one by one")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExportError(f"{folder}: cannot make the folder ({error.strerror})") from None
     failed = 0
     with _ProgressBar("exporting", total=len(jobs)) as bar:
 
         def done(result) -> None:
             nonlocal failed
             bar.clear()
+            for warning in result.warnings:
+                click.echo(f"voice-coach: warning: {warning}", err=True)
             if result.error:
                 failed = max(failed, result.exit_code)
                 click.echo(result.error, err=True)

@@ -28,9 +28,10 @@ from .audiofile import FORMATS, write_blocks
 from .chapters import Chapter, captions, chapters, timestamp, tracks
 from .errors import ExportError
 from .loudness import LoudnessMeter, decibels, ratio, true_peak
+from .mixer import clip_key
 from .pipeline import Program
 from .script import Script
-from .tags import Tags, write_tags
+from .tags import TagError, Tags, write_tags
 
 TIMELINE_VERSION = 1
 DEFAULT_LOUDNESS = -16.0
@@ -42,6 +43,8 @@ BLOCK_SAMPLES = 65536
 #: Held back from the true-peak ceiling for the noise floor and int16 rounding.
 PEAK_MARGIN_DB = 0.05
 
+#: Longest file-name part taken from a step's name, in UTF-8 bytes.
+MAX_NAME_BYTES = 150
 #: Called as work goes on with (units done, units in all).
 Progress = Callable[[int, int], None]
 
@@ -111,7 +114,9 @@ def measure_levels(
     timeline, so the mix's true peak is the loudest clip's.
     """
     rate = program.script.sample_rate
-    peak = max((true_peak(clip, rate) for clip in program.clips.values()), default=0.0)
+    # Only the clips the timeline plays: the player's own phrases are never exported.
+    played = {clip_key(cue) for cue in program.script.cues}
+    peak = max((true_peak(program.clips[key], rate) for key in played), default=0.0)
     if settings.loudness is None:
         return Levels(0.0, None, decibels(peak))
     loudness = _measure_loudness(program, progress)
@@ -163,7 +168,18 @@ def export_files(
     levels = measure_levels(program, settings, progress)
     script = program.script
     passes = 1 if settings.loudness is None else 2  # measuring was the first
-    with _reported_as(target), atomic_target(target) as temp:
+    with _reported_as(target), contextlib.ExitStack() as files:
+        # The audio's temp file is opened first, so it is renamed last: a failure on the
+        # way leaves every target as it was.
+        temp = files.enter_context(atomic_target(target))
+        sidecars = [
+            (timeline_path, lambda path: _write_timeline(script, path)),
+            (captions_path, lambda path: _write_captions(script, path)),
+        ]
+        for path, write in sidecars:
+            if path is not None:
+                with _reported_as(Path(path)):
+                    write(files.enter_context(atomic_target(path)))
         _write_track(
             temp,
             extension,
@@ -177,10 +193,6 @@ def export_files(
             chapters(script),
             progress,
         )
-        if timeline_path is not None:
-            export_timeline(script, timeline_path)
-        if captions_path is not None:
-            export_captions(script, captions_path)
     return levels
 
 
@@ -285,30 +297,49 @@ def _write_track(
 def safe_file_name(name: str) -> str:
     """``name`` with the characters file systems or players refuse replaced."""
     cleaned = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', " ", name).strip(" .")
-    return re.sub(r"\s+", " ", cleaned)[:120] or "track"
+    cleaned = re.sub(r"\s+", " ", cleaned)
+    # File systems limit names in bytes (255 on most); leave room for the number,
+    # the extension and the temp file's affixes.
+    encoded = cleaned.encode("utf-8")[:MAX_NAME_BYTES]
+    return encoded.decode("utf-8", errors="ignore").strip() or "track"
 
 
 def export_captions(script: Script, path: str | Path) -> Path:
     """Write every cue of ``script`` as a caption: WebVTT (.vtt) or SubRip (.srt)."""
+    target = Path(path)
+    caption_extension(target)
+    check_target(target)
+    with _reported_as(target), atomic_target(target) as temp:
+        _write_captions(script, temp)
+    return target
+
+
+def _write_captions(script: Script, path: Path) -> None:
     import webvtt
 
-    target = Path(path)
-    extension = caption_extension(target)
-    check_target(target)
+    extension = caption_extension(path)
     rate = script.sample_rate
     document = webvtt.WebVTT(
         captions=[
             webvtt.Caption(
                 timestamp(caption.start_sample, rate),
                 timestamp(caption.end_sample, rate),
-                caption.title,
+                caption_text(caption.title, extension),
             )
             for caption in captions(script)
         ]
     )
-    with _reported_as(target), atomic_target(target) as temp, temp.open("w") as out:
+    with path.open("w", encoding="utf-8") as out:
         document.write(out, format="srt" if extension == ".srt" else "vtt")
-    return target
+
+
+def caption_text(text: str, extension: str) -> str:
+    """``text`` made safe for a caption file: "-->" ends a cue's timing line in both
+    formats; WebVTT reads ``<`` and ``&`` as markup (escaped here), SubRip as tags."""
+    text = text.replace("-->", "\u2192")
+    if extension == ".vtt":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("<", "\u2039").replace(">", "\u203a")
 
 
 @contextlib.contextmanager
@@ -320,6 +351,8 @@ def _reported_as(target: Path) -> Iterator[None]:
         raise ExportError(f"{target}: cannot write the file ({error.strerror})") from None
     except RuntimeError as error:  # libsndfile reports encoder and disk errors this way
         raise ExportError(f"{target}: the encoder failed ({error})") from None
+    except TagError as error:
+        raise ExportError(f"{target}: could not write its tags ({error})") from None
 
 
 def timeline(script: Script) -> dict[str, Any]:
@@ -373,8 +406,12 @@ def export_timeline(script: Script, path: str | Path) -> Path:
     target = Path(path)
     check_target(target)
     with _reported_as(target), atomic_target(target) as temp:
-        temp.write_text(json.dumps(timeline(script), indent=1) + "\n", encoding="utf-8")
+        _write_timeline(script, temp)
     return target
+
+
+def _write_timeline(script: Script, path: Path) -> None:
+    path.write_text(json.dumps(timeline(script), indent=1) + "\n", encoding="utf-8")
 
 
 def check_targets(

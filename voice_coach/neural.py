@@ -84,7 +84,8 @@ def resolve_voice(wanted: str | None) -> PiperVoiceFile:
 
 def is_voice_file(wanted: str | None) -> bool:
     """Whether ``--voice`` names a voice file (a path) rather than a voice."""
-    return wanted is not None and (wanted.endswith(".onnx") or os.sep in wanted)
+    # eSpeak ids hold a slash too ("gmw/en-us"): a path must end in .onnx or exist.
+    return wanted is not None and (wanted.casefold().endswith(".onnx") or Path(wanted).is_file())
 
 
 def _voice_file(name: str, model: Path) -> PiperVoiceFile:

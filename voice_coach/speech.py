@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -231,8 +232,10 @@ class Speaker:
         }
         damaged = [text for text, length in lengths.items() if length is None]
         if damaged:
-            for text in damaged:
-                self.cache_path(text).unlink(missing_ok=True)
+            if self._cache_is_writable():
+                for text in damaged:
+                    with contextlib.suppress(OSError):
+                        self.cache_path(text).unlink(missing_ok=True)
             self._make(damaged)
             for text in damaged:
                 lengths[text] = checked_clip_frames(self.cache_path(text), self.sample_rate)
@@ -255,6 +258,7 @@ class Speaker:
             return True
         except OSError as error:
             fallback = Path(tempfile.mkdtemp(prefix="voice-coach-clips-"))
+            atexit.register(shutil.rmtree, fallback, ignore_errors=True)
             warnings.warn(
                 f"{self.cache_dir}: cannot write the clip cache ({error.strerror}); "
                 f"using {fallback} for this run (set VOICE_COACH_CACHE to a writable folder)",

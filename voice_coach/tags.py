@@ -19,6 +19,12 @@ from .chapters import Chapter, milliseconds, timestamp
 ARTIST = "voice-coach"
 #: The Xiph chapter extension numbers chapters with three digits.
 MAX_VORBIS_CHAPTERS = 999
+#: ID3's table of contents counts its entries in one byte.
+MAX_ID3_CHAPTERS = 255
+
+
+class TagError(Exception):
+    """mutagen could not write a file's tags (wraps its errors for the exporter)."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,25 @@ def write_tags(
     ``extension`` names the format, as in :data:`voice_coach.audiofile.FORMATS`;
     the file must already hold its audio.
     """
-    if extension in (".mp3", ".wav"):
-        _write_id3(Path(path), extension, tags, chapters, sample_rate)
-    else:
-        _write_vorbis_comments(Path(path), extension, tags, chapters, sample_rate)
+    from mutagen import MutagenError
+
+    try:
+        if extension in (".mp3", ".wav"):
+            _write_id3(Path(path), extension, tags, _fit(chapters, MAX_ID3_CHAPTERS), sample_rate)
+        else:
+            chapters = _fit(chapters, MAX_VORBIS_CHAPTERS)
+            _write_vorbis_comments(Path(path), extension, tags, chapters, sample_rate)
+    except (MutagenError, ValueError) as error:
+        raise TagError(str(error)) from None
+
+
+def _fit(chapters: Sequence[Chapter], most: int) -> list[Chapter]:
+    """At most ``most`` chapters: past that, the last one runs to the end of the file."""
+    if len(chapters) <= most:
+        return list(chapters)
+    kept = list(chapters[: most - 1])
+    tail = chapters[most - 1]
+    return [*kept, Chapter(tail.start_sample, chapters[-1].end_sample, tail.title)]
 
 
 def _write_id3(
@@ -109,7 +130,7 @@ def _write_vorbis_comments(
     if tags.track:
         comments["TRACKNUMBER"] = str(tags.track[0])
         comments["TRACKTOTAL"] = str(tags.track[1])
-    for number, chapter in enumerate(chapters[:MAX_VORBIS_CHAPTERS], start=1):
+    for number, chapter in enumerate(chapters, start=1):
         comments[f"CHAPTER{number:03d}"] = timestamp(chapter.start_sample, sample_rate)
         comments[f"CHAPTER{number:03d}NAME"] = chapter.title
     audio.save()
