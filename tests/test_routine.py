@@ -796,3 +796,59 @@ def test_hostile_yaml_is_refused_in_under_a_second_and_50_mb(hostile):
     assert refused == "hostile.yaml"
     assert seconds < 1.0
     assert peak_bytes < 50e6
+
+
+# --- the JSON Schema for editors ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schema_validator():
+    import jsonschema
+
+    from voice_coach.routine import routine_schema
+
+    schema = routine_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_every_builtin_routine_fits_the_schema(schema_validator):
+    import yaml
+
+    from voice_coach.routine import BUILTIN_FOLDER
+
+    for path in BUILTIN_FOLDER.glob("*.yaml"):
+        assert not list(schema_validator.iter_errors(yaml.safe_load(path.read_text()))), path
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"name": "R", "steps": [{"name": "A", "hold": -1}]},
+        {"name": "R", "steps": [{"name": "A", "sides": "both"}]},
+        {"name": "R", "steps": [{"name": "A", "holdd": 3}]},
+        {"name": "R", "steps": []},
+        {"steps": [{"name": "A"}]},
+        {"name": "R", "language": "english", "steps": [{"name": "A"}]},
+        {"name": "R", "defaults": {"reps": 2.5}, "steps": [{"name": "A"}]},
+    ],
+)
+def test_the_schema_and_the_loader_refuse_the_same_mistakes(schema_validator, document):
+    import yaml
+
+    assert list(schema_validator.iter_errors(document))
+    with pytest.raises(RoutineError):
+        parse_routine(yaml.safe_dump(document), "bad.yaml")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_documents)
+def test_whatever_the_loader_accepts_the_schema_accepts(schema_validator, document):
+    """The schema never flags a routine that works (it may miss some that don't)."""
+    import yaml
+
+    try:
+        parse_routine(yaml.safe_dump(document, allow_unicode=True), "prop.yaml")
+    except RoutineError:
+        return
+    assert not list(schema_validator.iter_errors(document))

@@ -505,6 +505,16 @@ def _import_article(file: str) -> str:
     return import_article(decode_article(data), "stdin" if file == "-" else file)
 
 
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of routine files (for editors; see the README)."""
+    import json
+
+    from .routine import routine_schema
+
+    click.echo(json.dumps(routine_schema(), indent=2))
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 

@@ -112,6 +112,68 @@ def _is_emoji_modifier(char: str) -> bool:
     return 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF or code == 0x20E3
 
 
+SCHEMA_ID = "https://voice-coach.invalid/routine.schema.json"
+
+
+def routine_schema() -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of routine files, for editors: completion, hover
+    help and errors as you type (through the YAML language server).
+
+    It mirrors the loader's rules where a schema can say them (keys, types, ranges,
+    text lengths); the loader stays the judge, and also checks what a schema cannot,
+    such as a routine's total length.
+    """
+
+    def text(description: str) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "description": description}
+
+    def number(description: str, lowest: float, highest: float, whole: bool = False):
+        kind = "integer" if whole else "number"
+        return {"type": kind, "minimum": lowest, "maximum": highest, "description": description}
+
+    settings = {
+        "hold": number("Seconds each hold lasts.", 1, MAX_SECONDS),
+        "prep": number("Seconds of quiet after the instructions, to get into position.", 0,
+                       MAX_SECONDS),
+        "rest": number("Seconds of quiet after each hold.", 0, MAX_SECONDS),
+        "reps": number("Holds per side.", 1, MAX_REPS, whole=True),
+        "sides": {"enum": list(SIDES), "description": "each: left, then right; none: one hold."},
+        "countdown": number("Speak the last N seconds of each hold; 0 is off.", 0,
+                            MAX_COUNTDOWN, whole=True),
+        "halfway": {"type": "boolean", "description": "A cue at the midpoint of long holds."},
+        "limb": {"type": "string", "minLength": 1, "maxLength": 20,
+                 "description": 'One word for side cues: "Left leg", "Switch legs".'},
+    }  # fmt: skip
+    step = {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": text("What the stretch is called; spoken first."),
+            "instructions": text("How to do it; spoken after the name."),
+            "deeper": text("A deeper variant, spoken only with --deeper."),
+            **settings,
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "voice-coach routine",
+        "type": "object",
+        "required": ["name", "steps"],
+        "additionalProperties": False,
+        "properties": {
+            "name": text("The routine's name."),
+            "description": {"type": "string", "maxLength": MAX_TEXT},
+            "language": {"type": "string", "pattern": f"^{LANGUAGE_CODE.pattern}$",
+                         "description": "A language code (en, en_US, de) to pick a voice."},
+            "defaults": {"type": "object", "additionalProperties": False,
+                         "properties": settings},
+            "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": step},
+        },
+    }  # fmt: skip
+
+
 def builtin_names() -> list[str]:
     """Return the names of the built-in routines, sorted."""
     folder = BUILTIN_FOLDER
