@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -98,7 +99,9 @@ def export_batch(
     results: dict[int, BatchResult] = {}
     # "spawn" behaves the same on every OS, and never copies a parent's threads.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_setup
+    ) as pool:
         submit = pool.submit
         futures = {
             submit(_worker_job, job, options, settings): index for index, job in enumerate(jobs)
@@ -115,20 +118,45 @@ def export_batch(
                 if on_done:
                     on_done(result)
         except KeyboardInterrupt:
-            # The workers got the same Ctrl-C and cleaned up their temp files; start
-            # no more jobs.
+            # The workers got the same Ctrl-C: their jobs stop and clean up, and the
+            # jobs not yet started are cancelled.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return [results[index] for index in range(len(jobs))]
 
 
+#: In a worker process: whether a job is running, and whether Ctrl-C has come.
+_busy = False
+_interrupted = False
+
+
+def _worker_setup() -> None:
+    """Run in each worker as it starts: Ctrl-C stops the job in hand, and no other."""
+    signal.signal(signal.SIGINT, _on_interrupt)
+
+
+def _on_interrupt(signum, frame) -> None:
+    global _interrupted
+    _interrupted = True
+    # Only a running job is interrupted (its temp file is removed on the way out);
+    # between jobs, the worker just takes no more. A worker must not die here: the
+    # pool would then kill the others mid-cleanup.
+    if _busy:
+        raise KeyboardInterrupt
+
+
 def _worker_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
+    global _busy
+    stopped = BatchResult(job, error="voice-coach: stopped.", exit_code=130)
+    if _interrupted:
+        return stopped
+    _busy = True
     try:
         return export_job(job, options, settings)
     except KeyboardInterrupt:
-        # Ctrl-C reached this worker too, and its temp file is already gone. End the
-        # process: a pool worker would otherwise go on to the next queued job.
-        os._exit(130)
+        return stopped
+    finally:
+        _busy = False
 
 
 def export_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
