@@ -22,7 +22,7 @@ from voice_coach.script import CHIMES, compile_script, spoken_phrases  # noqa: E
 GOLDEN = ROOT / "tests" / "golden" / "hamstrings.script.json"
 SAMPLE_RATE = 22050
 #: Made-up chime lengths in seconds.
-CHIME_SECONDS = {"hold-start": 0.7, "hold-end": 0.95, "finish": 1.85}
+CHIME_SECONDS = {"hold-start": 0.7, "hold-end": 0.95, "last-set": 0.9, "finish": 1.85}
 
 
 def speech_seconds(text: str) -> float:

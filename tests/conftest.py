@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_CACHE = tempfile.mkdtemp(prefix="voice-coach-test-cache-")
 os.environ["VOICE_COACH_CACHE"] = _SESSION_CACHE
+# Nor is a user's config read: tests that want one write their own.
+os.environ["VOICE_COACH_CONFIG"] = os.path.join(_SESSION_CACHE, "no-config.toml")
 
 ALSA_CAPTURE_CONFIG = """\
 pcm.!default {{

@@ -33,7 +33,6 @@ name: Too short
 steps:
   - name: Quick one
     hold: 3
-    countdown: 5
 """
 
 BAD_ROUTINE = """\
@@ -91,7 +90,9 @@ def test_show_prints_the_cue_table():
         "Lying hamstring stretch",
     ):
         assert name in texts
-    assert sum(1 for row in rows if row[2:4] == ["chime", "hold-start"]) == 6
+    assert sum(1 for row in rows if row[2:4] == ["chime", "hold-start"]) == 5
+    # The routine's last hold opens with the "last set" sound.
+    assert sum(1 for row in rows if row[2:4] == ["chime", "last-set"]) == 1
     countdown = [row[4] for row in rows if row[3] == "countdown"]
     assert countdown == ["5", "4", "3", "2", "1"] * 6
     assert re.fullmatch(r"total \d+:\d\d\.\d{3} · 3 steps · 6 holds", lines[-1])

@@ -36,11 +36,14 @@ HEAVY = (
     "html2text",
     "markdown_it",
     "text_to_num",
+    "matplotlib",
+    "dbus_fast",
 )
 EDGE = (
     "speech",
     "sounds",
     "player",
+    "mpris",
     "export",
     "audiofile",
     "atomic",
@@ -48,9 +51,22 @@ EDGE = (
     "tags",
     "batch",
     "neural",
+    "chart",
+    "remind",
+    "config",
     "cli",
 )
-CORE = ("routine", "script", "mixer", "chapters", "loudness", "article", "importer")
+CORE = (
+    "routine",
+    "phrases",
+    "script",
+    "mixer",
+    "chapters",
+    "loudness",
+    "article",
+    "importer",
+    "template",
+)
 
 #: Each third-party library may be imported by this one module only.
 OWNER = {
@@ -67,10 +83,14 @@ OWNER = {
     "html2text": "article",
     "markdown_it": "article",
     "text_to_num": "importer",
+    "matplotlib": "chart",
+    "dbus_fast": "mpris",
 }
 #: Modules the clock-free, file-free core modules must not import.
 _FILES_AND_CLOCK = {"os", "sys", "time", "pathlib", "io", "tempfile", "shutil", "subprocess"}
 NO_IO = {
+    "phrases": _FILES_AND_CLOCK,
+    "template": _FILES_AND_CLOCK,
     "script": _FILES_AND_CLOCK,
     "mixer": _FILES_AND_CLOCK,
     "chapters": _FILES_AND_CLOCK,
@@ -83,6 +103,8 @@ NO_IO = {
 #: Third-party libraries each core module may use.
 CORE_THIRD_PARTY = {
     "routine": {"yaml"},
+    "phrases": set(),
+    "template": set(),
     "script": set(),
     "mixer": {"numpy"},
     "chapters": set(),
@@ -186,7 +208,10 @@ def test_core_third_party_libraries(core):
     assert third_party == CORE_THIRD_PARTY[core]
 
 
-@pytest.mark.parametrize("core", ["script", "mixer", "chapters", "loudness", "article", "importer"])
+@pytest.mark.parametrize(
+    "core",
+    ["phrases", "script", "mixer", "chapters", "loudness", "article", "importer", "template"],
+)
 def test_pure_core_opens_no_files(core):
     calls = []
     for node in ast.walk(parse(PACKAGE / f"{core}.py")):

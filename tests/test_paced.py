@@ -10,24 +10,21 @@ growing file tells us which recorded sample was sounding when a key was pressed.
 from __future__ import annotations
 
 import os
-import pty
-import queue
-import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from live import LivePlayer, Recording, zero_runs
 
 from audio_analysis import as_float, template_positions
 from voice_coach.mixer import FLOOR_PEAK
 from voice_coach.pipeline import prepare
 from voice_coach.player import lead_in_audio
 from voice_coach.routine import load_routine
-from voice_coach.script import CHIME, FINISH, HOLD_END, HOLD_START, SPEECH, clock
+from voice_coach.script import CHIME, FINISH, HOLD_END, HOLD_START, LAST_SET, SPEECH, clock
 from voice_coach.sounds import load_chimes
 
 RATE = 22050
@@ -52,109 +49,8 @@ def write_routine(folder: Path, text: str) -> Path:
     return path
 
 
-class Recording:
-    """``parec`` on the sink monitor; knows how many frames it has written so far."""
-
-    def __init__(self, sink, path: Path, channels: int = 1) -> None:
-        self.path = path
-        self.channels = channels
-        self.process = sink.record(path, channels)
-
-    def frames_so_far(self) -> int:
-        """Frames recorded by now: the recorded sample sounding at this instant
-        (give or take the recorder's own 10 ms latency, which makes a key look earlier)."""
-        return os.path.getsize(self.path) // (2 * self.channels)
-
-    def stop(self) -> np.ndarray:
-        """Stop recording; the samples as float, shape (n,) or (n, channels)."""
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        pcm = np.fromfile(self.path, dtype=np.int16)
-        pcm = pcm[: len(pcm) // self.channels * self.channels]
-        return pcm if self.channels == 1 else pcm.reshape(-1, self.channels)
-
-
-class LivePlayer:
-    """``voice-coach play`` with a pseudo-terminal as its keyboard and its output read
-    line by line (each line stamped with the monotonic time it arrived)."""
-
-    def __init__(self, command: str, args: list[str], env: dict, keyboard: bool = True):
-        self.master = None
-        stdin = subprocess.DEVNULL
-        if keyboard:
-            self.master, slave = pty.openpty()
-            stdin = slave
-        self.process = subprocess.Popen(
-            [command, "play", *args],
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        if keyboard:
-            os.close(slave)
-        self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
-        self.seen: list[str] = []
-        self.stderr = ""
-        self._out = threading.Thread(target=self._read_stdout, daemon=True)
-        self._err = threading.Thread(target=self._read_stderr, daemon=True)
-        self._out.start()
-        self._err.start()
-
-    def _read_stdout(self) -> None:
-        for raw in self.process.stdout:
-            self.lines.put((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
-
-    def _read_stderr(self) -> None:
-        self.stderr = self.process.stderr.read().decode(errors="replace")
-
-    def wait_for(self, pattern: str, timeout: float = 60) -> tuple[float, str]:
-        """The first line from now on matching ``pattern`` (re.search), with its time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(
-                    f"no line matching {pattern!r} in {timeout} s; saw {self.seen}"
-                )
-            try:
-                stamp, line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if re.search(pattern, line):
-                return stamp, line
-
-    def press(self, key: bytes) -> None:
-        os.write(self.master, key)
-
-    def finish(self, timeout: float) -> int:
-        """Wait for the exit; the exit code. All remaining output lands in ``seen``."""
-        try:
-            code = self.process.wait(timeout=timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self._out.join(timeout=5)
-            self._err.join(timeout=5)
-            if self.master is not None:
-                os.close(self.master)
-        while not self.lines.empty():
-            self.seen.append(self.lines.get()[1])
-        return code
-
-
 def chime_starts(script, name: str) -> list[int]:
     return [c.start_sample for c in script.cues if c.kind == CHIME and c.text == name]
-
-
-def zero_runs(audio: np.ndarray, start: int, stop: int, min_length: int) -> list[tuple[int, int]]:
-    """(first, end) of each run of ``min_length`` or more exact zeros in audio[start:stop]."""
-    zero = np.concatenate(([False], audio[start:stop] == 0, [False])).astype(np.int8)
-    edges = np.flatnonzero(np.diff(zero))
-    runs = zip(edges[::2], edges[1::2], strict=True)
-    return [(start + int(a), start + int(b)) for a, b in runs if b - a >= min_length]
 
 
 # --------------------------------------------------------------------------- tests
@@ -176,11 +72,12 @@ def test_chimes_follow_the_timeline_over_five_minutes(
     chimes = load_chimes(RATE)
     found = {
         name: template_positions(audio, chimes[name], MATCH)
-        for name in (HOLD_START, HOLD_END, FINISH)
+        for name in (HOLD_START, HOLD_END, LAST_SET, FINISH)
     }
     expected = {name: chime_starts(script, name) for name in found}
     assert {n: len(p) for n, p in found.items()} == {n: len(p) for n, p in expected.items()}
-    assert [len(expected[n]) for n in (HOLD_START, HOLD_END, FINISH)] == [6, 6, 1]
+    # The routine's last hold starts with the "last set" sound.
+    assert [len(expected[n]) for n in (HOLD_START, HOLD_END, LAST_SET, FINISH)] == [5, 6, 1, 1]
     heard = sorted((p, n) for n, positions in found.items() for p in positions)
     planned = sorted((p, n) for n, positions in expected.items() for p in positions)
     assert [n for _, n in heard] == [n for _, n in planned], "chimes in the wrong order"
@@ -402,7 +299,8 @@ def test_pan_puts_sides_in_their_ears(paced_sink, voice_coach_command, tmp_path)
     left_hold, right_hold = script.holds
     assert (left_hold.side, right_hold.side) == ("left", "right")
     in_left = template_positions(audio[:, 0], chime, MATCH)
-    in_right = template_positions(audio[:, 1], chime, MATCH)
+    # The routine's last hold starts with the "last set" sound.
+    in_right = template_positions(audio[:, 1], load_chimes(RATE)[LAST_SET], MATCH)
     assert len(in_left) == 1 and len(in_right) == 1, (in_left, in_right)
     offset = in_left[0] - left_hold.start_sample
     assert in_right[0] - offset == right_hold.start_sample

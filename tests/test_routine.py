@@ -706,6 +706,20 @@ _keys = st.sampled_from(
         "deeper",
         "holdd",
         "x",
+        "switch",
+        "warn",
+        "fractions",
+        "pause_after_step",
+        "sounds",
+        "chime_level",
+        "speech_level",
+        "voice",
+        "rate",
+        "volume",
+        "every",
+        "last",
+        "set",
+        "finish",
     ]
 )
 _documents = st.recursive(
@@ -831,6 +845,15 @@ def test_every_builtin_routine_fits_the_schema(schema_validator):
         {"steps": [{"name": "A"}]},
         {"name": "R", "language": "english", "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"reps": 2.5}, "steps": [{"name": "A"}]},
+        {"name": "R", "steps": [{"name": "A", "fractions": ["1/5"]}]},
+        {"name": "R", "steps": [{"name": "A", "countdown": "sometimes"}]},
+        {"name": "R", "steps": [{"name": "A", "countdown": {"every": 0}}]},
+        {"name": "R", "steps": [{"name": "A", "sounds": "bell"}]},
+        {"name": "R", "defaults": {"sounds": "gong"}, "steps": [{"name": "A"}]},
+        {"name": "R", "defaults": {"sounds": {"finish": "/etc/x.wav"}}, "steps": [{"name": "A"}]},
+        {"name": "R", "defaults": {"sounds": {"finish": "x.mp3"}}, "steps": [{"name": "A"}]},
+        {"name": "R", "defaults": {"chime_level": 40}, "steps": [{"name": "A"}]},
+        {"name": "R", "defaults": {"rate": 20}, "steps": [{"name": "A"}]},
     ],
 )
 def test_the_schema_and_the_loader_refuse_the_same_mistakes(schema_validator, document):
@@ -852,3 +875,25 @@ def test_whatever_the_loader_accepts_the_schema_accepts(schema_validator, docume
     except RoutineError:
         return
     assert not list(schema_validator.iter_errors(document))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_documents)
+def test_check_finds_problems_exactly_when_loading_fails(document):
+    """`check` (find_problems) and the loader agree, and every problem is one line."""
+    import yaml
+
+    from voice_coach.routine import find_problems
+
+    text = yaml.safe_dump(document, allow_unicode=True)
+    problems = find_problems(text, "prop.yaml")
+    try:
+        parse_routine(text, "prop.yaml")
+    except RoutineError as error:
+        assert str(error) in [str(problem) for problem in problems]
+        lines = [problem.line or 0 for problem in problems]
+        assert lines == sorted(lines)
+    else:
+        assert problems == []
+    for problem in problems:
+        assert str(problem).startswith("prop.yaml:") and "\n" not in str(problem)

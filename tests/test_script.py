@@ -20,7 +20,7 @@ from voice_coach.script import (
 )
 
 RATE = 22050
-CHIME_SAMPLES = {"hold-start": 15000, "hold-end": 20000, "finish": 40000}
+CHIME_SAMPLES = {"hold-start": 15000, "hold-end": 20000, "last-set": 18000, "finish": 40000}
 
 
 def lengths(routine, seconds=lambda text: 0.2 + 0.06 * len(text), deeper=False):
@@ -71,14 +71,17 @@ def test_preroll_comes_first():
 
 def test_step_order_with_sides():
     script = compile_yaml(ONE_STEP)
-    hold_cues = ["hold-start", "halfway", *["countdown"] * 5, "hold-end"]
+    hold_cues = ["halfway", *["countdown"] * 5, "hold-end"]
     assert roles(script) == [
         "title",
         "instructions",
         "side",
+        "hold-start",
         *hold_cues,
         "switch",
         "side",
+        # The routine's last hold opens with the "last set" sound.
+        "last-set",
         *hold_cues,
         "release",
         "closing",
@@ -94,8 +97,9 @@ def test_holds_are_exact_and_framed_by_chimes():
     assert len(script.holds) == 2
     for hold in script.holds:
         assert hold.end_sample - hold.start_sample == round(27.5 * RATE)
-        assert ("hold-start", hold.start_sample) in chimes
+        assert {("hold-start", hold.start_sample), ("last-set", hold.start_sample)} & chimes
         assert ("hold-end", hold.end_sample) in chimes
+    assert ("last-set", script.holds[-1].start_sample) in chimes
 
 
 def test_countdown_number_k_starts_k_seconds_before_the_end_chime():
@@ -130,7 +134,12 @@ def test_prep_and_rest_are_quiet_gaps():
     assert first_side.start_sample - instructions.end_sample == 4 * RATE
     switch = next(c for c in cues if c.role == "switch")
     second_side = [c for c in cues if c.role == "side"][1]
-    assert second_side.start_sample - switch.end_sample == 6 * RATE
+    # Between the sides: `switch` seconds (5 by default), not `rest`.
+    assert second_side.start_sample - switch.end_sample == 5 * RATE
+    longer = compile_yaml(ONE_STEP.replace("rest: 6", "rest: 6\n    switch: 9"))
+    switch = next(c for c in longer.cues if c.role == "switch")
+    second_side = [c for c in longer.cues if c.role == "side"][1]
+    assert second_side.start_sample - switch.end_sample == 9 * RATE
 
 
 def test_no_rest_after_the_last_hold():
@@ -180,7 +189,9 @@ def test_sided_reps_alternate_sides():
         "Left arm, 2 of 2.",
         "Right arm, 2 of 2.",
     ]
-    assert roles(script).count("switch") == 3
+    # "Switch arms." between the sides; "And release." (and the rest) after each rep.
+    assert roles(script).count("switch") == 2
+    assert roles(script).count("release") == 2
 
 
 def test_deeper_is_spoken_only_when_asked():
@@ -207,11 +218,12 @@ def test_a_number_too_long_for_its_second_is_dropped():
 
 
 def test_halfway_gives_way_first():
-    crowded = ONE_STEP.replace("hold: 30", "hold: 20\n    countdown: 10")
+    # The numbers start 11 s in; a 1 s "Halfway." at 10 s would run into "9".
+    crowded = ONE_STEP.replace("hold: 30", "hold: 20\n    countdown: 9")
     script = compile_yaml(crowded, seconds=lambda t: 0.5 if t != HALFWAY_PHRASE else 1.0)
     assert "halfway" not in roles(script)
-    assert [c.text for c in script.cues if c.role == "countdown"][:10] == [
-        str(k) for k in range(10, 0, -1)
+    assert [c.text for c in script.cues if c.role == "countdown"][:9] == [
+        str(k) for k in range(9, 0, -1)
     ]
     assert any("halfway" in note for note in script.notes)
 
@@ -242,6 +254,9 @@ step_strategy = st.fixed_dictionaries(
         "sides": st.sampled_from(["each", "none"]),
         "countdown": st.integers(0, 10),
         "halfway": st.booleans(),
+        "switch": st.integers(0, 10),
+        "warn": st.lists(st.integers(1, 60), max_size=2),
+        "fractions": st.lists(st.sampled_from(["1/4", "1/3", "1/2", "2/3", "3/4"]), max_size=3),
     }
 )
 
@@ -255,6 +270,9 @@ step_strategy = st.fixed_dictionaries(
 def test_any_routine_gives_exact_holds_and_no_overlap(steps, per_char, base):
     import yaml
 
+    for step in steps:  # a countdown written longer than its hold is refused (test_routine)
+        step["countdown"] = min(step["countdown"], int(step["hold"]))
+        step["warn"] = [seconds for seconds in step["warn"] if seconds < step["hold"]]
     routine = parse_routine(yaml.safe_dump({"name": "Fuzz", "steps": steps}), "fuzz.yaml")
     script = compile_script(
         routine, lengths(routine, lambda t: base + per_char * len(t)), CHIME_SAMPLES, RATE
@@ -283,9 +301,158 @@ def test_quiet_speaks_only_the_countdown_and_keeps_the_holds():
     assert [c.role for c in script.cues if c.kind == "chime"] == [
         "hold-start",
         "hold-end",
-        "hold-start",
+        "last-set",
         "hold-end",
         "finish",
     ]
     assert [h.end_sample - h.start_sample for h in script.holds] == [30 * RATE, 30 * RATE]
     assert_no_overlap(script)
+
+
+def cues_in_hold(script, hold, role=None):
+    return [
+        c
+        for c in script.cues
+        if hold.start_sample < c.start_sample < hold.end_sample and role in (None, c.role)
+    ]
+
+
+def test_countdown_every_n_speaks_the_seconds_left_on_their_seconds():
+    script = compile_yaml(ONE_STEP.replace("hold: 30", "hold: 30\n    countdown: {every: 5}"))
+    for hold in script.holds:
+        numbers = cues_in_hold(script, hold, "countdown")
+        assert [c.text for c in numbers] == ["25", "20", "15", "10", "5"]
+        for cue in numbers:
+            assert hold.end_sample - cue.start_sample == int(cue.text) * RATE
+    # every: N with last: M also counts the last M seconds one by one.
+    both = compile_yaml(
+        ONE_STEP.replace("hold: 30", "hold: 30\n    countdown: {every: 10, last: 3}")
+    )
+    numbers = cues_in_hold(both, both.holds[0], "countdown")
+    assert [c.text for c in numbers] == ["20", "10", "3", "2", "1"]
+
+
+def test_countdown_off_speaks_no_numbers():
+    for off in ("off", "0", "false"):
+        script = compile_yaml(ONE_STEP.replace("hold: 30", f"hold: 30\n    countdown: {off}"))
+        assert "countdown" not in roles(script)
+        assert [c.role for c in script.cues if c.kind == "chime"].count("hold-end") == 2
+
+
+def test_warn_cues_start_exactly_that_long_before_the_end():
+    script = compile_yaml(ONE_STEP.replace("hold: 30", "hold: 40\n    warn: [10, 20]"))
+    for hold in script.holds:
+        warns = cues_in_hold(script, hold, "warn")
+        assert [c.text for c in warns] == ["20 seconds left.", "10 seconds left."]
+        assert [hold.end_sample - c.start_sample for c in warns] == [20 * RATE, 10 * RATE]
+    assert_no_overlap(script)
+
+
+def test_fractions_fall_at_their_fraction_of_the_hold():
+    script = compile_yaml(
+        ONE_STEP.replace("hold: 30", "hold: 36\n    halfway: false\n    fractions: [1/3, 2/3]")
+    )
+    for hold in script.holds:
+        cues = cues_in_hold(script, hold, "fraction")
+        assert [c.text for c in cues] == ["A third done.", "Two thirds done."]
+        length = hold.end_sample - hold.start_sample
+        assert [c.start_sample - hold.start_sample for c in cues] == [length // 3, 2 * length // 3]
+        assert not cues_in_hold(script, hold, "halfway")
+
+
+def test_crowded_hold_drops_lower_priority_cues_and_says_so():
+    # A third of 12 s is 4 s in: "8 seconds left." starts there too, and wins, silently.
+    # A quarter (3 s in) would run into the warning: dropped, with a note.
+    script = compile_yaml(
+        ONE_STEP.replace(
+            "hold: 30", "hold: 12\n    countdown: 2\n    warn: 8\n    fractions: [1/4, 1/3]"
+        )
+    )
+    for hold in script.holds:
+        inside = cues_in_hold(script, hold)
+        assert [c.role for c in inside] == ["warn", "countdown", "countdown"]
+        assert hold.end_sample - inside[0].start_sample == 8 * RATE
+    assert any("'A quarter done.' does not fit" in note for note in script.notes)
+    assert not any("third" in note for note in script.notes)
+    assert_no_overlap(script)
+
+
+def test_a_fraction_on_an_every_number_is_left_out_silently():
+    script = compile_yaml(ONE_STEP.replace("hold: 30", "hold: 30\n    countdown: {every: 5}"))
+    assert "halfway" not in roles(script)  # "15" marks the middle
+    assert not script.notes
+
+
+def test_every_numbers_inside_the_start_chime_are_left_out_silently():
+    script = compile_yaml(ONE_STEP.replace("hold: 30", "hold: 25.5\n    countdown: {every: 5}"))
+    numbers = [c.text for c in cues_in_hold(script, script.holds[0], "countdown")]
+    assert numbers == ["20", "15", "10", "5"]  # "25" would start 0.5 s in, on the chime
+    assert not any("'25'" in note for note in script.notes)
+
+
+def test_reps_with_sides_switch_between_sides_and_rest_between_reps():
+    script = compile_yaml(
+        ONE_STEP.replace("rest: 6", "rest: 10\n    switch: 3\n    reps: 2\n    countdown: 0")
+    )
+    gaps = []
+    for cue in script.cues:
+        if cue.role in ("switch", "release"):
+            following = [c for c in script.cues if c.start_sample >= cue.end_sample]
+            if following and following[0].role == "side":
+                gaps.append((cue.role, (following[0].start_sample - cue.end_sample) / RATE))
+    assert gaps == [("switch", 3), ("release", 10), ("switch", 3)]
+
+
+def test_pause_after_step_marks_the_step_end():
+    two = ONE_STEP.replace("rest: 6", "rest: 6\n    pause_after_step: true") + (
+        "  - name: Second\n    hold: 10\n"
+    )
+    script = compile_yaml(two)
+    assert [span.pause_after for span in script.steps] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("language", "side", "switch", "closing"),
+    [
+        (
+            "de",
+            "Linkes Bein.",
+            "Bein wechseln.",
+            "Geschafft, das war die ganze Einheit. Gut gemacht.",
+        ),
+        ("es", "Pierna izquierda.", "Cambia de pierna.", "Rutina terminada. ¡Buen trabajo!"),
+        ("fr", "Jambe gauche.", "Changez de jambe.", "Séance terminée. Bravo !"),
+        ("en", "Left leg.", "Switch legs.", "That is the whole routine. Well done."),
+    ],
+)
+def test_cue_phrases_follow_the_routine_language(language, side, switch, closing):
+    text = f"language: {language}\n" + ONE_STEP.replace("hold: 30", "hold: 30\n    limb: leg")
+    script = compile_yaml(text)
+    spoken = [c.text for c in script.cues if c.kind == "speech"]
+    assert side in spoken and switch in spoken and closing in spoken
+    assert script.language == language
+
+
+def test_the_voice_language_picks_the_phrases_when_the_routine_names_none():
+    routine = parse_routine(ONE_STEP, "test.yaml")
+    phrases = spoken_phrases(routine, language="de")
+    assert "Linke Seite." in phrases and "Seite wechseln." in phrases
+    script = compile_script(
+        routine,
+        {text: 5000 for text in phrases},
+        CHIME_SAMPLES,
+        RATE,
+        language="de",
+    )
+    assert script.language == "de"
+
+
+def test_quiet_keeps_only_numbers_inside_the_hold():
+    text = ONE_STEP.replace(
+        "hold: 30",
+        "hold: 30\n    warn: 10\n    fractions: 1/3\n    countdown: {every: 10, last: 3}",
+    )
+    routine = parse_routine(text, "test.yaml")
+    script = compile_script(routine, lengths(routine), CHIME_SAMPLES, RATE, quiet=True)
+    spoken = [c.text for c in script.cues if c.kind == "speech"]
+    assert spoken == ["20", "10", "3", "2", "1"] * 2

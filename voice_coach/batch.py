@@ -14,19 +14,29 @@ import signal
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .errors import CacheWarning, RoutineError, VoiceCoachError
+from .errors import (
+    CacheWarning,
+    RoutineError,
+    UnknownVoiceError,
+    VoiceCoachError,
+    VoiceWarning,
+    no_voice_for,
+)
 from .export import ExportSettings, Levels, export_files
 from .pipeline import Program, prepare
-from .routine import load_routine
+from .routine import Routine, load_routine
 from .speech import DEFAULT_RATE, Speaker
 
 
 @dataclass(frozen=True)
 class SpeechOptions:
-    """How a routine is spoken: the CLI's --engine, --voice, --rate, --deeper, --quiet, --pan."""
+    """How a routine is spoken: the CLI's --engine, --voice, --rate, --deeper, --quiet, --pan,
+    and ``settings`` (from the user's config and the command line) that override the
+    routine's own (see :func:`routine.parse_routine`)."""
 
     engine: str | None = None
     voice: str | None = None
@@ -34,6 +44,7 @@ class SpeechOptions:
     deeper: bool = False
     quiet: bool = False
     pan: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Program:
@@ -43,21 +54,42 @@ def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Pro
     not grow with the routine's length.
     """
     options = options or SpeechOptions()
-    routine = load_routine(reference)
-    speaker = Speaker(
-        # No voice asked for: one that speaks the routine's language, if it names one.
-        voice=options.voice or routine.language,
-        rate=options.rate or DEFAULT_RATE,
-        engine=options.engine,
-    )
-    return prepare(
-        routine,
-        speaker,
-        deeper=options.deeper,
-        quiet=options.quiet,
-        pan=options.pan,
-        stream_clips=True,
-    )
+    overrides = dict(options.settings)
+    if options.voice:
+        overrides["voice"] = options.voice
+    if options.rate:
+        overrides["rate"] = options.rate
+    routine = load_routine(reference, overrides)
+    return prepare_loaded(routine, options)
+
+
+def prepare_loaded(routine: Routine, options: SpeechOptions) -> Program:
+    """Prepare an already loaded ``routine`` to render, with its voice and rate.
+
+    With no voice chosen, a voice that speaks the routine's language is used; when
+    none is installed, a :class:`VoiceWarning` says so and the default voice speaks.
+    """
+    rate = routine.rate or DEFAULT_RATE
+    by_language = routine.voice is None and routine.language is not None
+
+    def attempt(voice: str | None) -> Program:
+        speaker = Speaker(voice=voice, rate=rate, engine=options.engine)
+        return prepare(
+            routine,
+            speaker,
+            deeper=options.deeper,
+            quiet=options.quiet,
+            pan=options.pan,
+            stream_clips=True,
+        )
+
+    try:
+        return attempt(routine.voice or routine.language)
+    except UnknownVoiceError:
+        if not by_language:
+            raise
+    warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
+    return attempt(None)
 
 
 @dataclass(frozen=True)
@@ -163,6 +195,7 @@ def export_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) 
     """Export one job here, turning a voice-coach error into a result (errors don't pickle)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CacheWarning)
+        warnings.simplefilter("always", VoiceWarning)
         try:
             program = prepare_routine(job.routine, options)
             levels = export_files(program, job.audio, captions_path=job.captions, settings=settings)

@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import RoutineError, VoiceCoachError
+from .errors import ExportError, RoutineError, VoiceCoachError
+from .routine import SOUND_SETS
 
 
 class _Group(click.Group):
@@ -58,7 +59,21 @@ def _speech_options(command):
             "--quiet", is_flag=True, help="Chimes and countdown only: no names or instructions."
         ),
         click.option(
-            "--pan", is_flag=True, help="Stereo: left-side cues left, right-side cues right."
+            "--pan/--no-pan",
+            default=None,
+            help="Stereo: left-side cues left, right-side cues right (default: the config's).",
+        ),
+        click.option(
+            "--countdown",
+            type=_Countdown(),
+            default=None,
+            help="Spoken countdown: the last N seconds, off, or every:N (every:N,last:M).",
+        ),
+        click.option(
+            "--sounds",
+            type=click.Choice(SOUND_SETS),
+            default=None,
+            help="The sound set, over the routine's and the config's.",
         ),
     ]
     for option in reversed(options):
@@ -66,10 +81,61 @@ def _speech_options(command):
     return command
 
 
-def _prepare(routine_name: str, **speech):
-    from .batch import SpeechOptions, prepare_routine
+class _Countdown(click.ParamType):
+    """--countdown: 5, off, every:5 or every:10,last:3; checked, passed on as the YAML
+    form (5, "off", {"every": 5})."""
 
-    return prepare_routine(routine_name, SpeechOptions(**speech))
+    name = "N|off|every:N"
+
+    def convert(self, value, param, ctx):
+        from .routine import setting_value
+
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text.isdigit():
+            raw = int(text)
+        elif text.startswith("every"):
+            parts = dict(part.partition(":")[::2] for part in text.split(","))
+            try:
+                raw = {key.strip(): int(number) for key, number in parts.items()}
+            except ValueError:
+                self.fail(f"{value!r} is not like every:5 or every:10,last:3", param, ctx)
+        else:
+            raw = text
+        try:
+            setting_value("countdown", raw)
+        except ValueError as error:
+            self.fail(str(error).replace("every: N", "every:N"), param, ctx)
+        return raw
+
+
+def _speech(speech: dict):
+    """The SpeechOptions of a command's speech flags over the user's config.
+
+    The config's settings override the routine's; the flags override both.
+    """
+    from .batch import SpeechOptions
+    from .config import load_config
+    from .routine import CONFIG_VOICE
+
+    flags = dict(speech)
+    settings = dict(load_config().settings)
+    pan = flags.pop("pan")
+    config_pan = settings.pop("pan", False)
+    if "voice" in settings:
+        settings[CONFIG_VOICE] = settings.pop("voice")
+    for key in ("countdown", "sounds"):
+        value = flags.pop(key, None)
+        if value is not None:
+            settings[key] = value
+    return SpeechOptions(**flags, pan=config_pan if pan is None else pan, settings=settings)
+
+
+def _prepare(routine_name: str, **speech):
+    from .batch import prepare_routine
+
+    return prepare_routine(routine_name, _speech(speech))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,28 +152,74 @@ def list_command() -> None:
     """List the built-in routines."""
     from .routine import builtin_names, load_routine
 
-    for name in builtin_names():
+    names = builtin_names()
+    width = max(map(len, names)) + 2
+    for name in names:
         routine = load_routine(name)
-        click.echo(f"{name:<16} {routine.name} ({len(routine.steps)} steps)")
+        click.echo(f"{name:<{width}}{routine.name} ({len(routine.steps)} steps)")
+
+
+def _chart_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--chart's FILE, checked before any speech is made: it must end in .png or .svg."""
+    if value is None:
+        return None
+    from .chart import chart_format
+
+    try:
+        chart_format(value)
+    except VoiceCoachError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+    return value
 
 
 @cli.command()
 @click.argument("routine")
+@click.option(
+    "--chart",
+    "chart_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    callback=_chart_path,
+    help="Draw the timeline as a picture instead: FILE.png or FILE.svg (the chart extra).",
+)
 @_speech_options
-def show(routine: str, **speech) -> None:
-    """Print ROUTINE's timeline of cues as a table, with the total time."""
-    from .script import format_script
+def show(routine: str, chart_path: str | None, **speech) -> None:
+    """Print ROUTINE's timeline of cues as a table, with the total time.
 
-    click.echo(format_script(_prepare(routine, **speech).script))
+    With --chart FILE, draw the timeline as a picture instead and print "wrote FILE".
+    """
+    if chart_path is None:
+        from .script import format_script
+
+        click.echo(format_script(_prepare(routine, **speech).script))
+        return
+    from .chart import draw_chart, require_matplotlib
+
+    # Before the speech is made, so a missing extra is reported at once.
+    require_matplotlib()
+    program = _prepare(routine, **speech)
+    draw_chart(program.script, chart_path, title=program.routine.name)
+    click.echo(f"wrote {chart_path}")
 
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=True))
 @_speech_options
 def check(file: str, **speech) -> None:
-    """Validate a routine FILE and report cues that do not fit."""
+    """Validate a routine FILE, reporting every problem at once.
+
+    Also warns of cues that do not fit their slot (they would be left out).
+    """
+    from .routine import find_problems, routine_text
     from .script import clock
 
+    problems = find_problems(*routine_text(file))
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        if len(problems) > 1:
+            click.echo(f"{file}: {_count(len(problems), 'problem')}", err=True)
+        sys.exit(1)
     program = _prepare(file, **speech)
     script = program.script
     for note in script.notes:
@@ -117,6 +229,84 @@ def check(file: str, **speech) -> None:
         f"{_count(len(script.holds), 'hold')} · "
         f"{clock(script.duration)}"
     )
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write.")
+def new(name: str, output: str | None) -> None:
+    """Write a commented routine template called NAME (to NAME.yaml by default)."""
+    from .atomic import atomic_target
+    from .template import routine_template, template_file_name
+
+    path = Path(output or template_file_name(name))
+    if path.exists():
+        raise click.UsageError(f"{path} already exists; choose another name or -o FILE")
+    try:
+        with atomic_target(path) as temp:
+            Path(temp).write_text(routine_template(name), encoding="utf-8")
+    except OSError as error:
+        raise ExportError(
+            f"cannot write {path} ({error.strerror}); check that its folder exists"
+        ) from None
+    click.echo(f"wrote {path}; edit it, then run: voice-coach check {path}")
+
+
+@cli.group()
+def config() -> None:
+    """Your settings: defaults for every routine.
+
+    A TOML file holding voice, rate, volume, countdown, sounds and pan. They
+    override a routine's own settings; command-line flags override them.
+    """
+
+
+@config.command("path")
+def config_path_command() -> None:
+    """Print where the config file is (it need not exist yet)."""
+    from .config import config_path
+
+    click.echo(str(config_path()))
+
+
+@config.command("show")
+def config_show() -> None:
+    """Print the settings in effect and where each comes from."""
+    from .config import CONFIG_KEYS, load_config
+
+    loaded = load_config()
+    state = "" if loaded.exists else " (not created yet; see `voice-coach config init`)"
+    click.echo(f"# {loaded.path}{state}")
+    for key in CONFIG_KEYS:
+        if key in loaded.settings:
+            click.echo(f"{key} = {_toml_value(loaded.settings[key])}  # from the config")
+        else:
+            click.echo(f"# {key}: not set; the routine's or voice-coach's default applies")
+
+
+@config.command("init")
+def config_init() -> None:
+    """Create the config file with every setting commented out."""
+    from .atomic import atomic_target
+    from .config import config_path, config_template
+
+    path = config_path()
+    if path.exists():
+        raise click.UsageError(f"{path} already exists; edit it, or delete it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_target(path) as temp:
+        Path(temp).write_text(config_template(), encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return str(value)
 
 
 _AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3")
@@ -203,10 +393,9 @@ def export(
 
     Several ROUTINEs go into the folder -o names, exported in parallel.
     """
-    from .batch import SpeechOptions
     from .export import ExportSettings
 
-    options = SpeechOptions(**speech)
+    options = _speech(speech)
     settings = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
     # A folder: several routines, a trailing slash, or an existing folder not named
     # like an audio file (-o out.wav where out.wav is a folder is a mistake to report).
@@ -418,9 +607,8 @@ class _ProgressBar:
 @click.option(
     "--volume",
     type=click.FloatRange(0, 200),
-    default=100,
-    show_default=True,
-    help="Starting volume in percent (+ and - change it while playing).",
+    default=None,
+    help="Starting volume in percent, 100 by default (+ and - change it while playing).",
 )
 @click.option("--plain", is_flag=True, help="One line per cue, for screen readers and logs.")
 @click.option(
@@ -435,19 +623,191 @@ def play(routine: str, volume: float, plain: bool, from_article: bool, **speech)
     arrow previous step, r repeat the side, + and - volume, q quit. Ctrl-C stops.
     """
     from .player import play_routine
-    from .routine import load_routine, parse_routine
 
-    if from_article:
-        loaded = parse_routine(_import_article(routine), routine)
-    else:
-        loaded = load_routine(routine)
+    loaded, options = _load_to_play(routine, speech, from_article)
     play_routine(
         loaded,
-        **speech,
+        **options,
         routine_ref=routine,
         plain=plain or None,
-        volume=volume / 100,
+        volume=_volume(volume, loaded),
     )
+
+
+def _load_to_play(reference: str, speech: dict, from_article: bool = False):
+    """The routine to play, with the user's config and the flags applied, and the
+    keyword arguments of ``player.play_routine`` (all but the view's)."""
+    from .routine import load_routine, parse_routine
+
+    options = _speech(speech)
+    overrides = dict(options.settings)
+    for key in ("voice", "rate"):
+        if getattr(options, key):
+            overrides[key] = getattr(options, key)
+    if from_article:
+        loaded = parse_routine(_import_article(reference), reference, overrides)
+    else:
+        loaded = load_routine(reference, overrides)
+    return loaded, {
+        "voice": loaded.voice,
+        "rate": loaded.rate,
+        "engine": options.engine,
+        "deeper": options.deeper,
+        "quiet": options.quiet,
+        "pan": options.pan,
+    }
+
+
+def _volume(flag: float | None, routine) -> float:
+    """The starting volume as a fraction: the flag's, else the config's or routine's."""
+    percent = flag if flag is not None else routine.volume
+    return (100 if percent is None else percent) / 100
+
+
+class _Schedule(click.ParamType):
+    """``--every`` or ``--between``, parsed by ``remind``; a bad value is a usage error."""
+
+    def __init__(self, name: str, parser: str) -> None:
+        self.name = name
+        self.parser = parser
+
+    def convert(self, value, param, ctx):
+        from . import remind
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return getattr(remind, self.parser)(value)
+        except remind.ScheduleError as error:
+            self.fail(str(error), param, ctx)
+
+
+class _RemindCommand(click.Command):
+    """Keeps the arguments as typed, so that --print hands `play` the same options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["voice_coach.arguments"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@cli.command(cls=_RemindCommand)
+@click.argument("routine")
+@click.option(
+    "--every",
+    type=_Schedule("INTERVAL", "parse_interval"),
+    required=True,
+    help="How often: 30m, 2h, 1h30m (1 minute to 24 hours).",
+)
+@click.option(
+    "--between",
+    type=_Schedule("HH:MM-HH:MM", "parse_window"),
+    help="Daily window, such as 09:00-17:00 or 22:00-02:00 (default: all day).",
+)
+@click.option(
+    "--print",
+    "print_as",
+    type=click.Choice(["cron", "systemd"]),
+    help="Print crontab lines or systemd units that play ROUTINE at these times, and exit.",
+)
+@_speech_options
+@click.option(
+    "--volume",
+    type=click.FloatRange(0, 200),
+    default=None,
+    help="Volume in percent of the prompt and the routine, 100 by default.",
+)
+@click.option("--plain", is_flag=True, help="One line per cue, for screen readers and logs.")
+@click.pass_context
+def remind(
+    ctx: click.Context,
+    routine: str,
+    every,
+    between,
+    print_as: str | None,
+    volume: float | None,
+    plain: bool,
+    **speech,
+) -> None:
+    """Remind you to do ROUTINE: at each time speak a prompt, then play it.
+
+    Runs in the foreground until Ctrl-C. Reminders fall on the window's start and
+    every interval after it, up to and including its end. Any key within 10 seconds
+    of the prompt skips that time; q while the routine plays ends that round.
+    """
+    from .remind import ALL_DAY, Schedule, cron_text, remind_in_foreground, systemd_text, unit_name
+
+    # Loaded as `play` loads it; a bad routine fails now, not at the first reminder.
+    loaded, options = _load_to_play(routine, speech)
+    schedule = Schedule(every, between or ALL_DAY)
+    if print_as is not None:
+        command = [*_voice_coach_command(), *_play_arguments(ctx, routine)]
+        if print_as == "cron":
+            # cron jobs lack the session's XDG_RUNTIME_DIR, where the sound server listens.
+            runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+            text = cron_text(
+                schedule, command, title=loaded.name, environment={"XDG_RUNTIME_DIR": runtime_dir}
+            )
+        else:
+            text = systemd_text(schedule, command, title=loaded.name, unit=unit_name(routine))
+        click.echo(text, nl=False)
+        return
+    remind_in_foreground(
+        loaded,
+        schedule,
+        **options,
+        routine_ref=routine,
+        plain=plain or None,
+        volume=_volume(volume, loaded),
+        report=click.echo,
+        warn=lambda message: click.echo(f"voice-coach: warning: {message}", err=True),
+    )
+
+
+def _voice_coach_command() -> list[str]:
+    """How a scheduler starts this voice-coach: the running script's absolute path,
+    else the one on PATH, else this Python with ``-m voice_coach``."""
+    import shutil
+
+    script = Path(sys.argv[0])
+    if script.name == "voice-coach" and script.is_file():
+        return [str(script.absolute())]
+    found = shutil.which("voice-coach")
+    if found:
+        return [str(Path(found).absolute())]
+    return [sys.executable, "-m", "voice_coach"]
+
+
+def _play_arguments(ctx: click.Context, routine: str) -> list[str]:
+    """The `play` command line a scheduler runs: the routine (a file by its absolute
+    path: cron and systemd start in another folder) and, as typed, every option given
+    that `play` takes too."""
+
+    def by_name(command: click.Command) -> dict[str, click.Option]:
+        return {
+            name: param
+            for param in command.params
+            if isinstance(param, click.Option)
+            for name in (*param.opts, *param.secondary_opts)
+        }
+
+    given, shared = by_name(ctx.command), by_name(cli.commands["play"])
+    arguments = ["play", str(Path(routine).absolute()) if Path(routine).exists() else routine]
+    words = iter(ctx.meta["voice_coach.arguments"])
+    for word in words:
+        if word == "--":
+            break
+        name, has_value, value = word.partition("=")
+        option = given.get(name)
+        if option is None:  # ROUTINE
+            continue
+        if not (option.is_flag or option.count or has_value):
+            value = next(words, "")
+        if name not in shared:  # --every, --between, --print
+            continue
+        if name == "--voice" and Path(value).is_file():  # a Piper voice file
+            value = str(Path(value).absolute())
+        arguments += [name, value] if not (option.is_flag or option.count) else [name]
+    return arguments
 
 
 @cli.command()

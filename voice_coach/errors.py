@@ -53,6 +53,25 @@ class ExportError(VoiceCoachError):
     """An audio or timeline file could not be written."""
 
 
+class ConfigError(RoutineError):
+    """The user's config file cannot be used (reported as FILE:LINE like a routine)."""
+
+
+class VoiceWarning(UserWarning):
+    """No installed voice speaks the routine's language; the default voice speaks it.
+
+    Printed by the CLI as one line, like :class:`CacheWarning`.
+    """
+
+
+def no_voice_for(language: str) -> str:
+    """The one line of a :class:`VoiceWarning`."""
+    return (
+        f"no installed voice speaks '{language}', the routine's language; the default voice "
+        "reads it (see `voice-coach voices`, or install one, e.g. espeak-ng-data)"
+    )
+
+
 class CacheWarning(UserWarning):
     """The clip cache could not be used as asked; voice-coach carried on without it.
 

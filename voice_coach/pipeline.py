@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from .audiofile import read_mono
+from .errors import RoutineError, VoiceCoachError
 from .mixer import DEFAULT_BLOCK_SAMPLES, ClipKey, Mixer, render_blocks
+from .phrases import language_of_voice
 from .routine import Routine
 from .script import CHIME, SPEECH, Script, compile_script, player_phrases, spoken_phrases
-from .sounds import load_chimes
-from .speech import Speaker
+from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
+from .speech import PEAK_LIMIT, Speaker
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ def prepare(
     quiet: bool = False,
     pan: bool = False,
     stream_clips: bool = False,
+    continues: bool = False,
 ) -> Program:
     """Synthesise (or fetch from the cache) every clip, measure it, and compile the Script.
 
@@ -75,8 +78,21 @@ def prepare(
     must never wait for a disk.
     """
     speaker = speaker or Speaker()
-    phrases = [*spoken_phrases(routine, deeper=deeper, quiet=quiet), *player_phrases()]
-    chimes = load_chimes(speaker.sample_rate)
+    # The cue phrases are in the routine's language, else in the voice's.
+    language = routine.language or language_of_voice(speaker.voice)
+    phrases = [
+        *spoken_phrases(routine, deeper=deeper, quiet=quiet, language=language),
+        *player_phrases(language),
+    ]
+    phrases = list(dict.fromkeys(phrases))
+    chime_gain, speech_gain = level_gains(routine)
+    chimes = {
+        name: (clip * chime_gain).astype(np.float32)
+        for name, clip in routine_sounds(routine, speaker.sample_rate).items()
+    }
+    check_sounds_fit(
+        routine, {name: len(clip) for name, clip in chimes.items()}, speaker.sample_rate
+    )
     clips: Mapping[ClipKey, np.ndarray]
     if stream_clips:
         files = speaker.clip_files(phrases)
@@ -85,11 +101,12 @@ def prepare(
             {(SPEECH, text): file.path for text, file in files.items()},
             {(CHIME, name): clip for name, clip in chimes.items()},
             speaker.sample_rate,
+            speech_gain,
         )
     else:
         speech = speaker.clips(phrases)
         lengths = {text: len(clip) for text, clip in speech.items()}
-        clips = {(SPEECH, text): clip for text, clip in speech.items()}
+        clips = {(SPEECH, text): _scaled(clip, speech_gain) for text, clip in speech.items()}
         clips.update({(CHIME, name): clip for name, clip in chimes.items()})
     script = compile_script(
         routine,
@@ -98,8 +115,78 @@ def prepare(
         speaker.sample_rate,
         deeper=deeper,
         quiet=quiet,
+        language=language,
+        continues=continues,
     )
     return Program(routine=routine, script=script, clips=clips, pan=pan)
+
+
+def level_gains(routine: Routine) -> tuple[float, float]:
+    """The linear gains of the sounds and of speech for the routine's ``chime_level``
+    and ``speech_level``.
+
+    Their ratio is what the routine asks for; both are then scaled together so that
+    the louder of the two peaks sits where it does at the default levels: a raised
+    level never clips, and the levels only move against each other.
+    """
+    chime_gain = 10 ** (routine.chime_level / 20)
+    speech_gain = 10 ** (routine.speech_level / 20)
+    ceiling = max(PEAK, PEAK_LIMIT)
+    loudest = max(PEAK * chime_gain, PEAK_LIMIT * speech_gain)
+    scale = ceiling / loudest
+    return chime_gain * scale, speech_gain * scale
+
+
+def check_sounds_fit(routine: Routine, sound_samples: Mapping[str, int], sample_rate: int) -> None:
+    """Refuse a hold shorter than the sound that starts it (a long custom sound, or the
+    bell set's 1.1 s strike on a 1 s hold): the hold's cues would not fit in it."""
+    opening = max(sound_samples["hold-start"], sound_samples["last-set"])
+    for index, step in enumerate(routine.steps):
+        if round(step.hold * sample_rate) < opening:
+            raise RoutineError(
+                f"step {index + 1} ({step.name}): its {step.hold:g} s hold is shorter than "
+                f"the {opening / sample_rate:.1f} s sound that starts it; lengthen the hold "
+                "or choose shorter sounds",
+                routine.source,
+            )
+
+
+def routine_sounds(routine: Routine, sample_rate: int) -> dict[str, np.ndarray]:
+    """The routine's sounds: its built-in set, with its own files in place of some.
+
+    A routine's own files are looked for beside the routine file, and must stay
+    in its folder (:func:`sounds.resolve_sound_path`); problems are reported at the
+    line that names the file.
+    """
+    sounds = dict(load_sound_set(routine.sounds.set, sample_rate))
+    if not routine.sounds.custom:
+        return sounds
+    source = Path(routine.source)
+    if not source.is_file():
+        line = routine.sounds.custom[0].line
+        raise RoutineError(
+            "sound files are only found beside a routine file; save the routine as a "
+            ".yaml file in the folder that holds them",
+            routine.source,
+            line,
+        )
+    for custom in routine.sounds.custom:
+        path = resolve_sound_path(
+            source.parent, custom.path, source=routine.source, line=custom.line
+        )
+        try:
+            sounds[custom.name] = load_sound_file(path, sample_rate)
+        except RoutineError:
+            raise
+        except VoiceCoachError as error:
+            raise RoutineError(
+                f"sound '{custom.name}': {error}", routine.source, custom.line
+            ) from None
+    return sounds
+
+
+def _scaled(clip: np.ndarray, gain: float) -> np.ndarray:
+    return clip if gain == 1.0 else (clip * np.float32(gain)).astype(np.float32)
 
 
 class CachedClips(Mapping[ClipKey, np.ndarray]):
@@ -116,7 +203,9 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
         files: Mapping[ClipKey, Path],
         resident: Mapping[ClipKey, np.ndarray],
         sample_rate: int,
+        gain: float = 1.0,
     ) -> None:
+        self._gain = gain
         self._files = dict(files)
         self._resident = dict(resident)
         self._loaded: OrderedDict[ClipKey, np.ndarray] = OrderedDict()
@@ -128,7 +217,7 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
         if key in self._loaded:
             self._loaded.move_to_end(key)
             return self._loaded[key]
-        clip = read_mono(self._files[key], self._sample_rate)
+        clip = _scaled(read_mono(self._files[key], self._sample_rate), self._gain)
         self._loaded[key] = clip
         if len(self._loaded) > self.KEEP:
             self._loaded.popitem(last=False)

@@ -20,6 +20,7 @@ import select
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,13 +28,13 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from .errors import NoSoundDeviceError, PlaybackError
+from .errors import NoSoundDeviceError, PlaybackError, UnknownVoiceError, VoiceWarning, no_voice_for
 from .mixer import ClipKey, noise_floor
+from .phrases import phrases_for
 from .routine import Routine
 from .script import (
     LEAD_IN_NUMBERS,
     PREROLL_SECONDS,
-    RESUMING_PHRASE,
     SPEECH,
     Script,
     clock,
@@ -58,9 +59,12 @@ MAX_VOLUME = 2.0
 LEAD_IN_GAP_SECONDS = 0.4
 
 
-def lead_in_audio(clips: dict[ClipKey, np.ndarray], sample_rate: int) -> np.ndarray:
-    """The float mono lead-in spoken on resume, ending where the routine goes on."""
-    resuming = clips[(SPEECH, RESUMING_PHRASE)]
+def lead_in_audio(
+    clips: dict[ClipKey, np.ndarray], sample_rate: int, language: str = "en"
+) -> np.ndarray:
+    """The float mono lead-in spoken on resume ("Resuming." in the routine's language,
+    then 3, 2, 1), ending where the routine goes on."""
+    resuming = clips[(SPEECH, phrases_for(language).resuming)]
     first_number = len(resuming) + round(LEAD_IN_GAP_SECONDS * sample_rate)
     total = first_number + len(LEAD_IN_NUMBERS) * sample_rate
     audio = np.zeros(total, dtype=np.float32)
@@ -135,17 +139,26 @@ class Transport:
         self._lock = threading.Lock()
         self._inserted: np.ndarray | None = None
         self._inserted_at = 0
+        #: Where steps with ``pause_after_step`` end: playback waits there for a key.
+        self._pause_points: list[int] = []
+        self._waited_at: int | None = None
+        #: Set (on the audio thread) when playback stops to wait after a step; the
+        #: main loop says so once and clears it.
+        self.waiting = False
         if program is not None:
             self.attach(program)
 
     def attach(self, program: Program, *, complete: bool = True) -> None:
         """Play ``program`` from the current position on (see the class notes)."""
-        lead_in = lead_in_audio(program.clips, self.rate)
+        lead_in = lead_in_audio(program.clips, self.rate, program.script.language)
         turn_starts = _turn_starts(program.script)
         mixer = program.mixer()
         with self._lock:
             self.script, self.mixer = program.script, mixer
             self._lead_in, self._turn_starts = lead_in, turn_starts
+            self._pause_points = [
+                span.end_sample for span in program.script.steps[:-1] if span.pause_after
+            ]
             self.complete = complete
             self.ready_until = (
                 program.script.length_samples if complete else program.script.steps[0].end_sample
@@ -175,7 +188,22 @@ class Transport:
                 self._inserted = None
             self._log(len(piece), None)
             return len(piece)
-        count = min(frames, self.ready_until - self.position)
+        stop = next(
+            (
+                p
+                for p in self._pause_points
+                if p > self.position or p == self.position != self._waited_at
+            ),
+            None,
+        )
+        if stop == self.position:
+            # The end of a step that waits for the listener: pause as a key would.
+            self.paused, self._waited_at, self.waiting = True, stop, True
+            self._log(frames, None)
+            return frames
+        count = min(
+            frames, (stop or self.ready_until) - self.position, self.ready_until - self.position
+        )
         if count <= 0:  # the rest of the routine is still being prepared
             self._log(frames, None)
             return frames
@@ -198,7 +226,20 @@ class Transport:
     @_when_ready
     def toggle_pause(self) -> str:
         """Pause, or resume with the spoken lead-in; returns what happened."""
-        if not self.paused:
+        return self._set_paused(not self.paused)
+
+    @_when_ready
+    def pause(self) -> str:
+        """Pause, unless paused already (media keys' Pause)."""
+        return "already paused" if self.paused else self._set_paused(True)
+
+    @_when_ready
+    def resume(self) -> str:
+        """Resume with the spoken lead-in, unless playing already (media keys' Play)."""
+        return self._set_paused(False) if self.paused else "already playing"
+
+    def _set_paused(self, paused: bool) -> str:
+        if paused:
             self.paused = True
             self._inserted = None
             return "paused"
@@ -211,6 +252,11 @@ class Transport:
         """Jump to the start of the next step (or the closing, after the last)."""
         steps = self.script.steps
         current = self._step_index()
+        if self.paused and self.position == self._waited_at:
+            # Waiting after a step, at the next one's start: "next" goes on, as space does.
+            self.paused = False
+            self._inserted, self._inserted_at = self._lead_in, 0
+            return f"to step {current + 1}"
         if current + 1 < len(steps):
             return self._jump(steps[current + 1].start_sample, f"step {current + 2}")
         return self._jump(steps[-1].end_sample, "the end")
@@ -247,6 +293,7 @@ class Transport:
     def _jump(self, target: int, label: str) -> str:
         self.position = max(0, min(target, self.script.length_samples))
         self._inserted = None
+        self._waited_at = None
         self.jumped_at_output = self.output_index
         return f"to {label}"
 
@@ -672,7 +719,15 @@ def play_routine(
         speaker = Speaker(voice=voice or routine.language, rate=rate or DEFAULT_RATE, engine=engine)
         options = {"deeper": deeper, "quiet": quiet, "pan": pan}
         first_step = dataclasses.replace(routine, steps=routine.steps[:1])
-        transport.attach(prepare(first_step, speaker, **options), complete=len(routine.steps) == 1)
+        try:
+            first = prepare(first_step, speaker, **options, continues=len(routine.steps) > 1)
+        except UnknownVoiceError:
+            if voice or not routine.language:
+                raise
+            warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
+            speaker = Speaker(voice=None, rate=rate or DEFAULT_RATE, engine=engine)
+            first = prepare(first_step, speaker, **options, continues=len(routine.steps) > 1)
+        transport.attach(first, complete=len(routine.steps) == 1)
         if len(routine.steps) > 1:
 
             def prepare_the_rest() -> None:
@@ -702,35 +757,48 @@ def _run(
     keys = keys if keys is not None else sys.stdin
     use_plain = plain if plain is not None else not out.isatty()
     view = PlainView(transport.script, out) if use_plain else RichView(transport.script, title, out)
+    # Imported here: the sound is already playing, so its import costs no start-up time.
+    from .mpris import MediaControls
+
+    media = MediaControls(transport, title)
+    media.start()
     try:
         # PortAudio's ALSA code prints assertion lines from its audio thread when a
         # device dies, and again on closing it; our one-line report comes after.
         with _quiet_c_stderr():
             try:
                 with keyboard(keys) as fd:
-                    _loop(transport, output, view, fd, failures or [])
+                    _loop(transport, output, view, fd, failures or [], media)
             finally:
                 _close(output, drain=transport.finished)
     finally:
+        media.close()
         view.close()
 
 
-def _loop(transport: Transport, output, view, fd: int | None, failures: list) -> None:
+def _loop(transport: Transport, output, view, fd: int | None, failures: list, media) -> None:
     while True:
         if failures:
             raise failures[0]
-        for command in read_commands(fd, POLL_SECONDS):
+        for notice in media.notices():
+            view.event(notice)
+        if transport.waiting:
+            transport.waiting = False
+            view.event("step done, waiting: press space to go on")
+        for command in read_commands(fd, POLL_SECONDS) + media.commands():
             if command == "quit":
                 view.event("quit")
                 return
             view.event(_apply(transport, command))
             if command in ("next", "previous", "repeat"):
                 view.seek(transport.position)
+                media.seek(transport.position)
         view.script = transport.script
         position = audio_position(output, transport)
         if position is None and transport.paused:
             position = transport.position  # where resuming will start
         view.update(position, transport.paused, transport.volume)
+        media.follow(position)
         if not output.active:
             if transport.finished:
                 break
@@ -755,6 +823,10 @@ def _close(output, drain: bool = False) -> None:
 def _apply(transport: Transport, command: str) -> str:
     if command == "pause":
         return transport.toggle_pause()
+    if command == "resume":  # media keys' Play
+        return transport.resume()
+    if command == "pause-only":  # media keys' Pause
+        return transport.pause()
     if command == "next":
         return transport.next_step()
     if command == "previous":

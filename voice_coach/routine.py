@@ -11,13 +11,14 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import RoutineError, RoutineNotFoundError
+from .phrases import base_language, language_of_voice
 
 #: The built-in routines, shipped as package data (plain files in the wheel too).
 BUILTIN_FOLDER = Path(__file__).resolve().parent / "routines"
@@ -33,24 +34,49 @@ MAX_STEPS = 500
 
 SIDES = ("each", "none")
 
-#: Step settings a routine's ``defaults`` may set, with the built-in value of each.
+#: Step settings a routine's ``defaults`` or any step may set, with the built-in value of each.
 DEFAULTS: dict[str, Any] = {
     "hold": 30,
     "prep": 5,
     "rest": 5,
+    "switch": 5,
     "reps": 1,
     "sides": "each",
     "countdown": 5,
+    "warn": (),
     "halfway": True,
+    "fractions": (),
     "limb": "side",
+    "pause_after_step": False,
 }
+#: Settings of the whole routine, how it sounds: ``defaults`` may set them, steps may not.
+ROUTINE_SETTINGS: dict[str, Any] = {
+    "sounds": "chime",
+    "chime_level": 0.0,
+    "speech_level": 0.0,
+    "voice": None,
+    "rate": None,
+    "volume": None,
+}
+#: The built-in sound sets (``sounds/`` in the package) and the sounds each one has.
+SOUND_SETS = ("chime", "bell", "woodblock", "beep")
+SOUND_NAMES = ("hold-start", "hold-end", "last-set", "finish")
+SOUND_SUFFIXES = (".wav", ".flac", ".ogg")
+#: Quietest and loudest relative level, in dB, of chimes and of speech.
+LEVEL_RANGE = (-30.0, 12.0)
+#: Fractions a hold may be cued at, by how they are written.
+FRACTION_NAMES = {"1/4": (1, 4), "1/3": (1, 3), "1/2": (1, 2), "2/3": (2, 3), "3/4": (3, 4)}
 ROUTINE_KEYS = ("name", "description", "language", "defaults", "steps")
+#: The override key of the user config's voice: it applies to routines in its language
+#: only (a routine in German is not read by the English voice the user prefers).
+CONFIG_VOICE = "config_voice"
 #: A language code as voices name them: "en", "en_US", "en-GB", "pt-BR".
 LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
 #: yaml.safe_load's loader, in its libyaml (C) build when PyYAML has one: the same
 #: safe subset of YAML, parsed several times faster.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STEP_KEYS = ("name", "instructions", "deeper", *DEFAULTS)
+DEFAULTS_KEYS = (*DEFAULTS, *ROUTINE_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -68,11 +94,43 @@ class Step:
     halfway: bool
     limb: str
     deeper: str | None = None
+    #: Speak the seconds left every this many seconds ("25 ... 20 ... 15"); 0 is off.
+    countdown_every: int = 0
+    #: "N seconds left" cues, in seconds before the end, largest first.
+    warn: tuple[int, ...] = ()
+    #: Cues at these fractions of the hold, as (numerator, denominator), in order.
+    fractions: tuple[tuple[int, int], ...] = ()
+    #: Seconds of quiet between the two sides (after the switch cue).
+    switch: float = 5
+    #: The live player waits for a key after this step.
+    pause_after_step: bool = False
 
     @property
     def side_names(self) -> tuple[str | None, ...]:
         """The sides held in each rep, in order: ``("left", "right")`` or ``(None,)``."""
         return ("left", "right") if self.sides == "each" else (None,)
+
+
+@dataclass(frozen=True)
+class CustomSound:
+    """A routine's own sound file for one of :data:`SOUND_NAMES`, as written in the routine.
+
+    ``path`` is relative to the routine's folder (checked to stay inside it when
+    the sound is loaded, as links can only be followed there); ``line`` is where
+    it was given, for error messages.
+    """
+
+    name: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Sounds:
+    """Which sounds a routine uses: a built-in set, with some sounds replaced by files."""
+
+    set: str = "chime"
+    custom: tuple[CustomSound, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +144,15 @@ class Routine:
     #: The language the routine is written in (a code such as "en" or "de_DE"), if given;
     #: it picks a voice that speaks it when no voice is asked for.
     language: str | None = None
+    sounds: Sounds = Sounds()
+    #: Level of the sounds and of speech, in dB relative to where voice-coach puts them.
+    chime_level: float = 0.0
+    speech_level: float = 0.0
+    #: The routine's own choice of voice, rate (words a minute) and playing volume
+    #: (percent); the user's config and command line override them.
+    voice: str | None = None
+    rate: int | None = None
+    volume: float | None = None
 
 
 #: Unicode categories dropped from spoken text: controls (a terminal escape could
@@ -131,6 +198,8 @@ def routine_schema() -> dict[str, Any]:
         kind = "integer" if whole else "number"
         return {"type": kind, "minimum": lowest, "maximum": highest, "description": description}
 
+    fraction = {"enum": [*FRACTION_NAMES, *(n / d for n, d in FRACTION_NAMES.values())]}
+
     settings = {
         "hold": number("Seconds each hold lasts.", 1, MAX_SECONDS),
         "prep": number("Seconds of quiet after the instructions, to get into position.", 0,
@@ -143,6 +212,40 @@ def routine_schema() -> dict[str, Any]:
         "halfway": {"type": "boolean", "description": "A cue at the midpoint of long holds."},
         "limb": {"type": "string", "minLength": 1, "maxLength": 20,
                  "description": 'One word for side cues: "Left leg", "Switch legs".'},
+        "switch": number("Seconds of quiet between the two sides.", 0, MAX_SECONDS),
+        "warn": {"description": '"N seconds left" cues, such as [10].',
+                 "anyOf": [number("", 1, MAX_SECONDS, whole=True),
+                           {"type": "array", "items": number("", 1, MAX_SECONDS, whole=True)}]},
+        "fractions": {"description": "Cues at these fractions of each hold, such as [1/3, 2/3].",
+                      "anyOf": [fraction, {"type": "array", "items": fraction}]},
+        "pause_after_step": {"type": "boolean",
+                             "description": "Live play waits for a key after the step."},
+    }  # fmt: skip
+    settings["countdown"] = {
+        "description": "Speak the last N seconds (0 or off: none), or every N seconds.",
+        "anyOf": [
+            settings["countdown"],
+            {"enum": ["off", False]},
+            {"type": "object", "additionalProperties": False, "required": ["every"],
+             "properties": {"every": number("Every N seconds.", 1, MAX_SECONDS, whole=True),
+                            "last": number("And the last N one by one.", 0, MAX_COUNTDOWN,
+                                           whole=True)}},
+        ],
+    }  # fmt: skip
+    sound_file = {"type": "string", "pattern": r"^[^/\\~][^\\]*\.(wav|flac|ogg|WAV|FLAC|OGG)$",
+                  "description": "A file beside the routine (its folder or below)."}  # fmt: skip
+    whole_routine = {
+        "sounds": {"description": "A sound set, or a set with some sounds from files.",
+                   "anyOf": [{"enum": list(SOUND_SETS)},
+                             {"type": "object", "additionalProperties": False,
+                              "properties": {"set": {"enum": list(SOUND_SETS)},
+                                             **{name: sound_file for name in SOUND_NAMES}}}]},
+        "chime_level": number("Sounds, in dB, against speech.", *LEVEL_RANGE),
+        "speech_level": number("Speech, in dB, against the sounds.", *LEVEL_RANGE),
+        "voice": {"type": "string", "minLength": 1, "maxLength": 200,
+                  "description": "Voice id, name or language (voice-coach voices)."},
+        "rate": number("Words a minute.", 60, 400, whole=True),
+        "volume": number("Playing volume in percent.", 0, 200),
     }  # fmt: skip
     step = {
         "type": "object",
@@ -168,7 +271,7 @@ def routine_schema() -> dict[str, Any]:
             "language": {"type": "string", "pattern": f"^{LANGUAGE_CODE.pattern}$",
                          "description": "A language code (en, en_US, de) to pick a voice."},
             "defaults": {"type": "object", "additionalProperties": False,
-                         "properties": settings},
+                         "properties": {**settings, **whole_routine}},
             "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": step},
         },
     }  # fmt: skip
@@ -184,8 +287,10 @@ def builtin_names() -> list[str]:
     )
 
 
-def load_routine(name_or_path: str | Path) -> Routine:
+def load_routine(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Routine:
     """Load a routine from a file path, or a built-in by name (such as ``hamstrings``).
+
+    ``overrides`` are as in :func:`parse_routine`.
 
     Raises
     ------
@@ -193,6 +298,15 @@ def load_routine(name_or_path: str | Path) -> Routine:
         When ``name_or_path`` is neither an existing file nor a built-in name.
     RoutineError
         When the file exists but is not a valid routine (message names file and line).
+    """
+    text, source = routine_text(name_or_path)
+    return parse_routine(text, source, overrides)
+
+
+def routine_text(name_or_path: str | Path) -> tuple[str, str]:
+    """The YAML text of a routine file or built-in, and its name for messages.
+
+    Raises as :func:`load_routine` does for files that cannot be read as text.
     """
     text_name = str(name_or_path)
     if not text_name.strip():
@@ -213,10 +327,10 @@ def load_routine(name_or_path: str | Path) -> Routine:
             ) from None
         except OSError as error:
             raise RoutineError(f"cannot read the file ({error.strerror})", text_name) from None
-        return parse_routine(_decode(data, text_name), text_name)
+        return _decode(data, text_name), text_name
     if text_name in builtin_names():
         resource = BUILTIN_FOLDER / f"{text_name}.yaml"
-        return parse_routine(resource.read_text(encoding="utf-8"), f"{text_name}.yaml")
+        return resource.read_text(encoding="utf-8"), f"{text_name}.yaml"
     suggestion = difflib.get_close_matches(text_name, builtin_names(), n=1)
     hint = f"did you mean '{suggestion[0]}'? " if suggestion else ""
     raise RoutineNotFoundError(
@@ -235,8 +349,32 @@ def _decode(data: bytes, source: str) -> str:
         raise RoutineError("the file is not UTF-8 text; save it as UTF-8", source, line) from None
 
 
-def parse_routine(text: str, source: str = "<routine>") -> Routine:
-    """Parse and validate routine YAML ``text``; ``source`` names it in error messages."""
+def parse_routine(
+    text: str, source: str = "<routine>", overrides: Mapping[str, Any] | None = None
+) -> Routine:
+    """Parse and validate routine YAML ``text``; ``source`` names it in error messages.
+
+    ``overrides`` are settings (checked by :func:`setting_value`) from the user's
+    config and the command line; they win over the routine's own.
+    """
+    return _parse(text, source, overrides, collect=False)
+
+
+def find_problems(text: str, source: str = "<routine>") -> list[RoutineError]:
+    """Every problem in routine YAML ``text``, not just the first (empty when it is valid).
+
+    Broken YAML, or a shape so wrong that nothing past it can be read, is one problem.
+    """
+    try:
+        _parse(text, source, None, collect=True)
+    except _Problems as found:
+        return found.problems
+    except RoutineError as error:
+        return [error]
+    return []
+
+
+def _parse(text: str, source: str, overrides, collect: bool) -> Routine:
     try:
         data = yaml.load(text, Loader=_SAFE_LOADER)
         lines = _line_map(text)
@@ -276,7 +414,26 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
         raise RoutineError(
             "the YAML is nested too deeply; a routine needs only a few levels", source
         ) from None
-    return _Validator(source, lines).routine(data)
+    validator = _Validator(source, lines, overrides, collect)
+    try:
+        return validator.routine(data)
+    except RoutineError as error:
+        if collect and validator.problems:
+            # Several problems: RoutineError carries them all for `check`.
+            problems = list(validator.problems)
+            if error not in problems:
+                problems.append(error)
+            problems.sort(key=lambda problem: problem.line or 0)
+            raise _Problems(problems) from None
+        raise
+
+
+class _Problems(Exception):
+    """Several problems found at once (only while collecting them for `check`)."""
+
+    def __init__(self, problems: list[RoutineError]) -> None:
+        super().__init__(str(problems[0]))
+        self.problems = problems
 
 
 class _DuplicateKey(Exception):
@@ -317,11 +474,30 @@ def _line_map(text: str) -> dict[tuple, int]:
 
 
 class _Validator:
-    """Checks plain YAML data against the routine format, raising RoutineError."""
+    """Checks plain YAML data against the routine format, raising RoutineError.
 
-    def __init__(self, source: str, lines: dict[tuple, int]) -> None:
+    With ``collect``, problems that leave the rest of the file readable (a bad
+    value, an unknown key) are gathered in ``problems`` instead, so one run of
+    ``check`` can report them all.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        lines: dict[tuple, int],
+        overrides: Mapping[str, Any] | None = None,
+        collect: bool = False,
+    ) -> None:
         self.source = source
         self.lines = lines
+        # Overrides come as written (config, flags, API), checked here like the routine's.
+        self.overrides = {
+            key: value if key == CONFIG_VOICE else setting_value(key, value)
+            for key, value in (overrides or {}).items()
+        }
+        self.collect = collect
+        self.problems: list[RoutineError] = []
+        self.written_defaults: set[str] = set()
 
     def fail(self, path: tuple, message: str) -> RoutineError:
         # A value given by alias has no line of its own; its key's line is next best.
@@ -331,29 +507,53 @@ class _Validator:
             line = self.lines.get(path)
         return RoutineError(message, self.source, line or 1)
 
+    def attempt(self, check, *args, fallback: Any = None) -> Any:
+        """``check(*args)``; when collecting, a problem is noted and ``fallback`` returned."""
+        try:
+            return check(*args)
+        except RoutineError as problem:
+            if not self.collect:
+                raise
+            self.problems.append(problem)
+            return fallback
+
     def routine(self, data: Any) -> Routine:
         if data is None:
             raise self.fail((), "the file is empty; a routine needs a 'name' and a list of 'steps'")
         if not isinstance(data, dict):
             raise self.fail((), "a routine is a mapping with 'name' and 'steps' at the top level")
         self.known_keys(data, (), ROUTINE_KEYS, "routine")
-        name = self.text(data, (), "name", required=True)
-        description = self.text(data, (), "description", required=False) or ""
-        language = data.get("language")
-        if language is not None and (
-            not isinstance(language, str) or not LANGUAGE_CODE.fullmatch(language)
-        ):
-            raise self.fail(
-                ("language",), "'language' must be a language code such as 'en', 'en_US' or 'de'"
-            )
-        defaults = dict(DEFAULTS)
+        name = self.attempt(self.text, data, (), "name", True, fallback="?")
+        description = self.attempt(self.text, data, (), "description", False) or ""
+        language = self.attempt(self.language, data)
+        defaults = {key: setting_value(key, value) for key, value in DEFAULTS.items()}
+        whole = dict(ROUTINE_SETTINGS, sounds=Sounds())
         raw_defaults = data.get("defaults")
         if raw_defaults is not None:
             if not isinstance(raw_defaults, dict):
                 raise self.fail(("defaults",), "'defaults' must be a mapping such as 'hold: 30'")
-            self.known_keys(raw_defaults, ("defaults",), tuple(DEFAULTS), "defaults")
+            self.known_keys(raw_defaults, ("defaults",), DEFAULTS_KEYS, "defaults")
+            self.written_defaults = set(raw_defaults)
             for key in raw_defaults:
-                defaults[key] = self.setting(raw_defaults, ("defaults",), key)
+                if key in DEFAULTS:
+                    defaults[key] = self.attempt(
+                        self.setting, raw_defaults, ("defaults",), key, fallback=defaults[key]
+                    )
+                elif key in ROUTINE_SETTINGS:
+                    whole[key] = self.attempt(
+                        self.setting, raw_defaults, ("defaults",), key, fallback=whole[key]
+                    )
+        config_voice = self.overrides.get(CONFIG_VOICE)
+        if config_voice and _speaks(config_voice, language):
+            whole["voice"] = config_voice
+        for key, value in self.overrides.items():
+            if key == "sounds":
+                # A set chosen elsewhere keeps the routine's own sound files.
+                whole[key] = replace(
+                    whole[key], set=value.set, custom=whole[key].custom or value.custom
+                )
+            elif key in ROUTINE_SETTINGS:
+                whole[key] = value
         if "steps" not in data:
             raise self.fail((), "the routine has no 'steps'; add a list of steps, each with a name")
         raw_steps = data["steps"]
@@ -361,9 +561,16 @@ class _Validator:
             raise self.fail(("steps",), "'steps' must be a non-empty list, each item with a name")
         if len(raw_steps) > MAX_STEPS:
             raise self.fail(("steps",), f"a routine may have at most {MAX_STEPS} steps")
-        steps = tuple(self.step(item, index, defaults) for index, item in enumerate(raw_steps))
+        steps = tuple(
+            step
+            for index, item in enumerate(raw_steps)
+            if (step := self.attempt(self.step, item, index, defaults)) is not None
+        )
         total = sum(
-            step.prep + len(step.side_names) * step.reps * (step.hold + step.rest) for step in steps
+            step.prep
+            + step.reps * len(step.side_names) * (step.hold + step.rest)
+            + step.reps * (len(step.side_names) - 1) * (step.switch - step.rest)
+            for step in steps
         )
         if total > MAX_ROUTINE_SECONDS:
             raise self.fail(
@@ -371,35 +578,101 @@ class _Validator:
                 f"the routine would last over {MAX_ROUTINE_SECONDS // 3600} hours; "
                 "split it into shorter routines",
             )
+        if self.problems:
+            self.problems.sort(key=lambda problem: problem.line or 0)
+            raise self.problems[0]
         return Routine(
-            name=name, description=description, steps=steps, source=self.source, language=language
+            name=name,
+            description=description,
+            steps=steps,
+            source=self.source,
+            language=language,
+            sounds=whole["sounds"],
+            chime_level=whole["chime_level"],
+            speech_level=whole["speech_level"],
+            voice=whole["voice"],
+            rate=whole["rate"],
+            volume=whole["volume"],
         )
+
+    def language(self, data: Mapping) -> str | None:
+        language = data.get("language")
+        if language is not None and (
+            not isinstance(language, str) or not LANGUAGE_CODE.fullmatch(language)
+        ):
+            raise self.fail(
+                ("language",), "'language' must be a language code such as 'en', 'en_US' or 'de'"
+            )
+        return language
 
     def step(self, item: Any, index: int, defaults: dict[str, Any]) -> Step:
         path = ("steps", index)
         if not isinstance(item, dict):
             raise self.fail(path, f"step {index + 1} must be a mapping with a 'name' and 'hold'")
-        self.known_keys(item, path, STEP_KEYS, "step")
+        for key in item:
+            if key in ROUTINE_SETTINGS:
+                message = f"'{key}' applies to the whole routine; set it under 'defaults'"
+                self.attempt(self.raise_at, (*path, key, "<key>"), message)
+        self.known_keys(item, path, (*STEP_KEYS, *ROUTINE_SETTINGS), "step", hints=STEP_KEYS)
         settings = dict(defaults)
         for key in DEFAULTS:
             if key in item:
-                settings[key] = self.setting(item, path, key)
-        return Step(
-            name=self.text(item, path, "name", required=True),
-            instructions=self.text(item, path, "instructions", required=False) or "",
-            deeper=self.text(item, path, "deeper", required=False),
+                settings[key] = self.attempt(self.setting, item, path, key, fallback=defaults[key])
+        # Too long for the hold, as written in this routine (a config or flag that does
+        # not fit a short hold only drops numbers, with a warning).
+        for key, wanted, too_long in (
+            ("countdown", settings["countdown"][0], settings["countdown"][0] > settings["hold"]),
+            (
+                "warn",
+                max(settings["warn"], default=0),
+                max(settings["warn"], default=0) >= settings["hold"],
+            ),
+        ):
+            written = (*path, key) if key in item else ("defaults", key)
+            if (
+                too_long
+                and (key in item or key in self.written_defaults)
+                and key not in self.overrides
+            ):
+                self.attempt(
+                    self.raise_at,
+                    written,
+                    f"'{key}: {wanted}' does not fit step {index + 1}'s {settings['hold']:g} s "
+                    f"hold; lower '{key}' or lengthen 'hold'",
+                )
+        settings.update({key: value for key, value in self.overrides.items() if key in DEFAULTS})
+        last, every = settings.pop("countdown")
+        step = Step(
+            name=self.attempt(self.text, item, path, "name", True, fallback="?"),
+            instructions=self.attempt(self.text, item, path, "instructions", False) or "",
+            deeper=self.attempt(self.text, item, path, "deeper", False),
+            countdown=last,
+            countdown_every=every,
             **settings,
         )
+        return step
 
-    def known_keys(self, data: dict, path: tuple, allowed: tuple[str, ...], what: str) -> None:
+    def raise_at(self, path: tuple, message: str) -> None:
+        raise self.fail(path, message)
+
+    def known_keys(
+        self,
+        data: dict,
+        path: tuple,
+        allowed: tuple[str, ...],
+        what: str,
+        hints: tuple[str, ...] | None = None,
+    ) -> None:
         for key in data:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            close = difflib.get_close_matches(str(key), hints or allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
-            raise self.fail((*path, str(key), "<key>"), f"unknown {what} key '{key}'; {hint}")
+            self.attempt(
+                self.raise_at, (*path, str(key), "<key>"), f"unknown {what} key '{key}'; {hint}"
+            )
 
-    def text(self, data: Mapping, path: tuple, key: str, *, required: bool) -> str | None:
+    def text(self, data: Mapping, path: tuple, key: str, required: bool) -> str | None:
         value = data.get(key)
         if value is None:
             if required:
@@ -419,37 +692,202 @@ class _Validator:
     def setting(self, data: Mapping, path: tuple, key: str) -> Any:
         value = data[key]
         where = (*path, key)
-        if key in ("hold", "prep", "rest"):
-            lowest = 1 if key == "hold" else 0
-            return self.number(value, where, key, lowest, MAX_SECONDS)
-        if key in ("reps", "countdown"):
-            lowest = 1 if key == "reps" else 0
-            highest = MAX_REPS if key == "reps" else MAX_COUNTDOWN
-            number = self.number(value, where, key, lowest, highest)
-            if number != int(number):
-                raise self.fail(where, f"'{key}' must be a whole number, like {DEFAULTS[key]}")
-            return int(number)
-        if key == "sides":
-            if value not in SIDES:
-                raise self.fail(where, f"'sides' must be 'each' or 'none', not {value!r}")
-            return value
-        if key == "halfway":
-            if not isinstance(value, bool):
-                raise self.fail(where, "'halfway' must be true or false")
-            return value
-        if key == "limb":
-            if not isinstance(value, str) or not value.isalpha() or len(value) > 20:
-                raise self.fail(where, "'limb' must be one word, such as leg, arm or side")
-            return value.lower()
-        raise AssertionError(key)  # every key in DEFAULTS is handled above
+        try:
+            checked = setting_value(key, value)
+        except _BadSetting as bad:
+            if bad.index is not None:
+                where = (*where, bad.index)
+            raise self.fail(where, str(bad)) from None
+        if key == "sounds" and checked.custom:
+            lines = {
+                sound.name: self.lines.get((*where, sound.name)) or self.lines.get(where) or 1
+                for sound in checked.custom
+            }
+            custom = tuple(replace(sound, line=lines[sound.name]) for sound in checked.custom)
+            checked = replace(checked, custom=custom)
+        return checked
 
-    def number(self, value: Any, where: tuple, key: str, lowest: float, highest: float) -> float:
-        example = DEFAULTS[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            unit = " of seconds" if key in ("hold", "prep", "rest") else ""
-            raise self.fail(where, f"'{key}' must be a number{unit}, like {example}; got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(where, f"'{key}' must be a finite number, like {example}")
-        if not lowest <= value <= highest:
-            raise self.fail(where, f"'{key}' must be from {lowest} to {highest}; got {value}")
+
+class _BadSetting(ValueError):
+    """A setting's value is wrong; ``index`` points into a list or mapping value."""
+
+    def __init__(self, message: str, index: int | str | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def setting_value(key: str, value: Any) -> Any:
+    """Check one setting (a key of :data:`DEFAULTS` or :data:`ROUTINE_SETTINGS`) and return
+    the value the Routine keeps; raise ValueError with a message that says how to fix it.
+
+    ``countdown`` becomes a pair (last seconds, every N seconds).
+    """
+    if key in ("hold", "prep", "rest", "switch"):
+        lowest = 1 if key == "hold" else 0
+        return _number(value, key, lowest, MAX_SECONDS)
+    if key == "reps":
+        return _whole(value, key, 1, MAX_REPS)
+    if key == "countdown":
+        return _countdown(value)
+    if key == "warn":
+        items = list(value) if isinstance(value, list | tuple) else [value]
+        seconds = []
+        for index, item in enumerate(items):
+            try:
+                seconds.append(_whole(item, "warn", 1, MAX_SECONDS, example=10))
+            except _BadSetting as bad:
+                raise _BadSetting(str(bad), index if isinstance(value, list) else None) from None
+        return tuple(sorted(set(seconds), reverse=True))
+    if key == "fractions":
+        items = list(value) if isinstance(value, list | tuple) else [value]
+        found = []
+        for index, item in enumerate(items):
+            fraction = _fraction(item)
+            if fraction is None:
+                raise _BadSetting(
+                    f"'fractions' takes {', '.join(FRACTION_NAMES)}; got {item!r}",
+                    index if isinstance(value, list) else None,
+                )
+            found.append(fraction)
+        return tuple(sorted(set(found), key=lambda f: f[0] / f[1]))
+    if key == "sides":
+        if value not in SIDES:
+            raise _BadSetting(f"'sides' must be 'each' or 'none', not {value!r}")
         return value
+    if key in ("halfway", "pause_after_step"):
+        if not isinstance(value, bool):
+            raise _BadSetting(f"'{key}' must be true or false")
+        return value
+    if key == "limb":
+        if not isinstance(value, str) or not value.isalpha() or len(value) > 20:
+            raise _BadSetting("'limb' must be one word, such as leg, arm or side")
+        return value.lower()
+    if key == "sounds":
+        return _sounds(value)
+    if key in ("chime_level", "speech_level"):
+        return float(_number(value, key, *LEVEL_RANGE, unit=" of dB", example=-6))
+    if key == "voice":
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise _BadSetting(
+                "'voice' must be a voice id, name or language (see `voice-coach voices`)"
+            )
+        return value.strip()
+    if key == "rate":
+        return _whole(value, "rate", 60, 400, example=170)
+    if key == "volume":
+        return float(_number(value, "volume", 0, 200, unit=" (percent)", example=80))
+    raise AssertionError(key)  # every setting is handled above
+
+
+def _number(
+    value: Any, key: str, lowest: float, highest: float, unit: str | None = None, example=None
+) -> float:
+    example = example if example is not None else DEFAULTS.get(key)
+    if unit is None:
+        unit = " of seconds" if key in ("hold", "prep", "rest", "switch") else ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _BadSetting(f"'{key}' must be a number{unit}, like {example}; got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _BadSetting(f"'{key}' must be a finite number, like {example}")
+    if not lowest <= value <= highest:
+        raise _BadSetting(f"'{key}' must be from {lowest:g} to {highest:g}; got {value}")
+    return value
+
+
+def _whole(value: Any, key: str, lowest: int, highest: int, example=None) -> int:
+    example = example if example is not None else DEFAULTS.get(key, 10)
+    number = _number(value, key, lowest, highest, example=example)
+    if number != int(number):
+        raise _BadSetting(f"'{key}' must be a whole number, like {example}")
+    return int(number)
+
+
+def _countdown(value: Any) -> tuple[int, int]:
+    if value is False or value == "off":
+        return (0, 0)
+    if isinstance(value, tuple):  # already checked
+        return value
+    if value is True:
+        raise _BadSetting("'countdown' is a number of seconds, 'off', or 'every: N'; not true")
+    if isinstance(value, dict):
+        unknown = [key for key in value if key not in ("every", "last")]
+        if unknown or "every" not in value:
+            raise _BadSetting(
+                "write the countdown as a number (the last seconds), 'off', "
+                "or 'every: N' (with an optional 'last: N')"
+            )
+        every = _whole(value["every"], "every", 1, MAX_SECONDS, example=5)
+        last = _whole(value.get("last", 0), "last", 0, MAX_COUNTDOWN, example=3)
+        return (last, every)
+    if isinstance(value, str):
+        raise _BadSetting(
+            f"'countdown' must be a number of seconds, 'off', or 'every: N'; got {value!r}"
+        )
+    return (_whole(value, "countdown", 0, MAX_COUNTDOWN, example=5), 0)
+
+
+def _fraction(item: Any) -> tuple[int, int] | None:
+    if isinstance(item, tuple) and item in FRACTION_NAMES.values():  # already checked
+        return item
+    if isinstance(item, str):
+        return FRACTION_NAMES.get(item.replace(" ", ""))
+    if isinstance(item, int | float) and not isinstance(item, bool):
+        for fraction in FRACTION_NAMES.values():
+            if abs(item - fraction[0] / fraction[1]) < 0.01:
+                return fraction
+    return None
+
+
+def _sounds(value: Any) -> Sounds:
+    if isinstance(value, Sounds):  # already checked
+        return value
+    if isinstance(value, str):
+        if value not in SOUND_SETS:
+            close = difflib.get_close_matches(value, SOUND_SETS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise _BadSetting(f"no sound set '{value}'; {hint}choose {', '.join(SOUND_SETS)}")
+        return Sounds(set=value)
+    if not isinstance(value, dict):
+        raise _BadSetting(
+            f"'sounds' is a set ({', '.join(SOUND_SETS)}) or a mapping of sound names to files"
+        )
+    chosen = _sounds(value.get("set", "chime"))
+    custom = []
+    for name, path in value.items():
+        if name == "set":
+            continue
+        if name not in SOUND_NAMES:
+            close = difflib.get_close_matches(str(name), SOUND_NAMES, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise _BadSetting(
+                f"no sound named '{name}'; {hint}the sounds are {', '.join(SOUND_NAMES)}"
+            )
+        try:
+            custom.append(CustomSound(name, _sound_path(path), 0))
+        except _BadSetting as bad:
+            raise _BadSetting(str(bad), name) from None
+    return Sounds(set=chosen.set, custom=tuple(custom))
+
+
+def _speaks(voice: str, language: str | None) -> bool:
+    """Whether ``voice`` may read a routine in ``language``: when either is unknown, yes."""
+    spoken = language_of_voice(voice)
+    return language is None or spoken is None or spoken == base_language(language)
+
+
+def _sound_path(path: Any) -> str:
+    """A custom sound's path, refused when it could leave the routine's folder."""
+    if not isinstance(path, str) or not path.strip():
+        raise _BadSetting("a sound is a file path relative to the routine, like sounds/bell.ogg")
+    text = path.strip()
+    pure = Path(text.replace("\\", "/"))
+    if pure.is_absolute() or text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
+        raise _BadSetting(
+            f"sound '{text}' is an absolute path; put the file in the routine's folder "
+            "and give its path relative to the routine"
+        )
+    if ".." in pure.parts:
+        raise _BadSetting(f"sound '{text}' leaves the routine's folder; keep sound files inside it")
+    if pure.suffix.lower() not in SOUND_SUFFIXES:
+        raise _BadSetting(f"sound '{text}' must be a {', '.join(SOUND_SUFFIXES)} file")
+    return pure.as_posix()
