@@ -836,6 +836,26 @@ def test_every_builtin_routine_fits_the_schema(schema_validator):
 
 
 @pytest.mark.parametrize(
+    "step",
+    [
+        {"name": "A", "fractions": [0.33, "1 / 3", "3/4"]},
+        {"name": "A", "countdown": {"every": 5, "last": 2}},
+        {"name": "A", "countdown": "off", "warn": [10], "switch": 0, "pause_after_step": True},
+    ],
+)
+def test_the_schema_accepts_the_settings_the_loader_accepts(schema_validator, step):
+    import yaml
+
+    document = {
+        "name": "R",
+        "defaults": {"sounds": {"set": "bell", "finish": "sub/Gong.Wav"}, "chime_level": -6},
+        "steps": [step],
+    }
+    parse_routine(yaml.safe_dump(document), "ok.yaml")
+    assert not list(schema_validator.iter_errors(document))
+
+
+@pytest.mark.parametrize(
     "document",
     [
         {"name": "R", "steps": [{"name": "A", "hold": -1}]},
@@ -852,6 +872,13 @@ def test_every_builtin_routine_fits_the_schema(schema_validator):
         {"name": "R", "defaults": {"sounds": "gong"}, "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"sounds": {"finish": "/etc/x.wav"}}, "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"sounds": {"finish": "x.mp3"}}, "steps": [{"name": "A"}]},
+        {"name": "R", "defaults": {"sounds": {"finish": "../x.wav"}}, "steps": [{"name": "A"}]},
+        {
+            "name": "R",
+            "defaults": {"sounds": {"finish": "a/../../y.wav"}},
+            "steps": [{"name": "A"}],
+        },  # noqa: E501
+        {"name": "R", "defaults": {"sounds": {"finish": "C:/x.wav"}}, "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"chime_level": 40}, "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"rate": 20}, "steps": [{"name": "A"}]},
     ],

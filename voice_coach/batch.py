@@ -21,15 +21,12 @@ from typing import Any
 from .errors import (
     CacheWarning,
     RoutineError,
-    UnknownVoiceError,
     VoiceCoachError,
     VoiceWarning,
-    no_voice_for,
 )
 from .export import ExportSettings, Levels, export_files
-from .pipeline import Program, prepare
+from .pipeline import Program, prepare_with_voice
 from .routine import Routine, load_routine
-from .speech import DEFAULT_RATE, Speaker
 
 
 @dataclass(frozen=True)
@@ -64,32 +61,17 @@ def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Pro
 
 
 def prepare_loaded(routine: Routine, options: SpeechOptions) -> Program:
-    """Prepare an already loaded ``routine`` to render, with its voice and rate.
-
-    With no voice chosen, a voice that speaks the routine's language is used; when
-    none is installed, a :class:`VoiceWarning` says so and the default voice speaks.
-    """
-    rate = routine.rate or DEFAULT_RATE
-    by_language = routine.voice is None and routine.language is not None
-
-    def attempt(voice: str | None) -> Program:
-        speaker = Speaker(voice=voice, rate=rate, engine=options.engine)
-        return prepare(
-            routine,
-            speaker,
-            deeper=options.deeper,
-            quiet=options.quiet,
-            pan=options.pan,
-            stream_clips=True,
-        )
-
-    try:
-        return attempt(routine.voice or routine.language)
-    except UnknownVoiceError:
-        if not by_language:
-            raise
-    warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
-    return attempt(None)
+    """Prepare an already loaded ``routine`` to render, with its voice and rate (see
+    :func:`pipeline.prepare_with_voice`)."""
+    program, _ = prepare_with_voice(
+        routine,
+        engine=options.engine,
+        deeper=options.deeper,
+        quiet=options.quiet,
+        pan=options.pan,
+        stream_clips=True,
+    )
+    return program
 
 
 @dataclass(frozen=True)

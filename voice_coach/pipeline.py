@@ -6,6 +6,7 @@ every exporter render it through the same mixer, so they play the same audio.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -14,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from .audiofile import read_mono
-from .errors import RoutineError, VoiceCoachError
+from .errors import RoutineError, UnknownVoiceError, VoiceCoachError, VoiceWarning, no_voice_for
 from .mixer import DEFAULT_BLOCK_SAMPLES, ClipKey, Mixer, render_blocks
 from .phrases import language_of_voice
 from .routine import Routine
 from .script import CHIME, SPEECH, Script, compile_script, player_phrases, spoken_phrases
 from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
-from .speech import PEAK_LIMIT, Speaker
+from .speech import DEFAULT_RATE, PEAK_LIMIT, Speaker
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,35 @@ def prepare(
         continues=continues,
     )
     return Program(routine=routine, script=script, clips=clips, pan=pan)
+
+
+def prepare_with_voice(
+    routine: Routine,
+    part: Routine | None = None,
+    *,
+    voice: str | None = None,
+    rate: int | None = None,
+    engine: str | None = None,
+    **options,
+) -> tuple[Program, Speaker]:
+    """:func:`prepare` ``part`` (by default the whole ``routine``) with a Speaker for
+    ``voice``, else the routine's own voice, else one that speaks its language.
+
+    When no installed voice speaks the routine's language, a :class:`VoiceWarning`
+    says so in one line and the default voice reads it. Returns the Program and the
+    Speaker, for preparing the rest of the routine with the same voice.
+    """
+    chosen = voice or routine.voice
+    rate = rate or routine.rate or DEFAULT_RATE
+    speaker = Speaker(voice=chosen or routine.language, rate=rate, engine=engine)
+    try:
+        return prepare(part or routine, speaker, **options), speaker
+    except UnknownVoiceError:
+        if chosen or not routine.language:
+            raise
+    warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
+    speaker = Speaker(voice=None, rate=rate, engine=engine)
+    return prepare(part or routine, speaker, **options), speaker
 
 
 def level_gains(routine: Routine) -> tuple[float, float]:

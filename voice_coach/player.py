@@ -20,7 +20,6 @@ import select
 import sys
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from .errors import NoSoundDeviceError, PlaybackError, UnknownVoiceError, VoiceWarning, no_voice_for
+from .errors import NoSoundDeviceError, PlaybackError
 from .mixer import ClipKey, noise_floor
 from .phrases import phrases_for
 from .routine import Routine
@@ -712,21 +711,19 @@ def play_routine(
     failures: list[BaseException] = []
     try:
         # Imported here, not at the top: the pre-roll is already playing meanwhile.
-        from .pipeline import prepare
-        from .speech import DEFAULT_RATE, Speaker
+        from .pipeline import prepare, prepare_with_voice
 
-        # No voice asked for: one that speaks the routine's language, if it names one.
-        speaker = Speaker(voice=voice or routine.language, rate=rate or DEFAULT_RATE, engine=engine)
         options = {"deeper": deeper, "quiet": quiet, "pan": pan}
         first_step = dataclasses.replace(routine, steps=routine.steps[:1])
-        try:
-            first = prepare(first_step, speaker, **options, continues=len(routine.steps) > 1)
-        except UnknownVoiceError:
-            if voice or not routine.language:
-                raise
-            warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
-            speaker = Speaker(voice=None, rate=rate or DEFAULT_RATE, engine=engine)
-            first = prepare(first_step, speaker, **options, continues=len(routine.steps) > 1)
+        first, speaker = prepare_with_voice(
+            routine,
+            first_step,
+            voice=voice,
+            rate=rate,
+            engine=engine,
+            continues=len(routine.steps) > 1,
+            **options,
+        )
         transport.attach(first, complete=len(routine.steps) == 1)
         if len(routine.steps) > 1:
 

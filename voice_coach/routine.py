@@ -198,7 +198,14 @@ def routine_schema() -> dict[str, Any]:
         kind = "integer" if whole else "number"
         return {"type": kind, "minimum": lowest, "maximum": highest, "description": description}
 
-    fraction = {"enum": [*FRACTION_NAMES, *(n / d for n, d in FRACTION_NAMES.values())]}
+    # Looser than the loader (which takes only quarters, thirds and halves): a schema
+    # may miss a mistake, but must never flag a routine that works.
+    fraction = {
+        "anyOf": [
+            {"type": "string", "pattern": r"^\s*[1-3]\s*/\s*[2-4]\s*$"},
+            {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        ]
+    }
 
     settings = {
         "hold": number("Seconds each hold lasts.", 1, MAX_SECONDS),
@@ -232,7 +239,9 @@ def routine_schema() -> dict[str, Any]:
                                            whole=True)}},
         ],
     }  # fmt: skip
-    sound_file = {"type": "string", "pattern": r"^[^/\\~][^\\]*\.(wav|flac|ogg|WAV|FLAC|OGG)$",
+    inside = r"^\s*(?![/\\~])(?![A-Za-z]:)(?!(?:.*[/\\])?\.\.(?:[/\\]|$))"
+    suffix = r"\.(?:[wW][aA][vV]|[fF][lL][aA][cC]|[oO][gG][gG])\s*$"
+    sound_file = {"type": "string", "pattern": inside + ".*" + suffix,
                   "description": "A file beside the routine (its folder or below)."}  # fmt: skip
     whole_routine = {
         "sounds": {"description": "A sound set, or a set with some sounds from files.",
