@@ -111,7 +111,10 @@ def load_sound_file(path: str | Path, sample_rate: int) -> np.ndarray:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise VoiceCoachError(f"{path}: cannot read the sound file ({error.strerror})") from None
+        raise VoiceCoachError(
+            f"{path}: cannot read the sound file ({error.strerror}); check the file name, "
+            "which is relative to the routine's folder"
+        ) from None
     if size > _CUSTOM_MAX_BYTES:
         raise _too_long(path)
     try:
