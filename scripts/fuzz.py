@@ -7,8 +7,9 @@
 Each target runs in its own process. An input that raises anything but the
 project's own errors (VoiceCoachError) counts as an uncaught exception; libFuzzer
 stops there and saves the input as crash-* in the current folder. The seed corpus
-is the built-in routines (and, for the importer, the project's own test articles),
-so mutations start from real structure.
+is the built-in routines and a routine using every setting (and,
+for the importer, the project's own test articles), so mutations start from real
+structure. The routine target runs `check`'s collecting pass too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import atheris
 with atheris.instrument_imports():
     import yaml
     from voice_coach.errors import VoiceCoachError
-    from voice_coach.routine import parse_routine
+    from voice_coach.routine import find_problems, parse_routine
     try:
         from voice_coach.importer import import_article
     except ImportError:
@@ -45,6 +46,7 @@ def one_input(data: bytes) -> None:
     text = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
     try:
         if TARGET == "routine":
+            find_problems(text, "fuzz.yaml")  # `check`: every problem, never a crash
             parse_routine(text, "fuzz.yaml")
         else:
             parse_routine(import_article(text, "fuzz.txt"), "imported.yaml")
@@ -64,6 +66,41 @@ def seeds(target: str, folder: Path) -> None:
         sources = list((ROOT / "tests" / "articles").glob("*")) or sources
     for index, source in enumerate(sources):
         (folder / f"seed-{index}").write_bytes(source.read_bytes())
+    if target == "routine":
+        (folder / "seed-settings").write_text(EVERY_SETTING, encoding="utf-8")
+
+
+#: A routine using every setting, so mutations reach each one's checks.
+EVERY_SETTING = """\
+name: Every setting
+language: de
+defaults:
+  hold: 30
+  prep: 5
+  rest: 5
+  switch: 3
+  sides: each
+  limb: leg
+  reps: 2
+  countdown: {every: 5, last: 3}
+  warn: [10, 20]
+  halfway: true
+  fractions: [1/3, 2/3]
+  pause_after_step: false
+  sounds: {set: bell, finish: sounds/gong.ogg}
+  chime_level: -6
+  speech_level: 2
+  voice: de
+  rate: 150
+  volume: 80
+steps:
+  - name: Eins
+    instructions: Setz dich hin.
+    countdown: off
+  - name: Zwei
+    sides: none
+    fractions: 0.25
+"""
 
 
 def fuzz(target: str, runs: int, seconds: int | None) -> tuple[int, int, float]:
