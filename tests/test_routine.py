@@ -877,7 +877,7 @@ def test_the_schema_accepts_the_settings_the_loader_accepts(schema_validator, st
             "name": "R",
             "defaults": {"sounds": {"finish": "a/../../y.wav"}},
             "steps": [{"name": "A"}],
-        },  # noqa: E501
+        },
         {"name": "R", "defaults": {"sounds": {"finish": "C:/x.wav"}}, "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"chime_level": 40}, "steps": [{"name": "A"}]},
         {"name": "R", "defaults": {"rate": 20}, "steps": [{"name": "A"}]},
