@@ -4,11 +4,8 @@ private to this test session (so a user's cache is never touched)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -74,71 +71,11 @@ def voice_coach_command():
     return str(script)
 
 
-class PacedSink:
-    """A PulseAudio null sink that plays in real time, and a recorder on its monitor."""
-
-    def __init__(self, env: dict, folder: Path) -> None:
-        self.env = env
-        self.folder = folder
-
-    def record(self, path: Path, channels: int = 1) -> subprocess.Popen:
-        """Start recording the sink to raw int16 ``path``; stop it with ``.terminate()``."""
-        handle = open(path, "wb")  # noqa: SIM115 - closed by the recorder's exit
-        recorder = subprocess.Popen(
-            [
-                "parec",
-                "--device=vc_sink.monitor",
-                "--format=s16le",
-                "--rate=22050",
-                f"--channels={channels}",
-                "--raw",
-                "--latency-msec=10",
-            ],
-            stdout=handle,
-            env=self.env,
-        )
-        handle.close()
-        time.sleep(0.3)  # let the recorder connect before anything plays
-        return recorder
-
-
 @pytest.fixture
 def paced_sink(tmp_path):
     """A private PulseAudio server with a real-time null sink, with ALSA's default
     device routed to it (Debian's pulseaudio and libasound2-plugins)."""
-    for tool in ("pulseaudio", "parec", "pactl"):
-        assert shutil.which(tool), f"{tool} is missing: scripts/test installs pulseaudio"
-    home, runtime = tmp_path / "pa-home", tmp_path / "pa-run"
-    home.mkdir()
-    runtime.mkdir(mode=0o700)
-    (home / ".asoundrc").write_text("pcm.!default { type pulse }\nctl.!default { type pulse }\n")
-    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
-    server = subprocess.Popen(
-        [
-            "pulseaudio",
-            "-n",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "--use-pid-file=no",
-            "--log-target=stderr",
-            "--log-level=error",
-            "-L",
-            "module-null-sink sink_name=vc_sink rate=22050 channels=2",
-            "-L",
-            "module-native-protocol-unix",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode:
-            assert server.poll() is None, "pulseaudio exited at start"
-            assert time.monotonic() < deadline, "pulseaudio did not start"
-            time.sleep(0.05)
-        subprocess.run(["pactl", "set-default-sink", "vc_sink"], env=env, check=True)
-        yield PacedSink(env, tmp_path)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    from live import private_pulseaudio
+
+    with private_pulseaudio(tmp_path) as sink:
+        yield sink

@@ -1,19 +1,136 @@
-"""Helpers for tests of live playback: the player as a subprocess, read line by line
-and driven through a pseudo-terminal, and a recording of what it played (the
-``paced_sink`` fixture's PulseAudio monitor)."""
+"""Helpers for tests (and ``scripts/bench listen``) of live playback: a private
+PulseAudio server with a real-time null sink, a room around it (the output coming
+back into a microphone), the player as a subprocess, read line by line and driven
+through a pseudo-terminal, and a recording of what it played."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import queue
 import re
+import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+
+class PacedSink:
+    """A PulseAudio null sink that plays in real time, and a recorder on its monitor."""
+
+    def __init__(self, env: dict, folder: Path) -> None:
+        self.env = env
+        self.folder = folder
+
+    def record(self, path: Path, channels: int = 1) -> subprocess.Popen:
+        """Start recording the sink to raw int16 ``path``; stop it with ``.terminate()``."""
+        handle = open(path, "wb")  # noqa: SIM115 - closed by the recorder's exit
+        recorder = subprocess.Popen(
+            [
+                "parec",
+                "--device=vc_sink.monitor",
+                "--format=s16le",
+                "--rate=22050",
+                f"--channels={channels}",
+                "--raw",
+                "--latency-msec=10",
+            ],
+            stdout=handle,
+            env=self.env,
+        )
+        handle.close()
+        time.sleep(0.3)  # let the recorder connect before anything plays
+        return recorder
+
+
+@contextlib.contextmanager
+def private_pulseaudio(folder: Path) -> Iterator[PacedSink]:
+    """A private PulseAudio server under ``folder`` with a real-time null sink
+    (``vc_sink``), ALSA's default device routed to it (Debian's pulseaudio and
+    libasound2-plugins); stopped on leaving."""
+    for tool in ("pulseaudio", "parec", "pactl"):
+        assert shutil.which(tool), f"{tool} is missing: scripts/test installs pulseaudio"
+    home, runtime = folder / "pa-home", folder / "pa-run"
+    home.mkdir()
+    runtime.mkdir(mode=0o700)
+    (home / ".asoundrc").write_text("pcm.!default { type pulse }\nctl.!default { type pulse }\n")
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
+    server = subprocess.Popen(
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--use-pid-file=no",
+            "--log-target=stderr",
+            "--log-level=error",
+            "-L",
+            "module-null-sink sink_name=vc_sink rate=22050 channels=2",
+            "-L",
+            "module-native-protocol-unix",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode:
+            assert server.poll() is None, "pulseaudio exited at start"
+            assert time.monotonic() < deadline, "pulseaudio did not start"
+            time.sleep(0.05)
+        subprocess.run(["pactl", "set-default-sink", "vc_sink"], env=env, check=True)
+        yield PacedSink(env, folder)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+class Room:
+    """The private PulseAudio server as a room: the player's output (``vc_sink``)
+    comes back into a second null sink, the microphone (``vc_mic``), whose monitor is
+    the default source, as through open speakers; ``say`` speaks into it."""
+
+    def __init__(self, sink: PacedSink, echo_msec: int = 20) -> None:
+        self.sink = sink
+        for tool in ("pacat", "pactl"):
+            assert shutil.which(tool), f"{tool} is missing: scripts/test installs pulseaudio"
+        for command in (
+            ["load-module", "module-null-sink", "sink_name=vc_mic", "rate=16000", "channels=1"],
+            [
+                "load-module",
+                "module-loopback",
+                "source=vc_sink.monitor",
+                "sink=vc_mic",
+                f"latency_msec={echo_msec}",
+            ],
+            ["set-default-source", "vc_mic.monitor"],
+        ):
+            subprocess.run(["pactl", *command], env=sink.env, check=True, capture_output=True)
+
+    def say(self, audio: np.ndarray) -> None:
+        """Play float 16 kHz ``audio`` into the microphone; return once it has played."""
+        pcm = np.rint(np.clip(audio, -1, 1) * 32767).astype(np.int16)
+        subprocess.run(
+            [
+                "pacat",
+                "--playback",
+                "--device=vc_mic",
+                "--rate=16000",
+                "--channels=1",
+                "--format=s16le",
+                "--raw",
+                "--latency-msec=10",
+            ],
+            input=pcm.tobytes(),
+            env=self.sink.env,
+            check=True,
+        )
 
 
 class Recording:
