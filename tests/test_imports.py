@@ -38,12 +38,14 @@ HEAVY = (
     "text_to_num",
     "matplotlib",
     "dbus_fast",
+    "pocketsphinx",
 )
 EDGE = (
     "speech",
     "sounds",
     "player",
     "mpris",
+    "listen",
     "export",
     "audiofile",
     "atomic",
@@ -85,6 +87,7 @@ OWNER = {
     "text_to_num": "importer",
     "matplotlib": "chart",
     "dbus_fast": "mpris",
+    "pocketsphinx": "listen",
 }
 #: Modules the clock-free, file-free core modules must not import.
 _FILES_AND_CLOCK = {"os", "sys", "time", "pathlib", "io", "tempfile", "shutil", "subprocess"}

@@ -616,7 +616,15 @@ class _ProgressBar:
     is_flag=True,
     help="ROUTINE is an article (text, Markdown or HTML, or - for stdin): import it first.",
 )
-def play(routine: str, volume: float, plain: bool, from_article: bool, **speech) -> None:
+@click.option(
+    "--listen",
+    is_flag=True,
+    help='Obey spoken commands on the microphone: "coach pause", "coach resume", '
+    '"coach next", "coach back", "coach repeat" (the listen extra).',
+)
+def play(
+    routine: str, volume: float, plain: bool, from_article: bool, listen: bool, **speech
+) -> None:
     """Play ROUTINE through the sound device.
 
     Keys while playing: space pause/resume, n or right arrow next step, p or left
@@ -624,6 +632,10 @@ def play(routine: str, volume: float, plain: bool, from_article: bool, **speech)
     """
     from .player import play_routine
 
+    if listen:  # before anything plays: a missing extra is one line and exit 1
+        from .listen import require_pocketsphinx
+
+        require_pocketsphinx()
     loaded, options = _load_to_play(routine, speech, from_article)
     play_routine(
         loaded,
@@ -631,6 +643,7 @@ def play(routine: str, volume: float, plain: bool, from_article: bool, **speech)
         routine_ref=routine,
         plain=plain or None,
         volume=_volume(volume, loaded),
+        listen=listen,
     )
 
 

@@ -3,7 +3,7 @@
 Pure: a language code in, the phrases of that language out. The routine's own
 text (names, instructions) is spoken as written; these are the cues around it:
 sides, switches, rounds, halfway and other fractions, "N seconds left", the
-closing phrase and the player's "Resuming".
+closing phrase, the player's "Resuming" and its answers to spoken commands.
 
 Numbers stay digits: every voice reads digits in its own language, and captions
 and the timeline stay short. The language is the routine's ``language:``, else
@@ -37,6 +37,8 @@ class Phrases:
     release: str
     closing: str
     resuming: str
+    #: Said when a spoken command is heard (voice-coach play --listen), by its word.
+    heard: dict[str, str]
     #: "{n} of {total}" after a side, and "Round {n} of {total}" alone.
     rep_of: str
     round_of: str
@@ -89,6 +91,7 @@ ENGLISH = Phrases(
     release="And release.",
     closing="That is the whole routine. Well done.",
     resuming="Resuming.",
+    heard={"pause": "Paused.", "next": "Next.", "back": "Back.", "repeat": "Again."},
     rep_of="{n} of {total}",
     round_of="Round {n} of {total}",
     seconds_left="{n} seconds left.",
@@ -115,6 +118,7 @@ GERMAN = Phrases(
     release="Und lösen.",
     closing="Geschafft, das war die ganze Einheit. Gut gemacht.",
     resuming="Weiter geht's.",
+    heard={"pause": "Pause.", "next": "Weiter.", "back": "Zurück.", "repeat": "Noch einmal."},
     rep_of="{n} von {total}",
     round_of="Runde {n} von {total}",
     seconds_left="Noch {n} Sekunden.",
@@ -148,6 +152,7 @@ SPANISH = Phrases(
     release="Y suelta.",
     closing="Rutina terminada. ¡Buen trabajo!",
     resuming="Seguimos.",
+    heard={"pause": "En pausa.", "next": "Siguiente.", "back": "Atrás.", "repeat": "Otra vez."},
     rep_of="{n} de {total}",
     round_of="Ronda {n} de {total}",
     seconds_left="Quedan {n} segundos.",
@@ -181,6 +186,7 @@ FRENCH = Phrases(
     release="Et relâchez.",
     closing="Séance terminée. Bravo !",
     resuming="On reprend.",
+    heard={"pause": "En pause.", "next": "Suivant.", "back": "Retour.", "repeat": "On recommence."},
     rep_of="{n} sur {total}",
     round_of="Série {n} sur {total}",
     seconds_left="Encore {n} secondes.",

@@ -77,11 +77,13 @@ def lead_in_audio(
 
 @dataclass(frozen=True)
 class Block:
-    """What one output block held: timeline samples from ``position``, or None (inserted)."""
+    """What one output block held: timeline samples from ``position``, or None (inserted
+    or silence); ``inserted`` marks the player's own voice (lead-in, confirmations)."""
 
     output_start: int
     frames: int
     position: int | None
+    inserted: bool = False
 
 
 def _when_ready(control):
@@ -175,17 +177,17 @@ class Transport:
 
     def _fill_part(self, out: np.ndarray, frames: int) -> int:
         """Fill the start of ``out``; return how many frames were filled."""
-        if self.paused:
+        if self.paused and self._inserted is None:
             self._log(frames, None)  # silence
             return frames
-        if self._inserted is not None:
+        if self._inserted is not None:  # plays even while paused: it says "Paused."
             piece = self._inserted[self._inserted_at : self._inserted_at + frames]
             pcm = np.rint(np.clip(piece * self.volume, -1, 1) * 32767).astype(np.int16)
             out[: len(piece)] = pcm[:, None]
             self._inserted_at += len(piece)
             if self._inserted_at >= len(self._inserted):
                 self._inserted = None
-            self._log(len(piece), None)
+            self._log(len(piece), None, inserted=True)
             return len(piece)
         stop = next(
             (
@@ -217,8 +219,8 @@ class Transport:
             self.finished = True
         return count
 
-    def _log(self, frames: int, position: int | None) -> None:
-        self.blocks.append(Block(self.output_index, frames, position))
+    def _log(self, frames: int, position: int | None, inserted: bool = False) -> None:
+        self.blocks.append(Block(self.output_index, frames, position, inserted))
         self.output_index += frames
 
     # ----------------------------------------------------------------- controls
@@ -282,6 +284,13 @@ class Transport:
         ]
         target = starts[-1] if starts else self.script.steps[step].start_sample
         return self._jump(target, "the side again")
+
+    def announce(self, audio: np.ndarray) -> None:
+        """Say ``audio`` (float mono) before whatever plays next, even while paused;
+        not over a lead-in that is about to play, which says enough."""
+        with self._lock:
+            if self._inserted is None:
+                self._inserted, self._inserted_at = audio, 0
 
     def change_volume(self, delta: float) -> str:
         """Raise or lower the volume by ``delta`` (0 to 2; 1 is as rendered)."""
@@ -546,13 +555,20 @@ def keyboard(stream: TextIO | None) -> Iterator[int | None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def read_commands(fd: int | None, timeout: float) -> list[str]:
-    """Commands typed within ``timeout`` seconds (just waits when there is no keyboard)."""
-    if fd is None:
+def read_commands(fd: int | None, timeout: float, wake: int | None = None) -> list[str]:
+    """Commands typed within ``timeout`` seconds (just waits when there is no keyboard).
+
+    A byte on the ``wake`` file descriptor ends the wait early (and is read), so
+    that commands from elsewhere, such as spoken ones, are applied at once.
+    """
+    watched = [each for each in (fd, wake) if each is not None]
+    if not watched:
         time.sleep(timeout)
         return []
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
+    ready, _, _ = select.select(watched, [], [], timeout)
+    if wake is not None and wake in ready:
+        os.read(wake, 64)
+    if fd is None or fd not in ready:
         return []
     return parse_keys(os.read(fd, 64).decode(errors="ignore"))
 
@@ -608,21 +624,63 @@ def open_stream(transport: Transport, routine_ref: str):
             raise sounddevice.CallbackStop
 
     try:
-        with _quiet_c_stderr():
-            stream = sounddevice.OutputStream(
-                samplerate=transport.rate,
-                channels=transport.channels,
-                dtype="int16",
-                blocksize=BLOCK_SAMPLES,
-                latency="low",
-                callback=callback,
-            )
-            stream.start()
+        stream = _started(
+            sounddevice.OutputStream,
+            samplerate=transport.rate,
+            channels=transport.channels,
+            blocksize=BLOCK_SAMPLES,
+            callback=callback,
+        )
     except (sounddevice.PortAudioError, ValueError) as error:
-        cause = str(error).split("[PaErrorCode")[0].strip() or "PortAudio error"
-        raise _no_device(cause, routine_ref) from None
+        raise _no_device(_cause(error), routine_ref) from None
     stream.clock_log = clock_log
     return stream
+
+
+def open_microphone(rate: int, block_samples: int, callback):
+    """A started mono int16 input stream from the default microphone (for ``--listen``).
+
+    ``callback(samples, latency)`` gets each block of ``block_samples`` and how long
+    ago, in seconds, its first sample was captured. Raises PlaybackError when no
+    microphone can be opened.
+    """
+    try:
+        with _quiet_c_stderr():
+            import sounddevice
+    except OSError as error:
+        raise PlaybackError(f"no microphone: PortAudio is not installed ({error})") from None
+
+    def on_block(indata, frames, timing, status) -> None:
+        adc = timing.inputBufferAdcTime
+        latency = timing.currentTime - adc if adc else frames / rate
+        callback(indata[:, 0].copy(), latency)
+
+    try:
+        return _started(
+            sounddevice.InputStream,
+            samplerate=rate,
+            channels=1,
+            blocksize=block_samples,
+            callback=on_block,
+        )
+    except (sounddevice.PortAudioError, ValueError) as error:
+        raise PlaybackError(
+            f"no microphone (the default input could not be opened: {_cause(error)}); "
+            "play without --listen, or connect one"
+        ) from None
+
+
+def _started(stream_class, **options):
+    """A started int16 PortAudio stream at low latency, ALSA's chatter silenced."""
+    with _quiet_c_stderr():
+        stream = stream_class(dtype="int16", latency="low", **options)
+        stream.start()
+    return stream
+
+
+def _cause(error: Exception) -> str:
+    """PortAudio's reason for ``error``, without its error-code suffix."""
+    return str(error).split("[PaErrorCode")[0].strip() or "PortAudio error"
 
 
 def audio_position(stream, transport: Transport) -> int | None:
@@ -696,6 +754,7 @@ def play_routine(
     plain: bool | None = None,
     volume: float = 1.0,
     keys: TextIO | None = None,
+    listen: bool = False,
 ) -> None:
     """Play ``routine`` with the sound starting at once, before everything is ready.
 
@@ -704,11 +763,13 @@ def play_routine(
     in the background (with a cold clip cache, that is the speech synthesis). The
     audio is the same as :func:`play` of the whole prepared routine. ``voice``,
     ``rate`` and ``engine`` are as for ``speech.Speaker``; the other parameters as for :func:`play`
-    and :func:`pipeline.prepare`.
+    and :func:`pipeline.prepare`. With ``listen``, spoken commands ("coach pause")
+    on the default microphone control it too (see :mod:`listen`).
     """
     transport = Transport(sample_rate=SAMPLE_RATE, channels=2 if pan else 1, volume=volume)
     output = open_stream(transport, routine_ref)
     failures: list[BaseException] = []
+    listener = None
     try:
         # Imported here, not at the top: the pre-roll is already playing meanwhile.
         from .pipeline import prepare, prepare_with_voice
@@ -725,6 +786,10 @@ def play_routine(
             **options,
         )
         transport.attach(first, complete=len(routine.steps) == 1)
+        if listen:
+            from .listen import Listener
+
+            listener = Listener(transport, output, open_microphone, speaker, routine)
         if len(routine.steps) > 1:
 
             def prepare_the_rest() -> None:
@@ -737,7 +802,7 @@ def play_routine(
     except BaseException:
         _close(output)
         raise
-    _run(transport, output, routine.name, stream, plain, keys, failures)
+    _run(transport, output, routine.name, stream, plain, keys, failures, listener)
 
 
 def _run(
@@ -748,6 +813,7 @@ def _run(
     plain: bool | None,
     keys: TextIO | None,
     failures: list[BaseException] | None = None,
+    listener=None,
 ) -> None:
     """The main loop: keys in, view out, until the routine ends, fails or is quit."""
     out = stream if stream is not None else sys.stdout
@@ -764,25 +830,35 @@ def _run(
         # device dies, and again on closing it; our one-line report comes after.
         with _quiet_c_stderr():
             try:
+                if listener is not None:
+                    listener.start()
                 with keyboard(keys) as fd:
-                    _loop(transport, output, view, fd, failures or [], media)
+                    _loop(transport, output, view, fd, failures or [], media, listener)
             finally:
                 _close(output, drain=transport.finished)
     finally:
+        if listener is not None:
+            listener.close()
         media.close()
         view.close()
 
 
-def _loop(transport: Transport, output, view, fd: int | None, failures: list, media) -> None:
+def _loop(
+    transport: Transport, output, view, fd: int | None, failures: list, media, listener=None
+) -> None:
     while True:
         if failures:
             raise failures[0]
-        for notice in media.notices():
-            view.event(notice)
         if transport.waiting:
             transport.waiting = False
             view.event("step done, waiting: press space to go on")
-        for command in read_commands(fd, POLL_SECONDS) + media.commands():
+        wake = listener.wake_fd if listener else None
+        typed = read_commands(fd, POLL_SECONDS, wake)
+        # After the wait: what was heard is reported before the command it gave.
+        for notice in media.notices() + (listener.notices() if listener else []):
+            view.event(notice)
+        spoken = listener.commands() if listener else []
+        for command in typed + media.commands() + spoken:
             if command == "quit":
                 view.event("quit")
                 return
@@ -790,6 +866,8 @@ def _loop(transport: Transport, output, view, fd: int | None, failures: list, me
             if command in ("next", "previous", "repeat"):
                 view.seek(transport.position)
                 media.seek(transport.position)
+        if spoken:  # confirmed once applied: a jump would cut the confirmation short
+            listener.confirm(spoken[-1])
         view.script = transport.script
         position = audio_position(output, transport)
         if position is None and transport.paused:
