@@ -202,6 +202,18 @@ def test_spotter_hears_a_command_when_a_faint_noise_follows_digital_silence():
     assert [d.word for d in spot(KeywordSpotter(), pcm)] == ["pause"]
 
 
+def test_the_lead_is_the_latest_sound_after_an_utterance():
+    """An utterance is heard from a little before its start: those pieces are the
+    latest ones, never a stale start of the utterance before it."""
+    spotter = KeywordSpotter()
+    quiet = np.zeros(SPOTTER_RATE // 2)
+    sound = microphone_pcm(np.concatenate([quiet, spoken("Lie on your back."), quiet]))
+    spot(spotter, sound)
+    whole = len(sound) - len(sound) % FEED_SAMPLES
+    pieces = [sound[at : at + FEED_SAMPLES].tobytes() for at in range(0, whole, FEED_SAMPLES)]
+    assert list(spotter._lead) == pieces[-spotter._lead.maxlen :]
+
+
 def test_long_talk_with_command_words_is_no_command():
     """Someone talking (no quiet before the words) gives nothing, though the words
     are there. (Talk that starts with a command, "Coach, pause the music", is a
@@ -457,3 +469,73 @@ def test_listen_without_pocketsphinx_is_one_line(monkeypatch):
         "voice-coach: spoken commands need pocketsphinx; install it with "
         "`python -m pip install 'voice-coach[listen]'`"
     ]
+
+
+class FakeMicrophone:
+    def __init__(self) -> None:
+        self.active = True
+        self.closed = False
+
+    def abort(self) -> None:
+        self.active = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def listener_with(microphone: FakeMicrophone):
+    from voice_coach.listen import Listener
+
+    opened = []
+
+    def open_microphone(rate, block_samples, callback):
+        opened.append(callback)
+        return microphone
+
+    listener = Listener(None, None, open_microphone, None, None)
+    return listener, opened
+
+
+def notices_within(listener, seconds: float) -> list[str]:
+    deadline = time.monotonic() + seconds
+    notices: list[str] = []
+    while time.monotonic() < deadline and not notices:
+        time.sleep(0.05)
+        notices = listener.notices()
+    return notices
+
+
+def test_a_listener_that_cannot_start_stops_the_microphone(monkeypatch):
+    """A spotter that fails to start is one notice; the microphone is stopped, and
+    what it still sends is dropped rather than queued for ever."""
+    import voice_coach.listen as listen
+
+    def broken():
+        raise RuntimeError("Failed to initialize decoder")
+
+    monkeypatch.setattr(listen, "KeywordSpotter", broken)
+    microphone = FakeMicrophone()
+    listener, opened = listener_with(microphone)
+    listener.start()
+    notices = notices_within(listener, 5)
+    assert notices == ["spoken commands are not available: Failed to initialize decoder"]
+    assert not microphone.active and microphone.closed
+    opened[0](np.zeros(FEED_SAMPLES, dtype=np.int16), 0.0)
+    assert listener._sound.empty()
+    listener.close()
+
+
+def test_a_microphone_that_stops_is_one_notice(monkeypatch):
+    """Unplugged mid-routine, the microphone sends nothing and stops running: the view
+    is told that spoken commands stopped."""
+    from voice_coach.listen import Listener
+
+    monkeypatch.setattr(Listener, "_prepare_confirmations", lambda self: None)
+    microphone = FakeMicrophone()
+    listener, _ = listener_with(microphone)
+    listener.start()
+    microphone.active = False  # gone, without a word from PortAudio
+    notices = notices_within(listener, 5)
+    assert notices == ["spoken commands stopped: the microphone stopped"]
+    assert microphone.closed
+    listener.close()

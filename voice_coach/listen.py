@@ -103,6 +103,9 @@ RECENT_SECONDS = 0.1
 #: The dither the voice activity detector hears under the sound: its RMS, in int16
 #: steps (about -84 dBFS).
 VAD_DITHER = 2.0
+#: A microphone that has sent nothing for this long, and is no longer running, has
+#: stopped (unplugged): listening ends with a notice, in seconds.
+MICROPHONE_SILENT_SECONDS = 1.0
 #: The keyphrase search starts afresh this often, in seconds, so its lists stay short.
 RESTART_SECONDS = 60.0
 #: A detection this close to the coach's own voice is taken for its echo, in seconds.
@@ -279,8 +282,10 @@ class KeywordSpotter:
         floor = float(np.percentile(self._levels, 10))
         hushed = not speech or level < floor + HUSH_DB
         self._hushed_samples = self._hushed_samples + len(piece) if hushed else 0
+        # The lead is always the latest sound: an utterance may begin soon after the
+        # last one ended, and must not be heard with that one's start before it.
+        self._lead.append(data)
         if self._onset is None:
-            self._lead.append(data)
             if speech and quiet_before >= GAP_SECONDS * SPOTTER_RATE:
                 self._begin_utterance()
             elif self._quiet_samples >= GAP_SECONDS * SPOTTER_RATE:
@@ -553,9 +558,14 @@ class Listener:
         self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._notices: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._confirmations: dict[str, np.ndarray] = {}
-        #: A byte is written here with each command, to wake the player's loop.
-        self.wake_fd, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_write, False)
+        #: A byte is written here with each command, to wake the player's loop (where
+        #: select() takes pipes: not on Windows, whose loop just polls).
+        self.wake_fd: int | None = None
+        self._wake_write: int | None = None
+        if os.name == "posix":
+            self.wake_fd, self._wake_write = os.pipe()
+            os.set_blocking(self._wake_write, False)
+        self._stopped = False
         self._microphone = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -592,35 +602,53 @@ class Listener:
     def close(self) -> None:
         """Stop the microphone and the listening thread."""
         self._closing.set()
-        if self._microphone is not None:
-            with contextlib.suppress(Exception):
-                self._microphone.abort()
-                self._microphone.close()
+        self._stop_microphone()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         for fd in (self.wake_fd, self._wake_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _stop_microphone(self) -> None:
+        self._stopped = True  # blocks still on their way are dropped
+        if self._microphone is not None:
+            with contextlib.suppress(Exception):
+                self._microphone.abort()
+            with contextlib.suppress(Exception):
+                self._microphone.close()
 
     # ------------------------------------------------------------- threads
     def _capture(self, samples: np.ndarray, latency: float) -> None:
         """The microphone's callback: queue the block with when its first sample was
         captured (on the monotonic clock)."""
-        self._sound.put((samples, time.monotonic() - latency))
+        if not self._stopped:
+            self._sound.put((samples, time.monotonic() - latency))
 
     def _listen(self) -> None:
         try:
             spotter = KeywordSpotter()
         except Exception as error:  # a broken pocketsphinx install: say so, play on
             self._notices.put(f"spoken commands are not available: {error}")
+            self._stop_microphone()
             return
         try:
-            self._prepare_confirmations()
+            try:
+                self._prepare_confirmations()
+            except Exception as error:  # the commands still work, unconfirmed
+                self._notices.put(f"spoken commands will not be answered: {error}")
+            waited = 0.0
             while not self._closing.is_set():
                 try:
                     samples, captured = self._sound.get(timeout=0.1)
                 except queue.Empty:
+                    waited += 0.1
+                    if waited >= MICROPHONE_SILENT_SECONDS and not getattr(
+                        self._microphone, "active", True
+                    ):
+                        raise PlaybackError("the microphone stopped") from None
                     continue
+                waited = 0.0
                 # The output clock is PortAudio's stream time; both clocks run at
                 # real time, so one offset taken now places this block on it.
                 self._anchors.append(
@@ -629,9 +657,10 @@ class Listener:
                 self._received += len(samples)
                 for detection in spotter.feed(samples):
                     self._judge(detection)
-        except Exception as error:  # the output has closed, or the decoder failed
+        except Exception as error:  # the microphone or the decoder failed
             if not self._closing.is_set():
                 self._notices.put(f"spoken commands stopped: {error}")
+                self._stop_microphone()
         finally:
             spotter.close()
 
@@ -645,8 +674,9 @@ class Listener:
         self.heard.append((detection, self._input_time(detection.found_at_sample)))
         self._notices.put(f'heard "{detection.phrase}"')
         self._commands.put(detection.command)
-        with contextlib.suppress(OSError):  # the player has closed the pipe: it is ending
-            os.write(self._wake_write, b"!")
+        if self._wake_write is not None:
+            with contextlib.suppress(OSError):  # the player has closed the pipe: it is ending
+                os.write(self._wake_write, b"!")
 
     def _input_time(self, input_sample: int) -> float:
         """Output clock time of microphone sample ``input_sample``."""

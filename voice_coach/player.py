@@ -854,10 +854,11 @@ def _loop(
             view.event("step done, waiting: press space to go on")
         wake = listener.wake_fd if listener else None
         typed = read_commands(fd, POLL_SECONDS, wake)
-        # After the wait: what was heard is reported before the command it gave.
+        # Commands first, then notices: what was heard is queued before the command
+        # it gave, so it is reported before it.
+        spoken = listener.commands() if listener else []
         for notice in media.notices() + (listener.notices() if listener else []):
             view.event(notice)
-        spoken = listener.commands() if listener else []
         for command in typed + media.commands() + spoken:
             if command == "quit":
                 view.event("quit")
