@@ -1103,8 +1103,6 @@ def _ratio(part: int, whole: int) -> str:
 
 #: Loudness of the spoken commands at the microphone, dBFS RMS.
 LISTEN_LEVELS_DBFS = (-20, -30, -40)
-#: The light noise under everything (white, dBFS RMS): 15 dB below the quietest command.
-LISTEN_NOISE_DBFS = -55
 #: The routines' speech at the microphone, dBFS RMS (the middle command level).
 LISTEN_ECHO_DBFS = -30
 #: How late the coach's voice comes back through the room and microphone, in seconds.
@@ -1123,33 +1121,13 @@ def listen_phrasings(word: str) -> list[str]:
     return [f"Coach {word}.", f"Coach, {word}."]
 
 
-def at_level(audio, dbfs: float):
-    """``audio`` scaled to an RMS of ``dbfs``."""
-    import numpy as np
-
-    return audio * (10 ** (dbfs / 20) / max(float(np.sqrt(np.mean(audio**2))), 1e-9))
-
-
-def spotter_pcm(audio, seed: int):
-    """Float 16 kHz ``audio`` with the light noise added, as the spotter's int16 input."""
-    import numpy as np
-
-    noise = np.random.default_rng(seed).standard_normal(len(audio))
-    mixed = audio + noise * 10 ** (LISTEN_NOISE_DBFS / 20)
-    return np.rint(np.clip(mixed, -1, 1) * 32767).astype(np.int16)
-
-
-def spot(pcm) -> list:
-    """Every detection a fresh KeywordSpotter makes in ``pcm``, fed as the microphone
-    would (blocks of 20 ms), with the seconds it took."""
-    from voice_coach.listen import FEED_SAMPLES, KeywordSpotter
-
-    spotter = KeywordSpotter()
-    found = []
-    for start in range(0, len(pcm), FEED_SAMPLES):
-        found += spotter.feed(pcm[start : start + FEED_SAMPLES])
-    spotter.close()
-    return found
+def use_test_helpers() -> None:
+    """Put tests/ on the import path: its microphone.py (what a microphone hears,
+    the spotter run over it) and live.py (a private PulseAudio server, the player
+    run in it) serve this bench too."""
+    folder = str(ROOT / "tests")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def command_clips(engine: str) -> list[tuple[str, object]]:
@@ -1186,12 +1164,15 @@ def bench_listen_detection() -> list[float]:
 
     from voice_coach.listen import SPOTTER_RATE
 
+    use_test_helpers()
+    from microphone import NOISE_DBFS, at_level, microphone_pcm, spot
+
     gap = np.zeros(round(LISTEN_GAP_SECONDS * SPOTTER_RATE))
     delays: list[float] = []
     found_all = said_all = 0
     print(
         f"listen: detection, commands at {', '.join(map(str, LISTEN_LEVELS_DBFS))} dBFS RMS "
-        f"over white noise at {LISTEN_NOISE_DBFS} dBFS ({len(LISTEN_RATES)} rates x "
+        f"over white noise at {NOISE_DBFS} dBFS ({len(LISTEN_RATES)} rates x "
         f"{len(listen_phrasings('x'))} phrasings x 5 commands per voice and level)"
     )
     for engine in ("piper", "pyttsx3"):
@@ -1202,7 +1183,7 @@ def bench_listen_detection() -> list[float]:
                 said.append((word, at, at + len(clip)))
                 parts += [at_level(clip, level), gap]
                 at += len(clip) + len(gap)
-            detections = spot(spotter_pcm(np.concatenate(parts), seed=-level))
+            detections = spot(microphone_pcm(np.concatenate(parts), seed=-level))
             right, misses = 0, []
             for word, start, end in said:
                 heard = [d for d in detections if near(d, start, end)]
@@ -1230,20 +1211,25 @@ def bench_listen_false_alarms() -> None:
     """The built-in routines, rendered by both engines, fed to the spotter as the
     microphone would hear them through open speakers; false alarms per 30 minutes
     with echo gating (as the player does) and without."""
-    import numpy as np
-
-    from voice_coach.audiofile import resample
     from voice_coach.listen import SPOTTER_RATE, overlaps_own_speech, own_speech_spans
     from voice_coach.pipeline import prepare
-    from voice_coach.player import Block
     from voice_coach.routine import builtin_names, load_routine
-    from voice_coach.script import SPEECH
     from voice_coach.speech import Speaker
+
+    use_test_helpers()
+    from microphone import (
+        NOISE_DBFS,
+        microphone_pcm,
+        played_blocks,
+        routine_echo,
+        speech_cues,
+        spot,
+    )
 
     print(
         f"listen: false alarms, built-in routines with their speech at {LISTEN_ECHO_DBFS} dBFS "
         f"RMS, {LISTEN_ECHO_DELAY_SECONDS * 1000:.0f} ms echo delay, noise at "
-        f"{LISTEN_NOISE_DBFS} dBFS"
+        f"{NOISE_DBFS} dBFS"
     )
     minutes = 0.0
     gated_total = ungated_total = 0
@@ -1251,21 +1237,13 @@ def bench_listen_false_alarms() -> None:
         for name in builtin_names():
             program = prepare(load_routine(name), Speaker(engine=engine))
             script = program.script
-            rendered = program.mixer().render(0, script.length_samples) / 32768
-            rendered = rendered.reshape(script.length_samples, -1).mean(axis=1)
-            cues = [(c.start_sample, c.end_sample) for c in script.cues if c.kind == SPEECH]
-            speech = np.concatenate([rendered[start:end] for start, end in cues])
-            rendered *= 10 ** (LISTEN_ECHO_DBFS / 20) / np.sqrt(np.mean(speech**2))
-            delay = np.zeros(round(LISTEN_ECHO_DELAY_SECONDS * SPOTTER_RATE))
-            audio = np.concatenate([delay, resample(rendered, script.sample_rate, SPOTTER_RATE)])
-            detections = spot(spotter_pcm(audio, seed=len(name)))
-            # The player's record of the same timeline: a block per 1024 samples, the
-            # output clock starting at 0 s, as the microphone's clock does here.
-            blocks = [
-                Block(start, min(1024, script.length_samples - start), start)
-                for start in range(0, script.length_samples, 1024)
-            ]
-            spans = own_speech_spans(blocks, cues, [(0.0, 0)], script.sample_rate)
+            audio = routine_echo(program, LISTEN_ECHO_DBFS, LISTEN_ECHO_DELAY_SECONDS)
+            detections = spot(microphone_pcm(audio, seed=len(name)))
+            # The player's record of the same timeline, the output clock starting at
+            # 0 s, as the microphone's clock does here.
+            spans = own_speech_spans(
+                played_blocks(script), speech_cues(script), [(0.0, 0)], script.sample_rate
+            )
             gated = [
                 d
                 for d in detections
@@ -1318,8 +1296,9 @@ def bench_listen_live() -> list[float] | None:
     missing."""
     import numpy as np
 
-    sys.path.insert(0, str(ROOT / "tests"))
+    use_test_helpers()
     from live import LivePlayer, Recording, Room, private_pulseaudio
+    from microphone import at_level
 
     from voice_coach.audiofile import resample
     from voice_coach.listen import SPOTTER_RATE

@@ -44,6 +44,7 @@ EDGE = (
     "speech",
     "sounds",
     "player",
+    "inbox",
     "mpris",
     "listen",
     "export",

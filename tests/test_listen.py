@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile
 from live import LivePlayer, Recording, Room
+from microphone import at_level, microphone_pcm, played_blocks, routine_echo, spot
 
 from audio_analysis import as_float, template_positions
 from voice_coach.audiofile import resample
@@ -122,34 +123,15 @@ def test_is_echo_with_nothing_played_yet():
 
 # --------------------------------------------------------------------------- the spotter
 
-#: Commands and routines at the microphone: speech at this RMS, over white noise.
+#: Commands and routines at the microphone: speech at this RMS (over light noise).
 SPEECH_DBFS = -25
-NOISE_DBFS = -55
 ESPEAK = "pyttsx3"
-
-
-def at_level(audio: np.ndarray, dbfs: float) -> np.ndarray:
-    return audio * (10 ** (dbfs / 20) / np.sqrt(np.mean(audio**2)))
-
-
-def microphone_pcm(audio: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Float 16 kHz sound as the microphone gives it: with the noise, in int16."""
-    noise = np.random.default_rng(seed).standard_normal(len(audio)) * 10 ** (NOISE_DBFS / 20)
-    return np.rint(np.clip(audio + noise, -1, 1) * 32767).astype(np.int16)
 
 
 def spoken(text: str) -> np.ndarray:
     """``text`` said by eSpeak NG, at 16 kHz and the commands' level."""
     speaker = Speaker(engine=ESPEAK)
     return at_level(resample(speaker.clip(text), speaker.sample_rate, SPOTTER_RATE), SPEECH_DBFS)
-
-
-def spot(spotter: KeywordSpotter, pcm: np.ndarray) -> list:
-    """Feed ``pcm`` as the microphone would, 20 ms at a time; everything found."""
-    found = []
-    for start in range(0, len(pcm), FEED_SAMPLES):
-        found += spotter.feed(pcm[start : start + FEED_SAMPLES])
-    return found
 
 
 @pytest.mark.parametrize("comma", [False, True], ids=["run-together", "with-a-pause"])
@@ -160,7 +142,7 @@ def test_spotter_names_each_command(comma):
     for word in ("pause", "resume", "next", "back", "repeat"):
         said.append((word, spoken(f"Coach, {word}." if comma else f"Coach {word}.")))
     audio = np.concatenate([part for _, clip in said for part in (quiet, clip)] + [quiet])
-    found = spot(spotter, microphone_pcm(audio))
+    found = spot(microphone_pcm(audio), spotter)
     assert [d.word for d in found] == [word for word, _ in said]
     assert [d.command for d in found] == ["pause-only", "resume", "next", "previous", "repeat"]
     # Each is found where it was said, soon after its end.
@@ -184,7 +166,7 @@ def test_spotter_hears_a_command_over_digital_silence():
     them is still heard (the spotter dithers)."""
     silence = np.zeros(2 * SPOTTER_RATE, dtype=np.int16)
     command = np.rint(spoken("Coach resume.") * 32767).astype(np.int16)
-    found = spot(KeywordSpotter(), np.concatenate([silence, command, silence]))
+    found = spot(np.concatenate([silence, command, silence]))
     assert [d.word for d in found] == ["resume"]
 
 
@@ -199,7 +181,7 @@ def test_spotter_hears_a_command_when_a_faint_noise_follows_digital_silence():
     second = SPOTTER_RATE
     assert not pcm[second // 2 : second * 9 // 10].any()  # the zeros
     assert pcm[2 * second : 2 * second + 1600].any()  # the noise floor
-    assert [d.word for d in spot(KeywordSpotter(), pcm)] == ["pause"]
+    assert [d.word for d in spot(pcm)] == ["pause"]
 
 
 def test_the_lead_is_the_latest_sound_after_an_utterance():
@@ -208,7 +190,7 @@ def test_the_lead_is_the_latest_sound_after_an_utterance():
     spotter = KeywordSpotter()
     quiet = np.zeros(SPOTTER_RATE // 2)
     sound = microphone_pcm(np.concatenate([quiet, spoken("Lie on your back."), quiet]))
-    spot(spotter, sound)
+    spot(sound, spotter)
     whole = len(sound) - len(sound) % FEED_SAMPLES
     pieces = [sound[at : at + FEED_SAMPLES].tobytes() for at in range(0, whole, FEED_SAMPLES)]
     assert list(spotter._lead) == pieces[-spotter._lead.maxlen :]
@@ -223,7 +205,7 @@ def test_long_talk_with_command_words_is_no_command():
         "it, and resume when the coach is back."
     )
     quiet = np.zeros(SPOTTER_RATE)
-    assert spot(KeywordSpotter(), microphone_pcm(np.concatenate([quiet, talk, quiet]))) == []
+    assert spot(microphone_pcm(np.concatenate([quiet, talk, quiet]))) == []
 
 
 #: A routine whose words are full of the commands' words.
@@ -249,22 +231,14 @@ def test_the_coachs_own_words_never_give_a_command_but_the_listener_does(tmp_pat
     path.write_text(ECHO_ROUTINE)
     program = prepare(load_routine(path), Speaker(engine=ESPEAK))
     script = program.script
-    rendered = program.mixer().render(0, script.length_samples) / 32768
-    cues = [(c.start_sample, c.end_sample) for c in script.cues if c.kind == SPEECH]
-    speech = np.concatenate([rendered[start:end] for start, end in cues])
-    rendered *= 10 ** (SPEECH_DBFS / 20) / np.sqrt(np.mean(speech**2))
-    echo_delay = round(0.03 * SPOTTER_RATE)
-    audio = np.concatenate([np.zeros(echo_delay), resample(rendered, script.sample_rate, 16000)])
+    audio = routine_echo(program, SPEECH_DBFS, delay_seconds=0.03)
     hold = script.holds[0]
     said_at = round((hold.start_sample / script.sample_rate + 3.0) * SPOTTER_RATE)
     command = spoken("Coach, next.")
     audio[said_at : said_at + len(command)] += command
 
-    found = spot(KeywordSpotter(), microphone_pcm(audio, seed=1))
-    blocks = [
-        Block(start, min(1024, script.length_samples - start), start)
-        for start in range(0, script.length_samples, 1024)
-    ]
+    found = spot(microphone_pcm(audio, seed=1))
+    blocks = played_blocks(script)
     # The output clock starts at 0 s, as the microphone's does here.
     clock = [(0.0, 0)]
     kept = [

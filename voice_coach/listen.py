@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import PlaybackError
+from .inbox import Inbox
 from .phrases import phrases_for
 from .script import SPEECH
 
@@ -361,14 +362,14 @@ class KeywordSpotter:
         """The command said in the utterance so far, if it is one."""
         if self._candidate_end <= self._onset:
             return None  # the keyphrase search found none in it
-        command = self._command_now()
-        if command is None and self._last_command is not None:
-            word, at = self._last_command
-            if at >= end - RECENT_SECONDS * SPOTTER_RATE:
-                command = word
-        if command is None:
+        # The utterance's last full command, which _hear has just brought up to date:
+        # the grammar's current hypothesis, or one it offered a moment before.
+        if self._last_command is None:
             return None
-        return Detection(command, self._onset, end, self.fed)
+        word, at = self._last_command
+        if at < end - RECENT_SECONDS * SPOTTER_RATE:
+            return None
+        return Detection(word, self._onset, end, self.fed)
 
     def _command_now(self) -> str | None:
         """The command word the grammar hears now, if it fits about as well as free
@@ -447,7 +448,7 @@ def own_speech_spans(
     for block in blocks:
         first, stop = block.output_start, block.output_start + block.frames
         if block.position is None:
-            if getattr(block, "inserted", False):
+            if block.inserted:
                 spans.append((first, stop))
             continue
         begin, end = block.position, block.position + block.frames
@@ -514,7 +515,7 @@ def is_echo(
 
 
 # ------------------------------------------------------------------------- the listener
-class Listener:
+class Listener(Inbox):
     """The microphone, heard for spoken commands while a routine plays.
 
     Call ``start()`` once, then from the player's loop: ``commands()`` and
@@ -549,14 +550,13 @@ class Listener:
         speaker: Speaker,
         routine: Routine,
     ) -> None:
+        super().__init__()
         self.transport = transport
         self.output = output
         self._open_microphone = open_microphone
         self._speaker = speaker
         self._routine = routine
         self._sound: queue.SimpleQueue[tuple[np.ndarray, float]] = queue.SimpleQueue()
-        self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._notices: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._confirmations: dict[str, np.ndarray] = {}
         #: A byte is written here with each command, to wake the player's loop (where
         #: select() takes pipes: not on Windows, whose loop just polls).
@@ -572,10 +572,6 @@ class Listener:
         #: (input sample, output clock time) of each microphone block's first sample.
         self._anchors: deque[tuple[int, float]] = deque(maxlen=1024)
         self._received = 0
-        #: Commands dropped as the coach's own echo (for the bench and tests).
-        self.ignored = 0
-        #: Every accepted detection with the output clock time it was found at.
-        self.heard: list[tuple[Detection, float]] = []
 
     def start(self) -> None:
         """Open the microphone and start listening; PlaybackError if that cannot be done."""
@@ -583,14 +579,6 @@ class Listener:
         self._microphone = self._open_microphone(SPOTTER_RATE, FEED_SAMPLES, self._capture)
         self._thread = threading.Thread(target=self._listen, name="voice-coach-listen", daemon=True)
         self._thread.start()
-
-    def commands(self) -> list[str]:
-        """The player commands heard since the last call ("pause-only", "next", ...)."""
-        return _drain(self._commands)
-
-    def notices(self) -> list[str]:
-        """One-line notices for the view: what was heard, or that listening stopped."""
-        return _drain(self._notices)
 
     def confirm(self, command: str) -> None:
         """Say that ``command`` was heard and applied (call after applying it: a jump
@@ -669,9 +657,7 @@ class Listener:
         start = self._input_time(detection.start_sample)
         end = self._input_time(detection.end_sample)
         if self._is_echo(start, end):
-            self.ignored += 1
             return
-        self.heard.append((detection, self._input_time(detection.found_at_sample)))
         self._notices.put(f'heard "{detection.phrase}"')
         self._commands.put(detection.command)
         if self._wake_write is not None:
@@ -706,12 +692,3 @@ class Listener:
         self._confirmations = {
             command: (clips[text] * gain).astype(np.float32) for command, text in by_command.items()
         }
-
-
-def _drain(source: queue.SimpleQueue) -> list:
-    items = []
-    while True:
-        try:
-            items.append(source.get_nowait())
-        except queue.Empty:
-            return items

@@ -21,10 +21,11 @@ voice_coach`` nor the start of playback waits for it.
 import asyncio
 import contextlib
 import os
-import queue
 import threading
 from dataclasses import dataclass
 from typing import Protocol
+
+from .inbox import Inbox
 
 BUS_NAME = "org.mpris.MediaPlayer2.voice_coach"
 OBJECT_PATH = "/org/mpris/MediaPlayer2"
@@ -102,7 +103,7 @@ def track_at(script, sample: int) -> Track:
     return Track(index + 1, span.name, span.start_sample, end, script.sample_rate)
 
 
-class MediaControls:
+class MediaControls(Inbox):
     """The routine published as an MPRIS player while it plays.
 
     Call ``start()`` once, then from the player's loop: ``commands()`` and
@@ -111,11 +112,10 @@ class MediaControls:
     """
 
     def __init__(self, transport: PlayingRoutine, album: str) -> None:
+        super().__init__()
         self.transport = transport
         self.album = album
         self.bus_name = BUS_NAME
-        self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._notices: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._state = State("Playing", track_at(None, 0), 0)
         self._heard = 0
         self._thread: threading.Thread | None = None
@@ -136,14 +136,6 @@ class MediaControls:
             target=self._serve_thread, args=(address,), name="voice-coach-mpris", daemon=True
         )
         self._thread.start()
-
-    def commands(self) -> list[str]:
-        """The player commands that arrived since the last call ("pause", "next", ...)."""
-        return _drain(self._commands)
-
-    def notices(self) -> list[str]:
-        """One-line notices for the view (at most one: media keys are not available)."""
-        return _drain(self._notices)
 
     def follow(self, position: int | None) -> None:
         """Publish the state at timeline sample ``position``, the one being heard
@@ -272,14 +264,6 @@ class MediaControls:
             metadata["xesam:trackNumber"] = Variant("i", track.number)
             metadata["mpris:length"] = Variant("x", track.length_us)
         return metadata
-
-
-def _drain(items: queue.SimpleQueue) -> list:
-    found = []
-    with contextlib.suppress(queue.Empty):
-        while True:
-            found.append(items.get_nowait())
-    return found
 
 
 def _interfaces(controls: MediaControls):
