@@ -4,6 +4,7 @@ private to this test session (so a user's cache is never touched)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -79,3 +80,21 @@ def paced_sink(tmp_path):
 
     with private_pulseaudio(tmp_path) as sink:
         yield sink
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB file system of the test's own (tmpfs), mounted for the test only."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)

@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from mutagen.id3 import ID3
 from scipy.signal import resample_poly
 
+from commands import LONG_ROUTINE
 from voice_coach.audiofile import FORMATS
 from voice_coach.chapters import chapters, tracks
 from voice_coach.cli import _AUDIO_SUFFIXES, cli
@@ -404,7 +405,10 @@ def test_batch_uses_several_processes(tmp_path, monkeypatch):
 def test_a_progress_bar_shows_on_a_terminal(tmp_path):
     """Run the real command with stderr on a pseudo-terminal: the bar appears there."""
     primary, secondary = pty.openpty()
-    command = [str(Path(sys.executable).parent / "voice-coach"), "export", "hamstrings"]
+    # Twenty minutes of audio: encoding takes well over the bar's one-second delay.
+    routine = tmp_path / "long.yaml"
+    routine.write_text(LONG_ROUTINE, encoding="utf-8")
+    command = [str(Path(sys.executable).parent / "voice-coach"), "export", str(routine)]
     process = subprocess.Popen(
         [*command, "-o", str(tmp_path / "h.ogg")],
         stdout=subprocess.PIPE,

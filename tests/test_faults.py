@@ -14,21 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from commands import LONG_ROUTINE
+
 PRECIOUS = b"my precious earlier export"
-#: Three long holds: a 30-minute export with only a handful of phrases to speak.
-LONG_ROUTINE = """\
-name: Long holds
-defaults:
-  hold: 600
-  countdown: 3
-steps:
-  - name: Seated forward fold
-    instructions: Sit tall and fold forward from the hips.
-  - name: Lying twist
-    instructions: Let both knees fall to one side.
-  - name: Child's pose
-    instructions: Kneel, sit back on your heels and rest your forehead down.
-"""
 
 
 def command(voice_coach_command: str, *args: str) -> list[str]:
@@ -73,24 +61,6 @@ def test_sigkill_during_an_export_keeps_the_old_file(voice_coach_command, tmp_pa
     process.kill()
     process.communicate(timeout=60)
     assert target.read_bytes() == PRECIOUS  # only the temp file beside it is left over
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MB file system of the test's own (tmpfs), mounted for the test only."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def test_a_full_disk_gives_one_line_and_keeps_the_old_file(voice_coach_command, small_disk):

@@ -299,4 +299,4 @@ def test_import_missing_file_is_one_line(tmp_path):
     result = run("import", str(tmp_path / "nope.txt"))
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "cannot read" in result.stderr
+    assert "no such article" in result.stderr

@@ -240,7 +240,7 @@ BAD_ROUTINES = [
         \t- name: a
         """,
         3,
-        "not valid YAML",
+        "a tab in the indentation",
         id="yaml-syntax-tab",
     ),
     pytest.param(
@@ -579,7 +579,19 @@ def test_deeply_nested_yaml_is_a_routine_error():
 def test_huge_integer_hold_is_a_routine_error():
     error = parse_error("name: x\nsteps:\n  - name: a\n    hold: " + "9" * 400 + "\n")
     assert error.line == 4
-    assert "'hold' must be from 1 to 3600" in error.message
+    assert "this number is 400 characters long" in error.message
+
+
+def test_a_hold_of_more_digits_than_python_reads_is_a_routine_error():
+    """Python refuses integers of over 4,300 digits with an error of its own."""
+    error = parse_error("name: x\nsteps:\n  - name: a\n    hold: " + "9" * 5000 + "\n")
+    assert error.line == 4
+    assert "this number is 5,000 characters long" in error.message
+
+
+def test_a_long_number_in_quotes_is_text():
+    error = parse_error('name: x\nsteps:\n  - name: a\n    hold: "' + "9" * 400 + '"\n')
+    assert "'hold' must be a number" in error.message
 
 
 def test_control_character_is_reported_with_its_line():
@@ -773,7 +785,7 @@ def test_control_characters_bidi_marks_and_emoji_are_stripped_from_spoken_text()
 def test_text_that_is_only_emoji_has_no_words_to_speak():
     error = parse_error('name: R\nsteps:\n  - name: "\\U0001F600\\U0001F64F"\n')
     assert str(error).startswith("bad.yaml:3: ")
-    assert "'name' is empty" in str(error)
+    assert "'name' has nothing a voice can say" in str(error)
 
 
 @pytest.mark.parametrize(

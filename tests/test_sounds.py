@@ -260,7 +260,7 @@ def test_a_file_that_is_not_usable_audio_is_a_project_error(tmp_path, name, cont
 
 
 def test_a_missing_or_silent_sound_file_is_a_project_error(tmp_path):
-    with pytest.raises(VoiceCoachError, match="cannot read"):
+    with pytest.raises(VoiceCoachError, match="no such sound file"):
         load_sound_file(tmp_path / "nowhere.wav", RATE)
     silent = tmp_path / "silent.wav"
     soundfile.write(str(silent), np.zeros(RATE), RATE)

@@ -8,15 +8,21 @@ with the error's exit code (2 for an unknown voice, 1 otherwise).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
 from .errors import SpeechError
-from .speech import synthesise_into_cache
+from .speech import CACHE_WRITE_EXIT, CacheWriteError, synthesise_into_cache
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # the clip being written removes its temp file on the way out
 
 
 def main() -> int:
     """Run one request from stdin."""
+    signal.signal(signal.SIGTERM, _stop)
     request = json.load(sys.stdin)
     try:
         synthesise_into_cache(
@@ -25,9 +31,14 @@ def main() -> int:
             list(request["phrases"]),
             [Path(path) for path in request["cache"]],
         )
+    except CacheWriteError as error:
+        print(error, file=sys.stderr)
+        return CACHE_WRITE_EXIT
     except SpeechError as error:
         print(error, file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -64,11 +65,77 @@ def read_mono(path: str | Path, sample_rate: int) -> np.ndarray:
     import soundfile
     import soxr
 
-    data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    data, file_rate = soundfile.read(_native(path), dtype="float32", always_2d=True)
     mono = data.mean(axis=1, dtype=np.float32)
     if file_rate != sample_rate:
         mono = soxr.resample(mono, file_rate, sample_rate).astype(np.float32)
     return mono
+
+
+#: Highest sample rate an input file may declare: 768 kHz is the most any recording
+#: format uses; a header claiming more is damaged or hostile.
+MAX_INPUT_RATE = 768_000
+#: Frames decoded at a time from an input file: memory stays bounded by the limit,
+#: whatever the file says of itself.
+_READ_BLOCK_FRAMES = 4096
+#: libsndfile's frame count for a file whose header gives no length (SF_COUNT_MAX).
+_UNKNOWN_FRAMES = 2**62
+
+
+class TooLongError(ValueError):
+    """An input file holds more audio than the caller allows."""
+
+
+class UnusualFileError(ValueError):
+    """An input file's header declares a sample rate or channel count no real sound has."""
+
+
+def read_mono_limited(source: BinaryIO, sample_rate: int, max_seconds: float) -> np.ndarray:
+    """Decode the open audio file ``source`` as float32 mono at ``sample_rate``, refusing
+    more than ``max_seconds`` of audio.
+
+    The length the header gives is judged before decoding anything, and decoding
+    stops one block past the limit whatever the header said: a tiny compressed file
+    that unpacks to gigabytes costs no more than the limit.
+
+    Raises
+    ------
+    TooLongError
+        Over ``max_seconds``.
+    UnusualFileError
+        For a sample rate above :data:`MAX_INPUT_RATE` or no channels.
+    RuntimeError
+        (``soundfile.LibsndfileError``) for a file that is not audio libsndfile reads.
+    """
+    import soundfile
+
+    with soundfile.SoundFile(source) as sound:
+        rate, channels = sound.samplerate, sound.channels
+        if not 0 < rate <= MAX_INPUT_RATE or channels < 1:
+            raise UnusualFileError(f"{rate} Hz, {channels} channels")
+        limit = int(max_seconds * rate)
+        # A stream that does not say its length reports libsndfile's largest count.
+        unknown = sound.frames >= _UNKNOWN_FRAMES
+        if limit < sound.frames and not unknown:
+            raise TooLongError(sound.frames / rate)
+        pieces, total = [], 0
+        while total <= limit:
+            try:
+                block = sound.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except RuntimeError:
+                # libsndfile cannot find its place at the end of a stream of unknown
+                # length; what was read is the sound.
+                if unknown and pieces:
+                    break
+                raise
+            if not len(block):
+                break
+            pieces.append(block.mean(axis=1, dtype=np.float32))
+            total += len(block)
+        if total > limit:
+            raise TooLongError(total / rate)
+    mono = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return resample(mono, rate, sample_rate) if rate != sample_rate else mono
 
 
 #: The RIFF chunk after a cached clip's samples that holds their CRC-32.
@@ -192,7 +259,7 @@ def _write(path, blocks, file_format, sample_rate, file_rate, channels, compress
         resampler = soxr.ResampleStream(sample_rate, file_rate, channels, dtype="float32")
     written = 0
     with soundfile.SoundFile(
-        str(path),
+        _native(path),
         "w",
         samplerate=file_rate,
         channels=channels,
@@ -213,6 +280,12 @@ def _write(path, blocks, file_format, sample_rate, file_rate, channels, compress
         if resampler is not None and pending is not None:
             written += _write_resampled(out, resampler, pending, last=True)
     return written
+
+
+def _native(path: str | Path) -> str | bytes:
+    """``path`` as libsndfile takes it: bytes on POSIX, where soundfile would encode a
+    str strictly as UTF-8 and fail on a name that is not (Python keeps its bytes)."""
+    return str(path) if os.name == "nt" else os.fsencode(path)
 
 
 def _nearly_full(folder: Path) -> bool:

@@ -8,9 +8,14 @@ speaking the same phrase both get a whole clip.
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -50,14 +55,18 @@ def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Pro
     The speech clips stream from the cache as the mixer needs them, so memory does
     not grow with the routine's length.
     """
+    return prepare_loaded(load_with(reference, options), options or SpeechOptions())
+
+
+def load_with(reference: str, options: SpeechOptions | None = None) -> Routine:
+    """Load the routine ``reference`` with ``options``' settings over its own."""
     options = options or SpeechOptions()
     overrides = dict(options.settings)
     if options.voice:
         overrides["voice"] = options.voice
     if options.rate:
         overrides["rate"] = options.rate
-    routine = load_routine(reference, overrides)
-    return prepare_loaded(routine, options)
+    return load_routine(reference, overrides)
 
 
 def prepare_loaded(routine: Routine, options: SpeechOptions) -> Program:
@@ -114,7 +123,10 @@ def export_batch(
     # "spawn" behaves the same on every OS, and never copies a parent's threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_setup
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_setup,
+        initargs=(os.getpid(),),
     ) as pool:
         submit = pool.submit
         futures = {
@@ -132,31 +144,86 @@ def export_batch(
                 if on_done:
                     on_done(result)
         except KeyboardInterrupt:
-            # The workers got the same Ctrl-C: their jobs stop and clean up, and the
-            # jobs not yet started are cancelled.
+            # Ctrl-C reached the workers too (one process group), but SIGTERM came to
+            # this process alone: pass it on. Their jobs stop and clean up, and the jobs
+            # not yet started are cancelled.
+            for worker in multiprocessing.active_children():
+                with contextlib.suppress(OSError):
+                    os.kill(worker.pid, signal.SIGTERM)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return [results[index] for index in range(len(jobs))]
 
 
-#: In a worker process: whether a job is running, and whether Ctrl-C has come.
+#: In a worker process: whether a job is running, whether Ctrl-C (or SIGTERM) has
+#: come, and whether the parent has gone.
 _busy = False
 _interrupted = False
+_orphaned = False
+#: Linux's prctl option that sends a signal when the parent process dies.
+_PR_SET_PDEATHSIG = 1
 
 
-def _worker_setup() -> None:
-    """Run in each worker as it starts: Ctrl-C stops the job in hand, and no other."""
+def _worker_setup(parent_pid: int) -> None:
+    """Run in each worker as it starts: Ctrl-C and SIGTERM stop the job in hand and no
+    other, and the worker dies with its parent, never waiting for work forever."""
     signal.signal(signal.SIGINT, _on_interrupt)
+    signal.signal(signal.SIGTERM, _on_interrupt)
+    _die_with_parent(parent_pid)
 
 
 def _on_interrupt(signum, frame) -> None:
     global _interrupted
+    if _interrupted:
+        return  # once is enough: a second signal must not cut the clean-up short
     _interrupted = True
     # Only a running job is interrupted (its temp file is removed on the way out);
     # between jobs, the worker just takes no more. A worker must not die here: the
     # pool would then kill the others mid-cleanup.
     if _busy:
         raise KeyboardInterrupt
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Arrange for this worker to stop when the parent dies (killed, or crashed).
+
+    Its queue would otherwise never close (each worker holds both ends), and it would
+    wait for work forever. Linux tells the worker at once (SIGHUP, through prctl);
+    elsewhere a thread looks for the parent every second.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0) == 0:
+                signal.signal(signal.SIGHUP, _on_orphaned)
+                if os.getppid() != parent_pid:  # it died before prctl took effect
+                    _on_orphaned(signal.SIGHUP, None)
+                return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        _on_orphaned(None, None)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _on_orphaned(signum, frame) -> None:
+    """The parent is gone: leave now if idle, else once the job in hand has cleaned up."""
+    global _orphaned
+    _orphaned = True
+    if not _busy:
+        os._exit(EXIT_ORPHANED)
+    if signum is None:  # the watching thread: interrupt the main thread's job
+        _thread.interrupt_main()
+    else:
+        _on_interrupt(signum, frame)
+
+
+#: A worker's exit code when its parent died (as for SIGTERM: 128 + 15).
+EXIT_ORPHANED = 143
 
 
 def _worker_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
@@ -171,6 +238,8 @@ def _worker_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings)
         return stopped
     finally:
         _busy = False
+        if _orphaned:
+            os._exit(EXIT_ORPHANED)
 
 
 def export_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:

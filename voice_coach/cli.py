@@ -6,7 +6,11 @@ for usage errors); Ctrl-C stops with exit code 130 and no traceback.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import math
 import os
+import signal
 import sys
 import time
 import warnings
@@ -15,8 +19,59 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import ExportError, RoutineError, VoiceCoachError
+from .errors import ExportError, OutputClosedError, RoutineError, Terminated, VoiceCoachError
 from .routine import SOUND_SETS
+from .terminal import shown
+
+#: Exit codes of a run stopped by Ctrl-C (SIGINT) and by SIGTERM: 128 plus the signal.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def _echo(message: str = "", err: bool = False, nl: bool = True) -> None:
+    """Print ``message``, each line made safe for a terminal (see :func:`terminal.shown`):
+    names and values from files and the command line may hold escape sequences."""
+    click.echo("\n".join(shown(line) for line in message.split("\n")), err=err, nl=nl)
+
+
+class _Output:
+    """The CLI's standard output: a write that fails (stdout closed, a full disk, a reader
+    gone) raises :class:`OutputClosedError`, so a command that exists to print cannot end
+    with exit code 0 having printed nothing."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text``, or raise OutputClosedError."""
+        return self._guarded(lambda stream: stream.write(text))
+
+    def flush(self) -> None:
+        """Flush, or raise OutputClosedError (a closed output has nothing to flush)."""
+        if self._stream is not None:
+            self._guarded(lambda stream: stream.flush())
+
+    def isatty(self) -> bool:
+        """Whether this is a terminal (never, once closed)."""
+        try:
+            return self._stream is not None and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def _guarded(self, action):
+        if self._stream is None:
+            raise OutputClosedError(os.strerror(errno.EBADF))
+        try:
+            return action(self._stream)
+        except BrokenPipeError as error:
+            raise OutputClosedError(error.strerror or "broken pipe", broken_pipe=True) from None
+        except (OSError, ValueError) as error:
+            raise OutputClosedError(getattr(error, "strerror", None) or str(error)) from None
+
+    def __getattr__(self, name: str):
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
 
 
 class _Group(click.Group):
@@ -25,19 +80,56 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except OutputClosedError as error:
+            if not error.broken_pipe:
+                _echo(f"voice-coach: {error}", err=True)
+            ctx.exit(1)
         except VoiceCoachError as error:
             prefix = "" if isinstance(error, RoutineError) else "voice-coach: "
-            click.echo(f"{prefix}{error}", err=True)
+            _echo(f"{prefix}{error}", err=True)
             ctx.exit(error.exit_code)
         except click.UsageError as error:
             # One line, like every other error; the help is one flag away.
             where = error.ctx.command_path if error.ctx else "voice-coach"
             hint = f" (see {where} --help)" if error.ctx else ""
-            click.echo(f"{where}: {error.format_message()}{hint}", err=True)
+            _echo(f"{where}: {error.format_message()}{hint}", err=True)
             ctx.exit(error.exit_code)
+        except Terminated:
+            # SIGTERM (kill, timeout, systemd): cleaned up as for Ctrl-C.
+            _echo("voice-coach: terminated.", err=True)
+            ctx.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
-            click.echo("voice-coach: stopped.", err=True)
-            ctx.exit(130)
+            _echo("voice-coach: stopped.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+class _Number(click.ParamType):
+    """A finite number within a range: NaN and infinity pass click's FloatRange (every
+    comparison with NaN is false), and would silently turn a limit off."""
+
+    name = "number"
+
+    def __init__(self, lowest: float, highest: float) -> None:
+        self.lowest = lowest
+        self.highest = highest
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if not self.lowest <= number <= self.highest:
+            self.fail(
+                f"{number:g} is not in the range {self.lowest:g} to {self.highest:g}", param, ctx
+            )
+        return number
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return f"[{self.lowest:g} to {self.highest:g}]"
 
 
 def _speech_options(command):
@@ -93,11 +185,13 @@ class _Countdown(click.ParamType):
         if not isinstance(value, str):
             return value
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             raw = int(text)
         elif text.startswith("every"):
             parts = dict(part.partition(":")[::2] for part in text.split(","))
             try:
+                if not all(number.strip().isascii() for number in parts.values()):
+                    raise ValueError("only the digits 0 to 9")
                 raw = {key.strip(): int(number) for key, number in parts.items()}
             except ValueError:
                 self.fail(f"{value!r} is not like every:5 or every:10,last:3", param, ctx)
@@ -156,7 +250,7 @@ def list_command() -> None:
     width = max(map(len, names)) + 2
     for name in names:
         routine = load_routine(name)
-        click.echo(f"{name:<{width}}{routine.name} ({len(routine.steps)} steps)")
+        _echo(f"{name:<{width}}{routine.name} ({len(routine.steps)} steps)")
 
 
 def _chart_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -191,15 +285,21 @@ def show(routine: str, chart_path: str | None, **speech) -> None:
     if chart_path is None:
         from .script import format_script
 
-        click.echo(format_script(_prepare(routine, **speech).script))
+        _echo(format_script(_prepare(routine, **speech).script))
         return
+    from .atomic import check_distinct, check_target
+    from .batch import load_with, prepare_loaded
     from .chart import draw_chart, require_matplotlib
 
-    # Before the speech is made, so a missing extra is reported at once.
+    # Before the speech is made, so a missing extra or a bad target is reported at once.
     require_matplotlib()
-    program = _prepare(routine, **speech)
+    options = _speech(speech)
+    loaded = load_with(routine, options)
+    check_target(chart_path)
+    check_distinct([("--chart", chart_path)], _inputs(loaded, options))
+    program = prepare_loaded(loaded, options)
     draw_chart(program.script, chart_path, title=program.routine.name)
-    click.echo(f"wrote {chart_path}")
+    _echo(f"wrote {chart_path}")
 
 
 @cli.command()
@@ -216,15 +316,15 @@ def check(file: str, **speech) -> None:
     problems = find_problems(*routine_text(file))
     if problems:
         for problem in problems:
-            click.echo(str(problem), err=True)
+            _echo(str(problem), err=True)
         if len(problems) > 1:
-            click.echo(f"{file}: {_count(len(problems), 'problem')}", err=True)
+            _echo(f"{file}: {_count(len(problems), 'problem')}", err=True)
         sys.exit(1)
     program = _prepare(file, **speech)
     script = program.script
     for note in script.notes:
-        click.echo(f"{file}: warning: {note}")
-    click.echo(
+        _echo(f"{file}: warning: {note}")
+    _echo(
         f"{file}: ok · {_count(len(script.steps), 'step')} · "
         f"{_count(len(script.holds), 'hold')} · "
         f"{clock(script.duration)}"
@@ -236,20 +336,19 @@ def check(file: str, **speech) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write.")
 def new(name: str, output: str | None) -> None:
     """Write a commented routine template called NAME (to NAME.yaml by default)."""
-    from .atomic import atomic_target
+    from .atomic import atomic_target, check_target
     from .template import routine_template, template_file_name
 
     path = Path(output or template_file_name(name))
-    if path.exists():
+    check_target(path)
+    if os.path.lexists(path):
         raise click.UsageError(f"{path} already exists; choose another name or -o FILE")
     try:
         with atomic_target(path) as temp:
             Path(temp).write_text(routine_template(name), encoding="utf-8")
     except OSError as error:
-        raise ExportError(
-            f"cannot write {path} ({error.strerror}); check that its folder exists"
-        ) from None
-    click.echo(f"wrote {path}; edit it, then run: voice-coach check {path}")
+        raise ExportError(f"{path}: cannot write the file ({error.strerror})") from None
+    _echo(f"wrote {path}; edit it, then run: voice-coach check {path}")
 
 
 @cli.group()
@@ -266,7 +365,7 @@ def config_path_command() -> None:
     """Print where the config file is (it need not exist yet)."""
     from .config import config_path
 
-    click.echo(str(config_path()))
+    _echo(str(config_path()))
 
 
 @config.command("show")
@@ -276,12 +375,12 @@ def config_show() -> None:
 
     loaded = load_config()
     state = "" if loaded.exists else " (not created yet; see `voice-coach config init`)"
-    click.echo(f"# {loaded.path}{state}")
+    _echo(f"# {loaded.path}{state}")
     for key in CONFIG_KEYS:
         if key in loaded.settings:
-            click.echo(f"{key} = {_toml_value(loaded.settings[key])}  # from the config")
+            _echo(f"{key} = {_toml_value(loaded.settings[key])}  # from the config")
         else:
-            click.echo(f"# {key}: not set; the routine's or voice-coach's default applies")
+            _echo(f"# {key}: not set; the routine's or voice-coach's default applies")
 
 
 @config.command("init")
@@ -289,14 +388,21 @@ def config_init() -> None:
     """Create the config file with every setting commented out."""
     from .atomic import atomic_target
     from .config import config_path, config_template
+    from .errors import ConfigError
 
     path = config_path()
-    if path.exists():
+    if os.path.lexists(path):
         raise click.UsageError(f"{path} already exists; edit it, or delete it first")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_target(path) as temp:
-        Path(temp).write_text(config_template(), encoding="utf-8")
-    click.echo(f"wrote {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_target(path) as temp:
+            Path(temp).write_text(config_template(), encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            reason = "a file stands where one of its folders should be"
+        raise ConfigError(f"cannot write the config ({reason})", str(path)) from None
+    _echo(f"wrote {path}")
 
 
 def _toml_value(value) -> str:
@@ -366,14 +472,14 @@ class _Loudness(click.ParamType):
 )
 @click.option(
     "--true-peak",
-    type=click.FloatRange(-20, 0),
+    type=_Number(-20, 0),
     default=-1.0,
     show_default=True,
     help="Highest true peak in dBTP.",
 )
 @click.option(
     "--quality",
-    type=click.FloatRange(0, 10),
+    type=_Number(0, 10),
     help="0 (smallest) to 10 (best), for ogg, opus and mp3. Default: the encoder's.",
 )
 @_speech_options
@@ -402,7 +508,7 @@ def export(
     into_folder = output is not None and (
         len(routines) > 1
         or output.endswith(("/", os.sep))
-        or (Path(output).is_dir() and Path(output).suffix.lower() not in _AUDIO_SUFFIXES)
+        or (os.path.isdir(output) and Path(output).suffix.lower() not in _AUDIO_SUFFIXES)
     )
     if output is None and split is None:
         raise click.UsageError("give -o FILE (or -o FOLDER/ for several routines), or --split")
@@ -420,12 +526,11 @@ def export(
 
 
 def _export_one(routine, output, file_format, timeline, captions, split, options, settings) -> None:
-    from .batch import prepare_routine
+    from .batch import load_with, prepare_loaded
     from .export import (
+        Targets,
         audio_extension,
-        caption_extension,
-        check_target,
-        check_targets,
+        check_export_targets,
         export_captions,
         export_files,
         export_split,
@@ -438,15 +543,17 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
         raise click.UsageError(f"-f {file_format} does not match {output}; drop one of them")
     _check_quality(extension, settings)
     captions = _captions_path(captions, output)
-    if output:
-        check_targets(output, timeline, captions)  # before any synthesis
-    else:
-        for path in (timeline, captions):
-            if path:
-                check_target(path)
-        if captions:
-            caption_extension(captions)
-    program = prepare_routine(routine, options)
+    loaded = load_with(routine, options)
+    targets = Targets(
+        audio=_path(output),
+        timeline=_path(timeline),
+        captions=_path(captions),
+        split=_path(split),
+        split_extension=extension,
+    )
+    # Every target, before any synthesis: nothing is written unless all can be.
+    replaced = check_export_targets(targets, loaded, _inputs(loaded, options))
+    program = prepare_loaded(loaded, options)
     levels = None
     with _ProgressBar("exporting") as bar:
         if output:
@@ -460,35 +567,71 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
                 program, split, extension, settings=settings, progress=bar.update, levels=levels
             )
             bar.finish()
-            click.echo(
+            _echo(
                 f"wrote {len(paths) - 1} tracks and {paths[-1]} ({clock(program.script.duration)})"
             )
+            if replaced:
+                _echo(
+                    f"voice-coach: note: replaced {_count(len(replaced), 'track')} "
+                    f"already in {split}",
+                    err=True,
+                )
             if not output:  # with -o these went with the single file
                 for path, write in ((timeline, export_timeline), (captions, export_captions)):
                     if path:
-                        click.echo(f"wrote {write(program.script, path)}")
+                        _echo(f"wrote {write(program.script, path)}")
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _inputs(routine, options) -> list[tuple[str, Path]]:
+    """What a command reads, which none of its outputs may replace: the routine's files
+    (see :func:`pipeline.input_files`) and the user's config."""
+    from .config import config_path
+    from .pipeline import input_files
+
+    found = input_files(routine, options.voice)
+    config = config_path()
+    if os.path.isfile(config):
+        found.append(("your config file", config))
+    return found
 
 
 def _export_into_folder(routines, folder: Path, file_format, captions, options, settings) -> None:
-    from .batch import BatchJob, export_batch
+    from .atomic import check_distinct, check_target
+    from .batch import BatchJob, export_batch, load_with
     from .errors import ExportError
 
     extension = f".{file_format}"
     _check_quality(extension, settings)
     if captions not in (None, "vtt", "srt"):
         raise click.UsageError("with several routines, give --captions vtt or --captions srt")
-    if folder.exists() and not folder.is_dir():
+    if os.path.exists(folder) and not os.path.isdir(folder):
         raise click.UsageError(f"{folder} is a file; -o needs a folder for several routines")
     jobs = []
+    inputs: list[tuple[str, Path]] = []
     for routine in routines:
         # A routine file is named after its file's stem, a built-in after its name.
-        is_file = Path(routine).is_file() or routine.lower().endswith((".yaml", ".yml"))
+        is_file = os.path.isfile(routine) or routine.lower().endswith((".yaml", ".yml"))
         audio = folder / f"{Path(routine).stem if is_file else routine}{extension}"
         jobs.append(
             BatchJob(routine, audio, audio.with_suffix(f".{captions}") if captions else None)
         )
+        # A routine that does not load: its job reports it, without stopping the others.
+        with contextlib.suppress(VoiceCoachError):
+            inputs += _inputs(load_with(routine, options), options)
     if len({job.audio for job in jobs}) < len(jobs):
         raise click.UsageError("two routines would write the same file; export them one by one")
+    if os.path.isdir(folder):
+        for job in jobs:
+            for path in (job.audio, job.captions):
+                if path is not None:
+                    check_target(path)
+    outputs = [(f"the export of {job.routine}", job.audio) for job in jobs]
+    outputs += [(f"the captions of {job.routine}", job.captions) for job in jobs]
+    check_distinct(outputs, inputs)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -500,10 +643,10 @@ def _export_into_folder(routines, folder: Path, file_format, captions, options, 
             nonlocal failed
             bar.clear()
             for warning in result.warnings:
-                click.echo(f"voice-coach: warning: {warning}", err=True)
+                _echo(f"voice-coach: warning: {warning}", err=True)
             if result.error:
                 failed = max(failed, result.exit_code)
-                click.echo(result.error, err=True)
+                _echo(result.error, err=True)
             else:
                 _report(f"wrote {result.job.audio}", result.seconds, result.levels)
             bar.advance()
@@ -535,9 +678,9 @@ def _report(what: str, seconds: float, levels) -> None:
     details = [clock(seconds)]
     if levels.loudness is not None:
         details.append(f"{levels.loudness:.1f} LUFS")
-    click.echo(f"{what} ({', '.join(details)})")
+    _echo(f"{what} ({', '.join(details)})")
     for note in levels.notes:
-        click.echo(f"voice-coach: note: {note}", err=True)
+        _echo(f"voice-coach: note: {note}", err=True)
 
 
 class _ProgressBar:
@@ -606,7 +749,7 @@ class _ProgressBar:
 @_speech_options
 @click.option(
     "--volume",
-    type=click.FloatRange(0, 200),
+    type=_Number(0, 200),
     default=None,
     help="Starting volume in percent, 100 by default (+ and - change it while playing).",
 )
@@ -725,7 +868,7 @@ class _RemindCommand(click.Command):
 @_speech_options
 @click.option(
     "--volume",
-    type=click.FloatRange(0, 200),
+    type=_Number(0, 200),
     default=None,
     help="Volume in percent of the prompt and the routine, 100 by default.",
 )
@@ -762,7 +905,7 @@ def remind(
             )
         else:
             text = systemd_text(schedule, command, title=loaded.name, unit=unit_name(routine))
-        click.echo(text, nl=False)
+        _echo(text, nl=False)
         return
     remind_in_foreground(
         loaded,
@@ -771,8 +914,8 @@ def remind(
         routine_ref=routine,
         plain=plain or None,
         volume=_volume(volume, loaded),
-        report=click.echo,
-        warn=lambda message: click.echo(f"voice-coach: warning: {message}", err=True),
+        report=_echo,
+        warn=lambda message: _echo(f"voice-coach: warning: {message}", err=True),
     )
 
 
@@ -804,7 +947,7 @@ def _play_arguments(ctx: click.Context, routine: str) -> list[str]:
         }
 
     given, shared = by_name(ctx.command), by_name(cli.commands["play"])
-    arguments = ["play", str(Path(routine).absolute()) if Path(routine).exists() else routine]
+    arguments = ["play", str(Path(routine).absolute()) if os.path.exists(routine) else routine]
     words = iter(ctx.meta["voice_coach.arguments"])
     for word in words:
         if word == "--":
@@ -817,7 +960,7 @@ def _play_arguments(ctx: click.Context, routine: str) -> list[str]:
             value = next(words, "")
         if name not in shared:  # --every, --between, --print
             continue
-        if name == "--voice" and Path(value).is_file():  # a Piper voice file
+        if name == "--voice" and os.path.isfile(value):  # a Piper voice file
             value = str(Path(value).absolute())
         arguments += [name, value] if not (option.is_flag or option.count) else [name]
     return arguments
@@ -829,14 +972,14 @@ def voices() -> None:
     from .speech import list_voices
 
     for voice in list_voices():
-        click.echo(
-            f"{voice.engine:<8} {voice.id:<28} {voice.name:<32} {', '.join(voice.languages)}"
-        )
+        _echo(f"{voice.engine:<8} {voice.id:<28} {voice.name:<32} {', '.join(voice.languages)}")
 
 
 @cli.command("import")
 @click.argument("file")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the YAML here.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the YAML here (- for stdout)."
+)
 def import_command(file: str, output: str | None) -> None:
     """Turn a stretching article into a routine file.
 
@@ -845,9 +988,15 @@ def import_command(file: str, output: str | None) -> None:
     """
     from .errors import ArticleError
 
+    to_stdout = output is None or _is_stdout(output)
+    if not to_stdout:
+        from .atomic import check_distinct, check_target
+
+        check_target(output)
+        check_distinct([("-o", output)], [] if file == "-" else [("the article", file)])
     text = _import_article(file)
-    if output is None:
-        click.echo(text, nl=False)
+    if to_stdout:
+        _echo(text, nl=False)
         return
     from .atomic import atomic_target
 
@@ -855,26 +1004,37 @@ def import_command(file: str, output: str | None) -> None:
         with atomic_target(output) as temp:
             temp.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise ArticleError(f"cannot write {output}: {error.strerror}") from None
-    click.echo(f"wrote {output}; check it with: voice-coach check {output}")
+        raise ArticleError(f"{output}: cannot write the file ({error.strerror})") from None
+    _echo(f"wrote {output}; check it with: voice-coach check {output}")
+
+
+#: Names of standard output as a file: written to directly, never replaced by a rename.
+_STDOUT_NAMES = ("-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+
+
+def _is_stdout(output: str) -> bool:
+    return output in _STDOUT_NAMES
 
 
 def _import_article(file: str) -> str:
     """Read the article ``file`` (or stdin for ``-``) and return its routine YAML."""
-    from .errors import ArticleError
+    from .errors import ArticleError, InputFileError
     from .importer import MAX_ARTICLE_CHARS, decode_article, import_article
+    from .inputs import read_input, too_large
 
     limit = 4 * MAX_ARTICLE_CHARS  # bytes: UTF-8 takes up to 4 a character
-    try:
-        if file == "-":
+    if file == "-":
+        try:
             data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(file, "rb") as handle:
-                data = handle.read(limit + 1)
-    except OSError as error:
-        raise ArticleError(f"cannot read {file}: {error.strerror}") from None
-    if len(data) > limit:
-        data = data[: limit + 1]  # still over the limit: the importer says so in one line
+        except (OSError, AttributeError, ValueError) as error:
+            raise ArticleError(f"cannot read stdin ({error})") from None
+        if len(data) > limit:
+            raise ArticleError(f"stdin: {too_large('article', limit)}; save the article's text")
+    else:
+        try:
+            data = read_input(file, limit, "article")
+        except InputFileError as error:
+            raise ArticleError(str(error)) from None
     return import_article(decode_article(data), "stdin" if file == "-" else file)
 
 
@@ -885,7 +1045,7 @@ def schema() -> None:
 
     from .routine import routine_schema
 
-    click.echo(json.dumps(routine_schema(), indent=2))
+    _echo(json.dumps(routine_schema(), indent=2))
 
 
 def _count(number: int, noun: str) -> str:
@@ -894,18 +1054,42 @@ def _count(number: int, noun: str) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Library warnings (such as a cache that cannot be written) as one line each."""
-    click.echo(f"voice-coach: warning: {message}", err=True)
+    _echo(f"voice-coach: warning: {message}", err=True)
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
 
 
 def main() -> None:
     """Entry point of the ``voice-coach`` console script."""
     warnings.showwarning = _show_warning
+    # SIGTERM (kill, timeout, systemd) takes Ctrl-C's path: temp files removed,
+    # the terminal restored, batch workers stopped; exit code 143.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.stdout = _Output(sys.stdout)
     try:
-        cli(prog_name="voice-coach")
-    except BrokenPipeError:
-        # Output piped into `head` and friends: stop quietly.
-        sys.stderr.close()
-        sys.exit(1)
+        result = cli(prog_name="voice-coach", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except click.exceptions.Abort as error:
+        terminated = isinstance(error.__context__, Terminated)
+        _echo(f"voice-coach: {'terminated' if terminated else 'stopped'}.", err=True)
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except click.ClickException as error:  # found before a command runs: one line too
+        _echo(f"voice-coach: {error.format_message()} (see voice-coach --help)", err=True)
+        code = error.exit_code
+    try:
+        sys.stdout.flush()
+    except OutputClosedError as error:
+        if not error.broken_pipe and code == 0:
+            _echo(f"voice-coach: {error}", err=True)
+        code = code or 1
+    # The flushed stdout is left alone at exit: a closed or broken one would only
+    # be complained about again by the interpreter.
+    sys.stdout = None
+    sys.exit(code)
 
 
 __all__ = ["cli", "main"]

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, InputFileError
+from .inputs import read_input
 from .routine import SOUND_SETS, setting_value
 
 #: The keys a config file may hold, with what each one means.
@@ -29,6 +30,8 @@ CONFIG_KEYS = {
     "pan": "true: left-side cues in the left ear, right-side cues in the right",
 }
 CONFIG_ENV = "VOICE_COACH_CONFIG"
+#: Largest config file read, in bytes: six settings need a few hundred.
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,12 @@ def load_config(path: Path | None = None) -> Config:
     TOML, has an unknown key, or a value out of range.
     """
     path = path or config_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return Config(path=path, exists=False)
-    except IsADirectoryError:
-        raise ConfigError("this is a folder; the config is a TOML file", str(path)) from None
-    except OSError as error:
-        raise ConfigError(f"cannot read the config ({error.strerror})", str(path)) from None
+    try:
+        raw = read_input(path, MAX_CONFIG_BYTES, "config file")
+    except InputFileError as error:
+        raise ConfigError(error.reason, str(path)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -79,6 +80,14 @@ def load_config(path: Path | None = None) -> Config:
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
         raise ConfigError(
             f"this is not valid TOML ({reason}); write settings as key = value", str(path), line
+        ) from None
+    except ValueError:  # Python's own limit: integers of more than 4,300 digits
+        long_number = re.search(r"\d{100,}", text)
+        line = text[: long_number.start()].count("\n") + 1 if long_number else None
+        raise ConfigError(
+            "a number is thousands of digits long; write a setting such as rate = 170",
+            str(path),
+            line,
         ) from None
     settings: dict[str, Any] = {}
     for key, value in data.items():

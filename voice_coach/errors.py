@@ -53,6 +53,36 @@ class ExportError(VoiceCoachError):
     """An audio or timeline file could not be written."""
 
 
+class TargetError(VoiceCoachError):
+    """An output that cannot be written where it was asked for: a folder, a device, a
+    named pipe or a socket (only regular files are ever replaced), a missing folder, or
+    a name the file system refuses. Found before any work."""
+
+
+class SameFileError(TargetError):
+    """Two paths of one command are the same file: an output that is also an input
+    (it would be destroyed), or two outputs (one would silently replace the other).
+    A usage error, found before any work."""
+
+    exit_code = 2
+
+
+class InputFileError(VoiceCoachError):
+    """An input file that voice-coach will not read: missing, not a regular file (a
+    named pipe or a device would block or never end), or over its size limit.
+
+    ``reason`` is the problem without the path, for callers that report it as
+    ``FILE:LINE: reason`` in their own kind of error.
+    """
+
+    def __init__(self, path: str, reason: str, missing: bool = False) -> None:
+        self.path = path
+        self.reason = reason
+        #: The file does not exist (or is a link to nothing).
+        self.missing = missing
+        super().__init__(f"{path}: {reason}")
+
+
 class ConfigError(RoutineError):
     """The user's config file cannot be used (reported as FILE:LINE like a routine)."""
 
@@ -81,3 +111,21 @@ class CacheWarning(UserWarning):
 
 class ArticleError(VoiceCoachError):
     """An article that cannot be turned into a routine: empty, not text, or no stretches."""
+
+
+class OutputClosedError(VoiceCoachError):
+    """Standard output cannot be written: closed (``>&-``), full, or a broken pipe."""
+
+    def __init__(self, reason: str, broken_pipe: bool = False) -> None:
+        super().__init__(f"cannot write to standard output ({reason})")
+        #: A reader that went away (``| head``): not worth a message.
+        self.broken_pipe = broken_pipe
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (``kill``, ``timeout``, systemd stopping a unit).
+
+    Raised by the CLI's signal handler in the main thread. Being a KeyboardInterrupt,
+    it takes every path Ctrl-C takes: temp files are removed, the terminal is restored,
+    the sound stops and batch workers stop with the parent; the exit code is 143.
+    """

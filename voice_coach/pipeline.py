@@ -6,6 +6,7 @@ every exporter render it through the same mixer, so they play the same audio.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -19,7 +20,15 @@ from .errors import RoutineError, UnknownVoiceError, VoiceCoachError, VoiceWarni
 from .mixer import DEFAULT_BLOCK_SAMPLES, ClipKey, Mixer, render_blocks
 from .phrases import language_of_voice
 from .routine import Routine
-from .script import CHIME, SPEECH, Script, compile_script, player_phrases, spoken_phrases
+from .script import (
+    CHIME,
+    SPEECH,
+    Script,
+    check_phrase_budget,
+    compile_script,
+    player_phrases,
+    spoken_phrases,
+)
 from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
 from .speech import DEFAULT_RATE, PEAK_LIMIT, Speaker
 
@@ -86,6 +95,7 @@ def prepare(
         *player_phrases(language),
     ]
     phrases = list(dict.fromkeys(phrases))
+    check_phrase_budget(routine, phrases)  # before any synthesis
     chime_gain, speech_gain = level_gains(routine)
     chimes = {
         name: (clip * chime_gain).astype(np.float32)
@@ -192,7 +202,7 @@ def routine_sounds(routine: Routine, sample_rate: int) -> dict[str, np.ndarray]:
     if not routine.sounds.custom:
         return sounds
     source = Path(routine.source)
-    if not source.is_file():
+    if not os.path.isfile(source):
         line = routine.sounds.custom[0].line
         raise RoutineError(
             "sound files are only found beside a routine file; save the routine as a "
@@ -213,6 +223,31 @@ def routine_sounds(routine: Routine, sample_rate: int) -> dict[str, np.ndarray]:
                 f"sound '{custom.name}': {error}", routine.source, custom.line
             ) from None
     return sounds
+
+
+def input_files(routine: Routine, voice: str | None = None) -> list[tuple[str, Path]]:
+    """The files preparing ``routine`` reads, as (what, path) pairs: the routine file, its
+    own sound files and a Piper voice file (``voice``, or the routine's, when a path).
+
+    An export checks its targets against these before any work: writing over one
+    would destroy what the user had.
+    """
+    found: list[tuple[str, Path]] = []
+    source = Path(routine.source)
+    if os.path.isfile(source):
+        found.append(("the routine file", source))
+        for custom in routine.sounds.custom:
+            path = resolve_sound_path(
+                source.parent, custom.path, source=routine.source, line=custom.line
+            )
+            found.append((f"the routine's '{custom.name}' sound", path))
+    for chosen in (voice, routine.voice):
+        if chosen and chosen.casefold().endswith(".onnx"):
+            found += [
+                ("the voice file", Path(chosen)),
+                ("the voice's config", Path(f"{chosen}.json")),
+            ]
+    return found
 
 
 def _scaled(clip: np.ndarray, gain: float) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from .errors import NoSoundDeviceError, PlaybackError
+from .errors import NoSoundDeviceError, OutputClosedError, PlaybackError
 from .mixer import ClipKey, noise_floor
 from .phrases import phrases_for
 from .routine import Routine
@@ -378,7 +378,8 @@ class PlainView:
         try:
             self.stream.write(line + "\n")
             self.stream.flush()
-        except BrokenPipeError:
+        except (OSError, ValueError, OutputClosedError):
+            # The reader has gone, or the output was closed: the routine plays on.
             self.closed = True
 
     def close(self) -> None:

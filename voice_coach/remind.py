@@ -26,6 +26,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .errors import PlaybackError, VoiceCoachError
+from .terminal import has_hidden, shown
 
 if TYPE_CHECKING:  # numpy and the routine are needed only by the real wiring
     import numpy as np
@@ -241,7 +242,9 @@ def cron_text(
     jobs lack the session's ``XDG_RUNTIME_DIR``, without which the sound server is not
     found). The view's output is dropped; errors still reach cron's mail.
     """
-    words = [f"{name}={shlex.quote(value)}" for name, value in (environment or {}).items()]
+    environment = dict(environment or {})
+    check_schedule_words([*command, *environment.values()])
+    words = [f"{name}={shlex.quote(value)}" for name, value in environment.items()]
     words += [shlex.quote(word) for word in command]
     # cron turns an unescaped % into a newline.
     line = " ".join(words).replace("%", "\\%") + " >/dev/null"
@@ -277,6 +280,7 @@ def _calendar_field(values: list[int], size: int) -> str:
 def systemd_text(schedule: Schedule, command: Sequence[str], *, title: str, unit: str) -> str:
     """A systemd user service that runs ``command`` and a timer with an ``OnCalendar=``
     line for each group of reminder times, with where to save them and how to start."""
+    check_schedule_words(command)
     title = _one_line(title).replace("%", "%%")
     calendars = [
         f"OnCalendar=*-*-* {_calendar_field(hours, 24)}:{_calendar_field(minutes, 60)}:00"
@@ -312,8 +316,29 @@ def systemd_text(schedule: Schedule, command: Sequence[str], *, title: str, unit
     )
 
 
+def check_schedule_words(words: Sequence[str]) -> None:
+    """Refuse a word for a crontab line or a unit file that holds a control character, a
+    line separator or a byte that is not UTF-8: no quoting keeps a newline from starting
+    a new cron line or unit directive, and a scheduler's file is text.
+
+    Raises
+    ------
+    ScheduleError
+        Naming the word, its hidden characters made visible.
+    """
+    for word in words:
+        if has_hidden(word):
+            raise ScheduleError(
+                f"'{shown(word)}' holds a control character or a byte that is not UTF-8, "
+                "which a scheduler would misread; rename the file or change the value"
+            )
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """A title for a comment or a description: one line, without hidden characters, and
+    never ending in a backslash (which would join the next line in a unit file)."""
+    visible = "".join(" " if has_hidden(char) else char for char in text)
+    return " ".join(visible.split()).rstrip("\\")
 
 
 # ------------------------------------------------------------------- the foreground loop

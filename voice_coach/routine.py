@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from .errors import RoutineError, RoutineNotFoundError
+from .errors import InputFileError, RoutineError, RoutineNotFoundError
+from .inputs import read_input
 from .phrases import base_language, language_of_voice
 
 #: The built-in routines, shipped as package data (plain files in the wheel too).
@@ -30,7 +31,18 @@ MAX_ROUTINE_SECONDS = 12 * 3600
 MAX_TEXT = 2000
 MAX_REPS = 50
 MAX_COUNTDOWN = 30
+#: Most "N seconds left" cues a step may ask for.
+MAX_WARNS = 10
 MAX_STEPS = 500
+#: Largest routine file read, in bytes: 500 steps of long instructions fit in it.
+MAX_ROUTINE_BYTES = 2 * 1024 * 1024
+#: Most YAML nodes (values, keys, lists, aliases) a routine file may hold: a 500-step
+#: routine with every setting on every step has about 20,000. Counted while parsing,
+#: before anything is built, so a file of millions of tiny values is refused at once.
+MAX_YAML_NODES = 50_000
+#: Longest number a routine may write, in characters (Python refuses to read integers
+#: of more than 4,300 digits, and no setting needs more than a few).
+MAX_NUMBER_CHARS = 32
 
 SIDES = ("each", "none")
 
@@ -222,7 +234,8 @@ def routine_schema() -> dict[str, Any]:
         "switch": number("Seconds of quiet between the two sides.", 0, MAX_SECONDS),
         "warn": {"description": '"N seconds left" cues, such as [10].',
                  "anyOf": [number("", 1, MAX_SECONDS, whole=True),
-                           {"type": "array", "items": number("", 1, MAX_SECONDS, whole=True)}]},
+                           {"type": "array", "maxItems": MAX_WARNS,
+                            "items": number("", 1, MAX_SECONDS, whole=True)}]},
         "fractions": {"description": "Cues at these fractions of each hold, such as [1/3, 2/3].",
                       "anyOf": [fraction, {"type": "array", "items": fraction}]},
         "pause_after_step": {"type": "boolean",
@@ -324,18 +337,22 @@ def routine_text(name_or_path: str | Path) -> tuple[str, str]:
         )
     path = Path(name_or_path)
     looks_like_path = path.suffix in (".yaml", ".yml") or "/" in text_name or "\\" in text_name
-    if path.exists() or looks_like_path:
-        if path.is_dir():
-            raise RoutineError("this is a folder; give the path of a routine .yaml file", text_name)
+    if "\x00" in text_name:
+        raise RoutineNotFoundError("the routine's name holds a NUL character; give a file's name")
+    try:
+        present = path.is_symlink() or path.exists()
+    except OSError:  # a name the file system refuses (too long): reading it says so
+        present = True
+    if present or looks_like_path:
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise RoutineNotFoundError(
-                f"no routine file '{text_name}'; check the path, or run `voice-coach list` "
-                "for the built-in routines"
-            ) from None
-        except OSError as error:
-            raise RoutineError(f"cannot read the file ({error.strerror})", text_name) from None
+            data = read_input(path, MAX_ROUTINE_BYTES, "routine file")
+        except InputFileError as error:
+            if error.missing:  # or a link to nothing
+                raise RoutineNotFoundError(
+                    f"no routine file '{text_name}'; check the path, or run `voice-coach list` "
+                    "for the built-in routines"
+                ) from None
+            raise RoutineError(error.reason, text_name) from None
         return _decode(data, text_name), text_name
     if text_name in builtin_names():
         resource = BUILTIN_FOLDER / f"{text_name}.yaml"
@@ -349,6 +366,11 @@ def routine_text(name_or_path: str | Path) -> tuple[str, str]:
 
 
 def _decode(data: bytes, source: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):
+        raise RoutineError(
+            "the file is UTF-16 text; save it as UTF-8 (in most editors: Save As, Encoding)",
+            source,
+        )
     if b"\x00" in data:
         raise RoutineError("this is not a text file; a routine is a YAML text file", source)
     try:
@@ -356,6 +378,19 @@ def _decode(data: bytes, source: str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise RoutineError("the file is not UTF-8 text; save it as UTF-8", source, line) from None
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """UTF-16 without a byte-order mark: text whose every other byte is a NUL."""
+    sample = data[: len(data[:400]) // 2 * 2]
+    if len(sample) < 8:
+        return False
+    for text_bytes, nuls in ((sample[0::2], sample[1::2]), (sample[1::2], sample[0::2])):
+        if nuls.count(0) > 0.9 * len(nuls) and sum(
+            32 <= byte < 127 or byte in b"\t\n\r" for byte in text_bytes
+        ) > 0.9 * len(text_bytes):
+            return True
+    return False
 
 
 def parse_routine(
@@ -383,8 +418,56 @@ def find_problems(text: str, source: str = "<routine>") -> list[RoutineError]:
     return []
 
 
+def _check_size(text: str, source: str) -> None:
+    """Refuse, while parsing and before anything is built, a file of more than
+    :data:`MAX_YAML_NODES` nodes or a number longer than :data:`MAX_NUMBER_CHARS`:
+    a few kilobytes can ask for millions of steps, and a 5,000-digit number stops
+    Python's integer reader with an error of its own."""
+    nodes = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if not isinstance(event, _NODE_EVENTS):
+            continue
+        nodes += 1
+        line = event.start_mark.line + 1
+        if nodes > MAX_YAML_NODES:
+            raise RoutineError(
+                f"the file holds more than {MAX_YAML_NODES:,} values, far more than a routine "
+                f"needs (at most {MAX_STEPS} steps); split it into shorter routines",
+                source,
+                line,
+            )
+        if (
+            isinstance(event, yaml.ScalarEvent)
+            and not event.style  # plain: YAML may read it as a number
+            and len(event.value) > MAX_NUMBER_CHARS
+            and _NUMBER_LIKE.fullmatch(event.value)
+        ):
+            raise RoutineError(
+                f"this number is {len(event.value):,} characters long; write a number of "
+                "seconds such as 30 (or put text in quotes)",
+                source,
+                line,
+            )
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
+#: What YAML 1.1 may read as a number: digits, with signs, points, exponents, base
+#: prefixes, underscores and the colons of sexagesimal numbers.
+_NUMBER_LIKE = re.compile(r"[-+]?[0-9][0-9a-fA-FxXoObB_:.eE+-]*|[-+]?\.[0-9][0-9_eE+-]*")
+
+
+def _yaml_problem(text: str, line: int | None, problem: str) -> str:
+    """libyaml's complaint in words a routine's author can act on."""
+    if line is not None and "\t" in (text.splitlines()[line - 1 : line] or [""])[0]:
+        return (
+            "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"
+        )
+    return f"this is not valid YAML ({problem}); check indentation and quoting"
+
+
 def _parse(text: str, source: str, overrides, collect: bool) -> Routine:
     try:
+        _check_size(text, source)
         data = yaml.load(text, Loader=_SAFE_LOADER)
         lines = _line_map(text)
     except yaml.reader.ReaderError as error:
@@ -408,11 +491,11 @@ def _parse(text: str, source: str, overrides, collect: bool) -> Routine:
             raise RoutineError(
                 "the YAML is nested too deeply; a routine needs only a few levels", source, line
             ) from None
-        raise RoutineError(
-            f"this is not valid YAML ({problem}); check indentation and quoting", source, line
-        ) from None
+        raise RoutineError(_yaml_problem(text, line, problem), source, line) from None
     except yaml.YAMLError as error:
         raise RoutineError(f"this is not valid YAML ({error})", source) from None
+    except ValueError as error:  # a value the constructors refuse (Python's own limits)
+        raise RoutineError(f"a value cannot be read ({error})", source) from None
     except _DuplicateKey as duplicate:
         raise RoutineError(
             f"'{duplicate.key}' is given twice in the same place; keep one of them",
@@ -689,8 +772,15 @@ class _Validator:
             return None
         if not isinstance(value, str):
             raise self.fail((*path, key), f"'{key}' must be text; put it in quotes")
+        written = value
         value = " ".join(speakable(value).split())
         if required and not value:
+            if written.strip():
+                raise self.fail(
+                    (*path, key),
+                    f"'{key}' has nothing a voice can say (emoji, symbols and control "
+                    "characters are left out); write it in words",
+                )
             raise self.fail((*path, key), f"'{key}' is empty; write some text")
         if len(value) > MAX_TEXT:
             raise self.fail((*path, key), f"'{key}' is longer than {MAX_TEXT} characters")
@@ -740,6 +830,11 @@ def setting_value(key: str, value: Any) -> Any:
         return _countdown(value)
     if key == "warn":
         items = list(value) if isinstance(value, list | tuple) else [value]
+        if len(items) > MAX_WARNS:
+            raise _BadSetting(
+                f"'warn' takes at most {MAX_WARNS} times, such as [60, 30, 10]; "
+                f"for a number every few seconds use 'countdown: {{every: N}}'"
+            )
         seconds = []
         for index, item in enumerate(items):
             try:
@@ -889,6 +984,8 @@ def _sound_path(path: Any) -> str:
     if not isinstance(path, str) or not path.strip():
         raise _BadSetting("a sound is a file path relative to the routine, like sounds/bell.ogg")
     text = path.strip()
+    if any(unicodedata.category(char)[0] == "C" for char in text):
+        raise _BadSetting(f"sound {text!r} holds a control character; give the file's plain name")
     pure = Path(text.replace("\\", "/"))
     if pure.is_absolute() or text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
         raise _BadSetting(

@@ -35,6 +35,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .errors import RoutineError
 from .phrases import ENGLISH, Phrases, phrases_for
 from .routine import Routine, Step
 
@@ -57,6 +58,9 @@ BEFORE_CHIME_SECONDS = 0.5
 TAIL_SECONDS = 1.0
 #: Holds at least this long get a halfway cue.
 HALFWAY_MIN_HOLD = 20
+#: Most different phrases one routine may need: real routines need tens (the built-in
+#: ones 30 to 70); each costs up to a fifth of a second to synthesise the first time.
+MAX_PHRASES = 200
 
 HALFWAY_PHRASE = ENGLISH.halfway
 RELEASE_PHRASE = ENGLISH.release
@@ -209,6 +213,27 @@ def spoken_phrases(
         phrases.append(words.release)
     phrases.append(words.closing)
     return list(dict.fromkeys(phrases))
+
+
+def check_phrase_budget(routine: Routine, phrases: list[str]) -> None:
+    """Refuse, before any synthesis, a routine that needs more than :data:`MAX_PHRASES`
+    different phrases: a few lines of settings (a number every second of an hour's
+    hold) would otherwise keep the speech engine busy for many minutes.
+
+    Raises
+    ------
+    RoutineError
+        Saying how many phrases, how many of them numbers, and what to change.
+    """
+    if len(phrases) <= MAX_PHRASES:
+        return
+    numbers = sum(phrase.isdigit() for phrase in phrases)
+    raise RoutineError(
+        f"the routine needs {len(phrases)} different phrases spoken ({numbers} of them "
+        f"numbers); voice-coach prepares at most {MAX_PHRASES}: use a longer "
+        "'countdown: {every: N}', fewer 'warn' times, fewer reps or fewer steps",
+        routine.source,
+    )
 
 
 def compile_script(

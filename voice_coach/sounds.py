@@ -15,8 +15,9 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from .audiofile import read_mono
-from .errors import RoutineError, VoiceCoachError
+from .audiofile import TooLongError, UnusualFileError, read_mono, read_mono_limited
+from .errors import InputFileError, RoutineError, VoiceCoachError
+from .inputs import open_input
 from .routine import SOUND_NAMES, SOUND_SETS, SOUND_SUFFIXES
 from .script import CHIMES
 
@@ -102,29 +103,37 @@ def load_sound_file(path: str | Path, sample_rate: int) -> np.ndarray:
     """A routine's own sound file (WAV, FLAC or Ogg Vorbis; any rate, any channels) as
     float32 mono at ``sample_rate``, scaled to the built-in sounds' :data:`PEAK`.
 
-    Raises :class:`VoiceCoachError` for a file that is missing, not audio, silent,
-    or longer than :data:`CUSTOM_MAX_SECONDS`.
+    Its length is judged from the header before anything is decoded, and decoding
+    stops at :data:`CUSTOM_MAX_SECONDS` whatever the header says.
+
+    Raises :class:`VoiceCoachError` for a file that is missing, not a regular file,
+    not audio, silent, or longer than :data:`CUSTOM_MAX_SECONDS`.
     """
     path = Path(path)
     if path.suffix.lower() not in SOUND_SUFFIXES:
         raise VoiceCoachError(f"{path}: a sound must be a WAV, FLAC or OGG file")
-    try:
-        size = path.stat().st_size
-    except OSError as error:
+    if not os.path.exists(path):
         raise VoiceCoachError(
-            f"{path}: cannot read the sound file ({error.strerror}); check the file name, "
-            "which is relative to the routine's folder"
-        ) from None
-    if size > _CUSTOM_MAX_BYTES:
-        raise _too_long(path)
+            f"{path}: no such sound file; check its name, which is relative to the routine's folder"
+        )
     try:
-        samples = read_mono(path, sample_rate)
+        with open_input(path, "sound file") as source:
+            if os.fstat(source.fileno()).st_size > _CUSTOM_MAX_BYTES:
+                raise _too_long(path)
+            samples = read_mono_limited(source, sample_rate, CUSTOM_MAX_SECONDS)
+    except InputFileError as error:
+        raise VoiceCoachError(str(error)) from None
+    except TooLongError:
+        raise _too_long(path) from None
+    except UnusualFileError as unusual:
+        raise VoiceCoachError(
+            f"{path}: the file declares {unusual}, which no sound has; export it again "
+            "as an ordinary WAV, FLAC or OGG file"
+        ) from None
     except (OSError, RuntimeError):
         raise VoiceCoachError(
             f"{path}: not a readable WAV, FLAC or OGG file; convert it to one of those"
         ) from None
-    if len(samples) > CUSTOM_MAX_SECONDS * sample_rate:
-        raise _too_long(path)
     peak = float(np.max(np.abs(samples), initial=0.0))
     if not np.isfinite(peak):
         raise VoiceCoachError(f"{path}: the sound file holds invalid samples (NaN or infinity)")

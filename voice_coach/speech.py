@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,7 @@ ENGINES = (PYTTSX3, PIPER)
 #: Words per minute; a little slower than eSpeak's 200, for following with eyes closed.
 DEFAULT_RATE = 165
 #: Bump when the trimming or levelling below changes, so old cached clips are not reused.
-CLIP_FORMAT = 4
+CLIP_FORMAT = 5
 
 #: A sample counts as sound above this level (about -46 dBFS).
 TRIM_THRESHOLD = 0.005
@@ -71,6 +71,14 @@ PEAK_LIMIT = 0.6
 SYNTHESIS_ATTEMPTS = 3
 #: Longest wait for one phrase, in seconds.
 SYNTHESIS_TIMEOUT = 60
+
+#: Longest piece of text an engine is given at once, in characters. Piper's memory
+#: grows with the length of what it says in one go (about 0.85 MB a character here:
+#: 2,000 characters with no full stop took 1.6 GB), so longer text is cut into
+#: pieces, at sentence ends where it can be, and the pieces' audio joined.
+MAX_PIECE_CHARS = 100
+#: Quiet added between the pieces of a long phrase, in seconds: a clause's pause.
+PIECE_GAP_SECONDS = 0.12
 
 INSTALL_HINT = {
     "linux": "sudo apt-get install espeak-ng",
@@ -109,22 +117,87 @@ def trim_and_level(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
     The trimmed clip's first audible sound lies within ``TRIM_PAD_SECONDS`` of its
     first sample, which is what lets the script engine place a cue at the moment
-    it is heard. Short fades at both ends keep the cuts click-free.
+    it is heard. Short fades at both ends keep the cuts click-free. Works in
+    float32 with few temporaries: a long instruction is minutes of audio.
     """
-    loud = np.flatnonzero(np.abs(samples) > TRIM_THRESHOLD)
-    if loud.size == 0:
+    loud = np.abs(samples) > TRIM_THRESHOLD
+    if not loud.any():
         return np.zeros(0, dtype=np.float32)
+    first, last = int(loud.argmax()), len(loud) - 1 - int(loud[::-1].argmax())
     pad = round(TRIM_PAD_SECONDS * sample_rate)
-    clip = samples[max(0, loud[0] - pad) : loud[-1] + pad + 1].astype(np.float64)
-    sounding = clip[np.abs(clip) > TRIM_THRESHOLD]
-    rms = float(np.sqrt(np.mean(sounding**2)))
-    clip = limit_peaks(clip * (TARGET_RMS / rms), PEAK_LIMIT, sample_rate)
+    start, stop = max(0, first - pad), last + pad + 1
+    clip = np.array(samples[start:stop], dtype=np.float32)
+    sounding = clip[loud[start:stop]]
+    rms = float(np.sqrt(np.dot(sounding.astype(np.float64), sounding) / sounding.size))
+    del sounding, loud
+    clip *= np.float32(TARGET_RMS / rms)
+    clip = limit_peaks(clip, PEAK_LIMIT, sample_rate)
     fade = min(round(FADE_SECONDS * sample_rate), clip.size // 2)
     if fade:
-        ramp = np.linspace(0.0, 1.0, fade)
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         clip[:fade] *= ramp
         clip[-fade:] *= ramp[::-1]
-    return clip.astype(np.float32)
+    return clip
+
+
+#: Characters of phrases synthesised together (in parallel) before their clips are
+#: stored and their audio let go: many short cues at once, long instructions one by one.
+BATCH_CHARS = 400
+
+
+def _batches(phrases: list[str], most_chars: int) -> Iterator[list[str]]:
+    """``phrases`` in order, in batches of at most ``most_chars`` characters (a longer
+    phrase alone)."""
+    batch: list[str] = []
+    size = 0
+    for text in phrases:
+        if batch and size + len(text) > most_chars:
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        yield batch
+
+
+#: Where a long text may be cut, best first: after a sentence, after a clause, at a space.
+_CUTS = (("!", "?", ".", "\u2026", ";", ":"), (",", "\u2013", "\u2014", ")"), (" ",))
+
+
+def speech_pieces(text: str, limit: int = MAX_PIECE_CHARS) -> list[str]:
+    """``text`` cut into pieces of at most ``limit`` characters, for the engines.
+
+    Text within the limit is one piece, unchanged. Longer text is cut after the last
+    sentence end that leaves a piece within the limit, else after the last clause mark,
+    else at the last space, else (one endless word) at the limit itself.
+    """
+    pieces = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = 0
+        for marks in _CUTS:
+            cut = max((window.rfind(mark + " ") + len(mark) for mark in marks), default=-1)
+            if cut > 0:
+                break
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return [piece for piece in pieces if piece] or [text]
+
+
+def join_pieces(pieces: list[np.ndarray], sample_rate: int) -> np.ndarray:
+    """The raw audio of a phrase's pieces, in order, with a clause's pause between them."""
+    if len(pieces) == 1:
+        return pieces[0]
+    gap = np.zeros(round(PIECE_GAP_SECONDS * sample_rate), dtype=np.float32)
+    joined: list[np.ndarray] = []
+    for piece in pieces:
+        joined += [piece.astype(np.float32), gap]
+    return np.concatenate(joined[:-1])
 
 
 @dataclass(frozen=True)
@@ -168,6 +241,7 @@ class Speaker:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.sample_rate = SAMPLE_RATE
         self.synthesised = 0  # clips this Speaker had the engine make (not cache hits)
+        self._temporary = False  # the cache folder is a temporary one of this run
         self._piper_voice = None
         self._voice_key: str | None = None
         if self.engine == PIPER:
@@ -220,9 +294,23 @@ class Speaker:
 
         Each file's checksum is verified (a clip damaged or cut short on disk is made
         again, silently), but no clip is kept in memory: a long routine's clips need
-        not all sit in memory at once.
+        not all sit in memory at once. A cache folder that cannot be written, or whose
+        disk is full, is replaced by a temporary one for this run, with a warning.
         """
         unique = list(dict.fromkeys(phrases))
+        try:
+            return self._clip_files(unique)
+        except CacheWriteError as error:
+            if self._temporary:
+                raise SpeechError(
+                    f"{self.cache_dir}: cannot write the clip cache ({error.reason}), even "
+                    "in a temporary folder; free some disk space, or set VOICE_COACH_CACHE "
+                    "to a folder on another disk"
+                ) from None
+            self._use_temporary_cache(error.reason)
+            return self._clip_files(unique)
+
+    def _clip_files(self, unique: list[str]) -> dict[str, ClipFile]:
         missing = [text for text in unique if not self.cache_path(text).exists()]
         if missing and not self._cache_is_writable():
             missing = [text for text in unique if not self.cache_path(text).exists()]
@@ -245,9 +333,6 @@ class Speaker:
                     )
         return {text: ClipFile(self.cache_path(text), lengths[text]) for text in unique}
 
-    def _clip_length(self, text: str) -> int | None:
-        return checked_clip_frames(self.cache_path(text), self.sample_rate)
-
     def _cache_is_writable(self) -> bool:
         """Check the cache folder takes new clips; if not, switch to a temporary one for
         this run, with a warning. Returns whether the folder was kept."""
@@ -257,16 +342,38 @@ class Speaker:
                 pass
             return True
         except OSError as error:
-            fallback = Path(tempfile.mkdtemp(prefix="voice-coach-clips-"))
-            atexit.register(shutil.rmtree, fallback, ignore_errors=True)
-            warnings.warn(
-                f"{self.cache_dir}: cannot write the clip cache ({error.strerror}); "
-                f"using {fallback} for this run (set VOICE_COACH_CACHE to a writable folder)",
-                CacheWarning,
-                stacklevel=2,
-            )
-            self.cache_dir = fallback
+            self._use_temporary_cache(error.strerror or str(error))
             return False
+
+    def _use_temporary_cache(self, reason: str) -> None:
+        """Carry on with a temporary cache folder, removed at exit, and say why once."""
+        fallback = Path(tempfile.mkdtemp(prefix="voice-coach-clips-"))
+        atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+        warnings.warn(
+            f"{self.cache_dir}: cannot write the clip cache ({reason}); "
+            f"using {fallback} for this run (set VOICE_COACH_CACHE to a writable folder)",
+            CacheWarning,
+            stacklevel=3,
+        )
+        self.cache_dir = fallback
+        self._temporary = True
+
+    def _make_with_piper(self, phrases: list[str]) -> None:
+        """Synthesise ``phrases`` with Piper, in parallel, into the cache."""
+        scale = neural.length_scale(self.rate, DEFAULT_RATE)
+        pieces = {text: speech_pieces(text) for text in phrases}
+        every_piece = [piece for parts in pieces.values() for piece in parts]
+        audio, rate = neural.synthesise(self._piper_voice, every_piece, scale)
+        for text in phrases:
+            raw = join_pieces([audio.pop(piece) for piece in pieces[text] if piece in audio], rate)
+            if rate != SAMPLE_RATE:
+                raw = resample(raw, rate, SAMPLE_RATE)
+            clip = trim_and_level(raw, SAMPLE_RATE)
+            del raw
+            if not clip.size:
+                raise SpeechError(f"the Piper voice made no sound for {text[:60]!r}")
+            store_clip(self.cache_path(text), clip)
+            self.synthesised += 1
 
     def _make(self, phrases: list[str]) -> None:
         """Synthesise ``phrases`` into the cache: Piper in this process, pyttsx3 in a
@@ -274,17 +381,8 @@ class Speaker:
         if not phrases:
             return
         if self._piper_voice is not None:
-            scale = neural.length_scale(self.rate, DEFAULT_RATE)
-            audio, rate = neural.synthesise(self._piper_voice, phrases, scale)
-            for text in phrases:
-                raw = audio[text]
-                if rate != SAMPLE_RATE:
-                    raw = resample(raw, rate, SAMPLE_RATE)
-                clip = trim_and_level(raw, SAMPLE_RATE)
-                if not clip.size:
-                    raise SpeechError(f"the Piper voice made no sound for {text[:60]!r}")
-                store_clip(self.cache_path(text), clip)
-            self.synthesised += len(phrases)
+            for batch in _batches(phrases, BATCH_CHARS):
+                self._make_with_piper(batch)
             return
         request = {
             "voice": self.voice,
@@ -292,19 +390,53 @@ class Speaker:
             "cache": [str(self.cache_path(text)) for text in phrases],
             "phrases": phrases,
         }
-        result = subprocess.run(
-            [sys.executable, "-m", "voice_coach._speech_worker"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
+        returncode, stderr = _run_worker(json.dumps(request))
+        if returncode != 0:
+            lines = [line for line in stderr.splitlines() if line.strip()]
             message = lines[-1] if lines else "the speech worker failed with no message"
-            kind = UnknownVoiceError if result.returncode == 2 else SpeechError
+            if returncode == CACHE_WRITE_EXIT:
+                raise CacheWriteError(message)
+            kind = UnknownVoiceError if returncode == 2 else SpeechError
             raise kind(message)
         self.synthesised += len(phrases)
+
+
+#: The speech worker's exit code when it cannot write the cache (EX_TEMPFAIL).
+CACHE_WRITE_EXIT = 75
+
+
+class CacheWriteError(SpeechError):
+    """A clip could not be written into the cache (a full disk, a read-only folder)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _run_worker(request: str) -> tuple[int, str]:
+    """Run the speech worker on ``request``; return its exit code and its stderr.
+
+    If this process is interrupted (Ctrl-C, SIGTERM) meanwhile, the worker is asked to
+    stop with SIGTERM, so it removes its temp file, and killed only if it does not.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_coach._speech_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, stderr = process.communicate(request)
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    return process.returncode, stderr
 
 
 def synthesise_into_cache(
@@ -320,7 +452,8 @@ def synthesise_into_cache(
     engine.setProperty("rate", rate)
     for text, path in zip(phrases, cache_paths, strict=True):
         for _attempt in range(SYNTHESIS_ATTEMPTS):
-            clip = trim_and_level(_synthesise(engine, text), SAMPLE_RATE)
+            raw = [_synthesise(engine, piece) for piece in speech_pieces(text)]
+            clip = trim_and_level(join_pieces(raw, SAMPLE_RATE), SAMPLE_RATE)
             if clip.size:
                 break
         else:
@@ -336,10 +469,7 @@ def store_clip(path: Path, clip: np.ndarray) -> None:
         with atomic_target(path) as temp:
             write_clip_wav(temp, pcm, SAMPLE_RATE)
     except OSError as error:
-        raise SpeechError(
-            f"{path.parent}: cannot write the clip cache ({error.strerror}); "
-            "set VOICE_COACH_CACHE to a writable folder"
-        ) from None
+        raise CacheWriteError(error.strerror or str(error)) from None
 
 
 def _synthesise(engine, text: str) -> np.ndarray:

@@ -6,7 +6,9 @@ says what it does; the optional ones are commented out at their defaults.
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 
 _TEMPLATE = """\
 # {heading}: a voice-coach routine. Check it with: voice-coach check {file}
@@ -54,18 +56,26 @@ steps:
 """
 
 
+#: Longest title a template gets, and longest default file name stem, in characters.
+MAX_TITLE = 100
+MAX_STEM = 80
+
+
 def template_file_name(name: str) -> str:
     """The file `new NAME` writes by default: NAME as a file name, with .yaml."""
     if name.endswith((".yaml", ".yml")):
         return name
-    stem = re.sub(r"[^\w.-]+", "-", name.strip()).strip("-.").lower() or "routine"
-    return f"{stem}.yaml"
+    stem = re.sub(r"[^\w.-]+", "-", name.strip()).strip("-.").lower()[:MAX_STEM].strip("-.")
+    return f"{stem or 'routine'}.yaml"
 
 
 def routine_template(name: str) -> str:
     """The YAML of a new routine called ``name``, every setting explained."""
-    title = " ".join(re.sub(r"\.ya?ml$", "", name).replace("-", " ").replace("_", " ").split())
+    visible = "".join(char for char in name if unicodedata.category(char)[0] != "C")
+    words = re.sub(r"\.ya?ml$", "", visible).replace("-", " ").replace("_", " ").split()
+    title = " ".join(words)
+    if len(title) > MAX_TITLE:  # a name, not a paragraph: cut at a word
+        title = title[:MAX_TITLE].rsplit(" ", 1)[0] or title[:MAX_TITLE]
     title = (title[:1].upper() + title[1:]) or "My routine"
-    # Quoted, so any title is a YAML string.
-    quoted = '"' + title.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return _TEMPLATE.format(heading=title, title=quoted, file=template_file_name(name))
+    # As a JSON string, which is a YAML double-quoted string: any title reads back as itself.
+    return _TEMPLATE.format(heading=title, title=json.dumps(title), file=template_file_name(name))
