@@ -83,6 +83,7 @@ OWNER = {
     "mutagen": "tags",
     "webvtt": "export",
     "piper": "neural",
+    "onnxruntime": "neural",
     "html2text": "article",
     "markdown_it": "article",
     "text_to_num": "importer",
