@@ -4,7 +4,8 @@ These machines are noisy, so each comparison interleaves its contenders round by
 round and reports medians; read the ratios, not the absolute times.
 
     scripts/bench            # everything
-    scripts/bench render     # one group: start, render, prepare, export, voices, import, listen
+    scripts/bench render     # one group: start, render, prepare, export, loudness, voices,
+                             # import, listen
 """
 
 from __future__ import annotations
@@ -677,6 +678,94 @@ def bench_export() -> None:
     print(f"export goals (engine {EXPORT_ENGINE})")
     for _, line in GOALS[first_goal:]:
         print(f"  {line}")
+
+
+# ---------------------------------------------------------------------------
+# loudness: the BS.1770 meters (numpy alone) against libebur128, the C library
+# they replaced, on the same audio in the same process.
+# ---------------------------------------------------------------------------
+
+#: Ten minutes at the project's rate, fed in export's blocks.
+LOUDNESS_SECONDS = 600
+LOUDNESS_BLOCK = 65536
+
+
+def loudness_signal(rate: int) -> object:
+    """Mono int16 audio shaped like speech for the gate: noise in 0.3 s bursts,
+    loud and quiet, with pauses (deterministic)."""
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    frames = LOUDNESS_SECONDS * rate
+    burst = (np.arange(frames) // round(0.3 * rate)) % 5
+    envelope = np.choose(burst, [0.3, 0.1, 0.0, 0.2, 0.02])
+    return np.round(rng.normal(0, 1, frames) * envelope * 8000).astype(np.int16)
+
+
+def bench_loudness() -> None:
+    """Integrated loudness and true peak of ten minutes of mono 22,050 Hz audio: ours
+    against pyebur128 (libebur128) side by side, both fed 65,536-sample blocks."""
+    from voice_coach.loudness import LoudnessMeter, TruePeakMeter, decibels
+
+    rate = 22050
+    signal = loudness_signal(rate)
+    blocks = [signal[i : i + LOUDNESS_BLOCK] for i in range(0, len(signal), LOUDNESS_BLOCK)]
+
+    def ours_loudness() -> float:
+        meter = LoudnessMeter(rate)
+        for block in blocks:
+            meter.feed(block)
+        return meter.integrated()
+
+    def ours_true_peak() -> float:
+        meter = TruePeakMeter(rate)
+        for block in blocks:
+            meter.feed(block)
+        return meter.peak
+
+    contenders: dict[str, Callable[[], object]] = {
+        "voice-coach loudness": ours_loudness,
+        "voice-coach true peak": ours_true_peak,
+    }
+    try:
+        import pyebur128
+    except ImportError:
+        pyebur128 = None
+        print(f"loudness: pyebur128 is not installed for Python {sys.version.split()[0]}")
+    if pyebur128 is not None:
+        modes = pyebur128.MeasurementMode
+
+        def libebur128(mode: object) -> object:
+            state = pyebur128.R128State(1, rate, mode)
+            for block in blocks:
+                state.add_frames(block, len(block))
+            return state
+
+        # The histogram mode is the one voice-coach used.
+        contenders["libebur128 loudness"] = lambda: pyebur128.get_loudness_global(
+            libebur128(modes.MODE_I | modes.MODE_HISTOGRAM)
+        )
+        contenders["libebur128 true peak"] = lambda: pyebur128.get_true_peak(
+            libebur128(modes.MODE_TRUE_PEAK), 0
+        )
+    medians = interleaved(contenders)
+    minutes = LOUDNESS_SECONDS // 60
+    for what in ("loudness", "true peak"):
+        mine = {name: value for name, value in medians.items() if name.endswith(what)}
+        baseline = f"libebur128 {what}" if pyebur128 else f"voice-coach {what}"
+        report(
+            f"{what}: {minutes} min of mono {rate} Hz in {LOUDNESS_BLOCK}-sample blocks",
+            mine,
+            baseline,
+        )
+    print(f"  voice-coach: {ours_loudness():.3f} LUFS, {decibels(ours_true_peak()):.3f} dBTP")
+    if pyebur128 is not None:
+        exact = pyebur128.get_loudness_global(libebur128(modes.MODE_I))
+        histogram = contenders["libebur128 loudness"]()
+        peak = decibels(contenders["libebur128 true peak"]())
+        print(f"  libebur128:  {exact:.3f} LUFS (histogram mode {histogram:.3f}), {peak:.3f} dBTP")
+        slower = medians["voice-coach loudness"] / medians["libebur128 loudness"]
+        goal(slower <= 1.5, f"loudness meter / libebur128 = x{slower:.2f} (goal <= 1.5)")
 
 
 # ---------------------------------------------------------------------------
@@ -1410,6 +1499,7 @@ GROUPS = {
     "render": bench_render,
     "prepare": bench_prepare,
     "export": bench_export,
+    "loudness": bench_loudness,
     "voices": bench_voices,
     "import": bench_import,
     "listen": bench_listen,

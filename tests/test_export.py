@@ -40,7 +40,6 @@ from voice_coach.export import (
     export_split,
     timeline,
 )
-from voice_coach.loudness import LoudnessMeter, limit_peaks, true_peak
 from voice_coach.mixer import render
 
 RATE = 22050
@@ -131,8 +130,9 @@ def test_loudness_measured_on_the_output_meets_the_target(exported, extension):
     folder, _, _ = exported
     data, rate = decoded(folder / f"h{extension}")
     loudness = measured_loudness(data, rate)
-    # Meters may differ by 0.1 LU (EBU Tech 3341); pyloudnorm reads libebur128's -16.0
-    # as -16.09 here. Codecs move the loudness a little more.
+    # Meters may differ by 0.1 LU (EBU Tech 3341); pyloudnorm, whose K-weighting rounds
+    # the filter parameters, reads our -16.0 as -16.09 here (as it read libebur128's).
+    # Codecs move the loudness a little more.
     assert loudness == pytest.approx(-16.0, abs=0.1 if extension in (".wav", ".flac") else 0.3)
     peak = measured_true_peak_dbtp(data)
     # The ceiling holds for the master (lossless) audio. Lossy codecs overshoot it
@@ -435,42 +435,6 @@ def test_a_progress_bar_shows_on_a_terminal(tmp_path):
 
 def test_the_cli_knows_every_format():
     assert tuple(FORMATS) == _AUDIO_SUFFIXES
-
-
-def test_the_streaming_meter_agrees_with_pyloudnorm():
-    """At 48 kHz, the rate BS.1770 specifies its filter for, libebur128 fed in odd
-    blocks and pyloudnorm given the whole array agree within the 0.1 LU that EBU Tech 3341
-    allows meters; any block split gives the same."""
-    rate = 48000
-    rng = np.random.default_rng(7)
-    tone = np.sin(2 * np.pi * 440 * np.arange(rate * 6) / rate) * 0.3
-    bursts = tone * (np.arange(len(tone)) // (rate // 2) % 3 == 0)  # gated quiet parts
-    noise = rng.normal(0, 0.05, size=len(tone))
-    for signal in (bursts, noise, np.stack([bursts, noise * 0.5], axis=1)):
-        channels = 1 if signal.ndim == 1 else 2
-        whole = LoudnessMeter(rate, channels)
-        whole.feed(signal)
-        pieces = LoudnessMeter(rate, channels)
-        position = 0
-        for size in [1, 999, 4096, 4800, 70000]:  # odd block sizes, across block edges
-            pieces.feed(signal[position : position + size])
-            position += size
-        pieces.feed(signal[position:])
-        assert pieces.integrated() == whole.integrated()
-        assert whole.integrated() == pytest.approx(
-            pyloudnorm.Meter(rate).integrated_loudness(signal), abs=0.1
-        )
-
-
-def test_the_limiter_brings_peaks_to_the_ceiling_and_leaves_the_rest():
-    time_axis = np.arange(RATE) / RATE
-    clip = (0.2 * np.sin(2 * np.pi * 200 * time_axis)).astype(np.float32)
-    clip[11000:11050] *= 4.5  # one loud burst
-    limited = limit_peaks(clip, 0.4, RATE)
-    assert len(limited) == len(clip)
-    assert np.abs(limited).max() <= 0.4 + 1e-6
-    assert np.array_equal(limited[:10000], clip[:10000])  # far from the burst: untouched
-    assert true_peak(limited, RATE) < 0.45
 
 
 def test_timeline_and_chapters_agree(hamstrings_program):

@@ -439,10 +439,11 @@ def test_listen_without_pocketsphinx_is_one_line(monkeypatch):
     )
     result = CliRunner().invoke(cli, ["play", "hamstrings", "--listen"], prog_name="voice-coach")
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(
         "voice-coach: spoken commands need pocketsphinx; install it with "
         "`python -m pip install 'voice-coach[listen]'`"
-    ]
+    )
 
 
 class FakeMicrophone:

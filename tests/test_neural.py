@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,76 @@ def test_an_espeak_voice_id_with_a_slash_is_not_taken_for_a_file(tmp_path):
     speaker = Speaker(voice="gmw/en-US", cache_dir=tmp_path)
     assert speaker.engine == PYTTSX3
     assert speaker.clip("Hello.").size > 0
+
+
+#: Variables under which ONNX Runtime skips its telemetry by itself: its own switch,
+#: its test harness's, and the CI markers it honours (CI runs with CI=true). The
+#: sandbox below drops them all, to see what a user's machine would.
+ONNXRUNTIME_QUIETENERS = (
+    neural.ONNXRUNTIME_TELEMETRY_SWITCH,
+    "ORT_RUNNING_UNIT_TESTS",
+    "CI",
+    "TF_BUILD",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CIRCLECI",
+    "TRAVIS",
+    "JENKINS_URL",
+    "CODEBUILD_BUILD_ID",
+    "BUILDKITE",
+    "TEAMCITY_VERSION",
+    "APPVEYOR",
+    "BITBUCKET_BUILD_NUMBER",
+    "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI",
+)
+XDG_FOLDERS = {
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+}
+
+
+def empty_home(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose HOME and XDG folders are in an empty folder under
+    ``tmp_path`` (home/), with voice-coach's clip cache and config in folders of
+    their own."""
+    home = tmp_path / "home"
+    home.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ONNXRUNTIME_QUIETENERS}
+    env.update(HOME=str(home), VOICE_COACH_CACHE=str(tmp_path / "clip-cache"))
+    env["VOICE_COACH_CONFIG"] = str(tmp_path / "config" / "config.toml")
+    for variable, folder in XDG_FOLDERS.items():
+        env[variable] = str(home / folder)
+    env["XDG_RUNTIME_DIR"] = str(home / "run")  # not made: whatever makes it shows below
+    return env, home
+
+
+def written_under(home: Path) -> list[str]:
+    """Every file and folder under ``home``, relative to it."""
+    return sorted(str(path.relative_to(home)) for path in home.rglob("*"))
+
+
+def test_a_piper_export_writes_nothing_outside_voice_coachs_folders(tmp_path, voice_coach_command):
+    """ONNX Runtime, under Piper, writes a device id and a telemetry database into
+    ~/.cache/Microsoft unless it is told not to; neural.py tells it. A real export
+    with the joe voice, in a process whose HOME and XDG folders are empty: afterwards
+    they still are, and the clips are in voice-coach's cache."""
+    routine = tmp_path / "r.yaml"
+    routine.write_text("name: R\nsteps:\n  - name: Reach up\n    hold: 2\n", encoding="utf-8")
+    env, home = empty_home(tmp_path)
+    command = [voice_coach_command, "export", str(routine), "-o", str(tmp_path / "r.wav")]
+    result = subprocess.run(
+        [*command, "--engine", PIPER], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert written_under(home) == []
+    assert any((tmp_path / "clip-cache").iterdir())
+
+    # The sandbox sees what ONNX Runtime writes: loaded without voice-coach, it writes.
+    control, control_home = empty_home(tmp_path / "control")
+    subprocess.run([sys.executable, "-c", "import onnxruntime"], env=control, check=True)
+    assert any("deviceid" in path for path in written_under(control_home)), (
+        "onnxruntime wrote no device id here: has it dropped its telemetry? "
+        "then neural.ONNXRUNTIME_TELEMETRY_SWITCH may go"
+    )

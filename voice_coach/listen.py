@@ -119,7 +119,8 @@ EXTRA_PRONUNCIATIONS = {"coach": ["K AH UW CH"], "back": ["B AA K"]}
 VARIANT_NUMBER = 5
 INSTALL_HINT = (
     "spoken commands need pocketsphinx; install it with "
-    "`python -m pip install 'voice-coach[listen]'`"
+    "`python -m pip install 'voice-coach[listen]'` (on Python 3.14, and 3.12 on ARM Linux, "
+    "where it has no wheel, `python -m pip install pocketsphinx` builds it with a C compiler)"
 )
 _GRAMMAR = (
     f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {WAKE_WORD} ( {' | '.join(COMMANDS)} );\n"

