@@ -78,13 +78,16 @@ def bench_prepare() -> None:
 
     routine = load_routine("hamstrings")
     warm_dir = Path(tempfile.mkdtemp(prefix="vc-bench-warm-"))
-    prepare(routine, Speaker(cache_dir=warm_dir))
+    prepare(routine, speaker=Speaker(cache_dir=warm_dir))
 
     def cold() -> None:
-        prepare(routine, Speaker(cache_dir=Path(tempfile.mkdtemp(prefix="vc-bench-cold-"))))
+        prepare(routine, speaker=Speaker(cache_dir=Path(tempfile.mkdtemp(prefix="vc-bench-cold-"))))
 
     medians = interleaved(
-        {"warm cache": lambda: prepare(routine, Speaker(cache_dir=warm_dir)), "cold cache": cold},
+        {
+            "warm cache": lambda: prepare(routine, speaker=Speaker(cache_dir=warm_dir)),
+            "cold cache": cold,
+        },
         rounds=3,
     )
     report("prepare hamstrings (synthesis + compile)", medians, "warm cache")
@@ -143,7 +146,7 @@ def bench_start() -> None:
     from voice_coach.speech import Speaker
 
     warm = Path(tempfile.mkdtemp(prefix="vc-bench-warm-"))
-    prepare(load_routine("hamstrings"), Speaker(cache_dir=warm))
+    prepare(load_routine("hamstrings"), speaker=Speaker(cache_dir=warm))
 
     def python_start() -> None:
         subprocess.run([sys.executable, "-c", "import voice_coach"], check=True)
@@ -457,12 +460,14 @@ def check_routine(path: Path, cache: Path) -> str:
 
 def bench_export_formats(warm: Path) -> None:
     """Encoding cost of each format against WAV (in-process, warm cache)."""
-    from voice_coach.export import export_audio
+    from voice_coach.exporter import export_audio
     from voice_coach.pipeline import prepare
     from voice_coach.routine import load_routine
     from voice_coach.speech import Speaker
 
-    program = prepare(load_routine("hamstrings"), Speaker(engine=EXPORT_ENGINE, cache_dir=warm))
+    program = prepare(
+        load_routine("hamstrings"), speaker=Speaker(engine=EXPORT_ENGINE, cache_dir=warm)
+    )
     folder = temp_dir("formats")
     formats = (".wav", ".flac", ".ogg", ".opus", ".mp3")
     medians = interleaved(
@@ -1160,7 +1165,7 @@ def render_imported(routines: list) -> int:
     import soundfile
 
     from voice_coach.errors import VoiceCoachError
-    from voice_coach.export import export_audio
+    from voice_coach.exporter import export_audio
     from voice_coach.pipeline import prepare
     from voice_coach.speech import Speaker
 
@@ -1169,7 +1174,7 @@ def render_imported(routines: list) -> int:
     rendered = 0
     for index, routine in enumerate(routines):
         try:
-            program = prepare(routine, speaker, stream_clips=True)
+            program = prepare(routine, speaker=speaker, stream_clips=True)
             path = export_audio(program, folder / f"{index}.wav")
         except VoiceCoachError as error:
             print(f"  {routine.source}: export FAILED: {error}")
@@ -1300,7 +1305,8 @@ def bench_listen_false_alarms() -> None:
     """The built-in routines, rendered by both engines, fed to the spotter as the
     microphone would hear them through open speakers; false alarms per 30 minutes
     with echo gating (as the player does) and without."""
-    from voice_coach.listen import SPOTTER_RATE, overlaps_own_speech, own_speech_spans
+    from voice_coach.echo import overlaps_own_speech, own_speech_spans
+    from voice_coach.listen import SPOTTER_RATE
     from voice_coach.pipeline import prepare
     from voice_coach.routine import builtin_names, load_routine
     from voice_coach.speech import Speaker
@@ -1324,7 +1330,7 @@ def bench_listen_false_alarms() -> None:
     gated_total = ungated_total = 0
     for engine in ("piper", "pyttsx3"):
         for name in builtin_names():
-            program = prepare(load_routine(name), Speaker(engine=engine))
+            program = prepare(load_routine(name), speaker=Speaker(engine=engine))
             script = program.script
             audio = routine_echo(program, LISTEN_ECHO_DBFS, LISTEN_ECHO_DELAY_SECONDS)
             detections = spot(microphone_pcm(audio, seed=len(name)))
@@ -1404,7 +1410,7 @@ def bench_listen_live() -> list[float] | None:
     path.write_text(LISTEN_LIVE_ROUTINE)
     routine = load_routine(path)
     speaker = Speaker(engine="pyttsx3")
-    prepare(routine, speaker)  # the player finds its clips in the cache
+    prepare(routine, speaker=speaker)  # the player finds its clips in the cache
     paused = speaker.clip(ENGLISH.heard["pause"]) * level_gains(routine)[1]
     paused_pcm = np.rint(np.clip(paused, -1, 1) * 32767).astype(np.int16)
     commands = {

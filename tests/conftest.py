@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_SESSION_CACHE = tempfile.mkdtemp(prefix="voice-coach-test-cache-")
+#: The clip cache the tests share: a fresh one per session, or the folder
+#: VOICE_COACH_TEST_CACHE names (`scripts/test --fast` keeps one, so its next run is warm;
+#: clips are content-addressed and checksummed, so a cache never serves a wrong one).
+_SESSION_CACHE = os.environ.get("VOICE_COACH_TEST_CACHE") or tempfile.mkdtemp(
+    prefix="voice-coach-test-cache-"
+)
 os.environ["VOICE_COACH_CACHE"] = _SESSION_CACHE
 # Nor is a user's config read: tests that want one write their own.
 os.environ["VOICE_COACH_CONFIG"] = os.path.join(_SESSION_CACHE, "no-config.toml")
@@ -98,3 +103,15 @@ def small_disk(tmp_path):
         yield mount_point
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
+
+
+#: Fixtures that play through a real device (a private PulseAudio server, an ALSA file
+#: device) or a session bus: the tests that use them are marked live.
+LIVE_FIXTURES = {"paced_sink", "alsa_capture", "alsa_no_device", "alsa_paced", "session_bus"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark live every test that uses a live fixture (see LIVE_FIXTURES)."""
+    for item in items:
+        if LIVE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)

@@ -8,8 +8,8 @@ import numpy as np
 
 from voice_coach.audiofile import resample
 from voice_coach.listen import FEED_SAMPLES, SPOTTER_RATE, KeywordSpotter
-from voice_coach.player import Block
 from voice_coach.script import SPEECH
+from voice_coach.transport import Block
 
 #: The light noise under everything the microphone hears (white), dBFS RMS.
 NOISE_DBFS = -55

@@ -221,13 +221,13 @@ def test_a_failed_export_leaves_the_existing_file_alone(tmp_path):
 
 def test_a_write_failure_mid_export_leaves_the_existing_file_alone(tmp_path, monkeypatch):
     """The encoder dies after writing part of the temp file: no half file, no temp file."""
-    import voice_coach.export
+    import voice_coach.exporter
 
     def failing_write_blocks(path, blocks, sample_rate, extension, channels=1, quality=None):
         Path(path).write_bytes(b"partial")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(voice_coach.export, "write_blocks", failing_write_blocks)
+    monkeypatch.setattr(voice_coach.exporter, "write_blocks", failing_write_blocks)
     out = tmp_path / "out.wav"
     out.write_bytes(b"my precious recording")
     result = run("export", "hamstrings", "-o", str(out))
@@ -265,6 +265,7 @@ def test_exported_file_permissions_follow_the_umask(tmp_path, umask, mode):
     assert stat.S_IMODE(out.stat().st_mode) == mode
 
 
+@pytest.mark.slow
 def test_two_cold_runs_in_one_process(tmp_path, monkeypatch):
     """Regression: a second Speaker in one process (pyttsx3 shares one engine) used to get
     0-frame clips for ~60% of runs: 'the speech engine made no sound for ...'."""
@@ -336,6 +337,7 @@ def test_command_list(voice_coach_command):
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_command_export_with_a_cold_cache_prints_one_line(voice_coach_command, tmp_path):
     cache = tmp_path / "cold-cache"
     out = tmp_path / "X.wav"
@@ -410,6 +412,7 @@ def test_deeper_adds_the_deeper_variant():
     assert "For more stretch" in rows[0]
 
 
+@pytest.mark.slow
 def test_rate_changes_the_speech_length():
     def total(*options: str) -> str:
         result = run("show", "hamstrings", *options)
@@ -424,6 +427,7 @@ def test_rate_changes_the_speech_length():
     assert seconds(total("--rate", "120")) > seconds(total()) + 10
 
 
+@pytest.mark.slow
 def test_voice_changes_the_audio(tmp_path):
     english, german = tmp_path / "en.wav", tmp_path / "de.wav"
     assert run("export", "hamstrings", "-o", str(english)).exit_code == 0
@@ -440,6 +444,7 @@ def test_unknown_voice_is_a_usage_error(tmp_path):
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extension", [".flac", ".ogg", ".mp3"])
 def test_compressed_formats_decode_to_the_same_length(tmp_path, extension):
     reference = tmp_path / "ref.wav"

@@ -34,13 +34,14 @@ from commands import LONG_ROUTINE
 from voice_coach.audiofile import FORMATS
 from voice_coach.chapters import chapters, tracks
 from voice_coach.cli import _AUDIO_SUFFIXES, cli
-from voice_coach.export import (
+from voice_coach.exporter import (
     ExportSettings,
     export_files,
     export_split,
     timeline,
 )
 from voice_coach.mixer import render
+from voice_coach.settings import Settings
 
 RATE = 22050
 EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
@@ -125,6 +126,7 @@ def test_lossy_files_sound_like_the_lossless_one(exported, extension):
     assert correlation > 0.97
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extension", EXTENSIONS)
 def test_loudness_measured_on_the_output_meets_the_target(exported, extension):
     folder, _, _ = exported
@@ -316,6 +318,7 @@ def test_split_wav_tracks_concatenate_to_the_single_export(hamstrings_program, e
     assert sorted(titles) == SIDES[2:4]
 
 
+@pytest.mark.slow
 def test_split_mp3_tracks_are_gapless(hamstrings_program, tmp_path):
     """Each track decodes to exactly its span: no encoder padding between tracks."""
     *track_paths, _ = export_split(hamstrings_program, tmp_path, ".mp3")
@@ -346,6 +349,7 @@ def test_cli_export_with_chapters_captions_and_split(tmp_path):
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
 
 
+@pytest.mark.slow
 def test_cli_quality_trades_size_for_fidelity(tmp_path):
     sizes = {}
     for quality in ("0", "10"):
@@ -363,6 +367,7 @@ def test_cli_refuses_quality_for_lossless_formats(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cli_batch_exports_in_parallel_and_reports_each_failure(tmp_path):
     good = tmp_path / "neck.yaml"
     good.write_text(
@@ -383,6 +388,7 @@ def test_cli_batch_exports_in_parallel_and_reports_each_failure(tmp_path):
     assert rate == 48000 and len(data) > rate * 3
 
 
+@pytest.mark.slow
 def test_batch_uses_several_processes(tmp_path, monkeypatch):
     """The jobs run in worker processes, not one after the other in this one."""
     from voice_coach import batch
@@ -391,7 +397,7 @@ def test_batch_uses_several_processes(tmp_path, monkeypatch):
     jobs = [batch.BatchJob("hamstrings", tmp_path / f"{n}.wav") for n in range(2)]
     results = batch.export_batch(
         jobs,
-        batch.SpeechOptions(),
+        Settings(),
         ExportSettings(),
         on_done=lambda result: seen.append(result.job.audio.name),
     )
@@ -402,6 +408,7 @@ def test_batch_uses_several_processes(tmp_path, monkeypatch):
     assert np.array_equal(first, second)
 
 
+@pytest.mark.slow
 def test_a_progress_bar_shows_on_a_terminal(tmp_path):
     """Run the real command with stderr on a pseudo-terminal: the bar appears there."""
     primary, secondary = pty.openpty()
@@ -474,7 +481,7 @@ def test_captions_keep_odd_text_readable_and_the_files_valid(tmp_path):
 
 
 def test_a_failed_sidecar_leaves_every_old_file_alone(hamstrings_program, tmp_path, monkeypatch):
-    import voice_coach.export as export
+    import voice_coach.exporter as export
 
     files = {name: tmp_path / name for name in ("h.wav", "h.json", "h.vtt")}
     for path in files.values():
@@ -539,7 +546,7 @@ def test_export_through_a_symlink_replaces_the_file_it_names(hamstrings_program,
 
 
 def test_track_names_fit_file_systems_in_bytes():
-    from voice_coach.export import MAX_NAME_BYTES, safe_file_name
+    from voice_coach.exporter import MAX_NAME_BYTES, safe_file_name
 
     name = safe_file_name("\u30b9\u30c8\u30ec\u30c3\u30c1" * 16 + ": a/b")
     assert len(name.encode("utf-8")) <= MAX_NAME_BYTES

@@ -44,6 +44,7 @@ def start_long_export(voice_coach_command: str, folder: Path) -> tuple[subproces
     return process, target
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_an_export_keeps_the_old_file_and_leaves_no_temp_file(
     voice_coach_command, tmp_path
 ):
@@ -56,6 +57,7 @@ def test_ctrl_c_during_an_export_keeps_the_old_file_and_leaves_no_temp_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.yaml", "out.ogg"]
 
 
+@pytest.mark.slow
 def test_sigkill_during_an_export_keeps_the_old_file(voice_coach_command, tmp_path):
     process, target = start_long_export(voice_coach_command, tmp_path)
     process.kill()
@@ -63,6 +65,7 @@ def test_sigkill_during_an_export_keeps_the_old_file(voice_coach_command, tmp_pa
     assert target.read_bytes() == PRECIOUS  # only the temp file beside it is left over
 
 
+@pytest.mark.slow
 def test_a_full_disk_gives_one_line_and_keeps_the_old_file(voice_coach_command, small_disk):
     target = small_disk / "hamstrings.wav"  # 13 MB of audio into a 1 MB disk
     target.write_bytes(PRECIOUS)
@@ -81,6 +84,7 @@ def test_a_full_disk_gives_one_line_and_keeps_the_old_file(voice_coach_command, 
     assert [p.name for p in small_disk.iterdir()] == ["hamstrings.wav"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["piper", "pyttsx3"])
 def test_two_exports_at_once_sharing_a_cold_cache_agree(voice_coach_command, tmp_path, engine):
     if engine == "piper":
@@ -113,6 +117,7 @@ def test_two_exports_at_once_sharing_a_cold_cache_agree(voice_coach_command, tmp
     assert outputs[0].read_bytes() == outputs[1].read_bytes()
 
 
+@pytest.mark.slow
 def test_no_speech_engine_is_one_line_with_the_install_command(voice_coach_command, tmp_path):
     """pyttsx3 whose driver cannot load eSpeak NG (as on a machine without it): one line
     naming the install command, exit 1. A stand-in pyttsx3 on PYTHONPATH fails the way
@@ -151,6 +156,7 @@ def test_no_speech_engine_is_one_line_with_the_install_command(voice_coach_comma
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.slow
 def test_an_unwritable_cache_is_one_warning_line_and_the_export_still_works(
     voice_coach_command, tmp_path
 ):
@@ -174,6 +180,7 @@ def test_an_unwritable_cache_is_one_warning_line_and_the_export_still_works(
     assert out.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_batch_and_starts_no_more_jobs(voice_coach_command, tmp_path):
     """Ctrl-C reaches the whole process group (as a terminal sends it): the workers drop
     their temp files and the jobs still queued never start."""

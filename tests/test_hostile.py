@@ -194,6 +194,7 @@ def test_a_batch_output_that_is_one_of_its_routines_is_refused(tmp_path):
     assert clash.read_text(encoding="utf-8") == ROUTINE
 
 
+@pytest.mark.slow
 def test_split_says_which_tracks_it_replaced(tmp_path):
     routine = write(tmp_path / "r.yaml")
     folder = tmp_path / "split"
@@ -289,6 +290,7 @@ def test_names_that_are_not_utf8_are_shown_not_crashed_on(tmp_path):
 
 
 # ---------------------------------------------------------------- bombs within the limits
+@pytest.mark.slow
 def test_a_sound_that_unpacks_to_gigabytes_is_judged_by_its_header(tmp_path):
     """Two minutes at 384 kHz pack into well under a megabyte of FLAC (silence and a
     click a second); decoded, they would be 180 MB of floats before any check."""
@@ -425,6 +427,7 @@ def wait_for_temp_file(folder: Path, process: subprocess.Popen) -> None:
     time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_an_export_like_ctrl_c(tmp_path):
     routine = write(tmp_path / "long.yaml", LONG_ROUTINE)
     target = tmp_path / "out.ogg"
@@ -465,6 +468,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_sent", [signal.SIGTERM, signal.SIGKILL])
 def test_batch_workers_stop_with_their_parent(tmp_path, signal_sent):
     routines = []
@@ -543,6 +547,7 @@ def test_a_nul_in_a_sound_path_is_a_routine_error(tmp_path):
     assert line.startswith(f"{routine}:3: ") and "control character" in line
 
 
+@pytest.mark.slow
 def test_a_long_but_legal_output_name_works(tmp_path):
     """244 bytes: the temp file's affixes must not push its own name past 255."""
     routine = write(tmp_path / "r.yaml")
@@ -588,6 +593,7 @@ def test_piping_into_head_stays_quiet(tmp_path):
 
 
 # ---------------------------------------------------------------- the clip cache's disk
+@pytest.mark.slow
 def test_a_full_cache_disk_falls_back_to_a_temporary_cache(tmp_path, small_disk):
     filler = small_disk / "filler"
     with filler.open("wb") as out, contextlib.suppress(OSError):

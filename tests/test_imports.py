@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,82 +41,105 @@ HEAVY = (
     "dbus_fast",
     "pocketsphinx",
 )
-EDGE = (
-    "speech",
-    "sounds",
-    "player",
-    "inbox",
-    "mpris",
-    "listen",
-    "export",
-    "audiofile",
-    "atomic",
-    "pipeline",
-    "tags",
-    "batch",
-    "neural",
-    "chart",
-    "remind",
-    "config",
-    "cli",
-)
-CORE = (
-    "routine",
+#: Every module of the package, from the core out, in the order of ARCHITECTURE.md's
+#: table: each imports only modules above it (imports for type annotations aside).
+RANK = (
+    "errors",
+    "terminal",
+    "inputs",
     "phrases",
+    "routine",
+    "settings",
     "script",
     "mixer",
     "chapters",
     "filters",
     "loudness",
+    "transport",
+    "echo",
+    "article",
+    "importer",
+    "template",
+    "atomic",
+    "audiofile",
+    "neural",
+    "speech",
+    "_speech_worker",
+    "sounds",
+    "pipeline",
+    "tags",
+    "exporter",
+    "batch",
+    "chart",
+    "config",
+    "inbox",
+    "keys",
+    "views",
+    "devices",
+    "mpris_service",
+    "mpris",
+    "listen",
+    "player",
+    "remind",
+    "__init__",
+    "cli",
+    "__main__",
+)
+#: The pure core: no I/O, no clock, no environment.
+CORE = (
+    "terminal",
+    "phrases",
+    "routine",
+    "settings",
+    "script",
+    "mixer",
+    "chapters",
+    "filters",
+    "loudness",
+    "transport",
+    "echo",
     "article",
     "importer",
     "template",
 )
+#: Below the core and the edges alike: the project's errors, and reading input files.
+FOUNDATION = ("errors", "inputs")
+EDGE = tuple(name for name in RANK if name not in (*CORE, *FOUNDATION, "__init__"))
 
 #: Each third-party library may be imported by this one module only.
 OWNER = {
     "click": "cli",
-    "sounddevice": "player",
-    "rich": "player",
+    "sounddevice": "devices",
+    "rich": "views",
     "pyttsx3": "speech",
     "soundfile": "audiofile",
     "soxr": "audiofile",
     "mutagen": "tags",
-    "webvtt": "export",
+    "webvtt": "exporter",
     "piper": "neural",
     "onnxruntime": "neural",
     "html2text": "article",
     "markdown_it": "article",
     "text_to_num": "importer",
     "matplotlib": "chart",
-    "dbus_fast": "mpris",
+    "dbus_fast": "mpris_service",
     "pocketsphinx": "listen",
 }
 #: Modules the clock-free, file-free core modules must not import.
 _FILES_AND_CLOCK = {"os", "sys", "time", "pathlib", "io", "tempfile", "shutil", "subprocess"}
 NO_IO = {
-    "phrases": _FILES_AND_CLOCK,
-    "template": _FILES_AND_CLOCK,
-    "script": _FILES_AND_CLOCK,
-    "mixer": _FILES_AND_CLOCK,
-    "chapters": _FILES_AND_CLOCK,
-    "filters": _FILES_AND_CLOCK,
-    "loudness": _FILES_AND_CLOCK,
-    # load_routine reads its file (pathlib, importlib.resources), but no clock or env
+    **dict.fromkeys(CORE, _FILES_AND_CLOCK | {"datetime"}),
+    # load_routine reads its file (through inputs), but no clock or env
     "routine": {"os", "sys", "time", "datetime", "io", "tempfile", "shutil", "subprocess"},
-    "article": _FILES_AND_CLOCK | {"datetime"},
-    "importer": _FILES_AND_CLOCK | {"datetime"},
 }
 #: Third-party libraries each core module may use.
 CORE_THIRD_PARTY = {
+    **{name: set() for name in CORE},
     "routine": {"yaml"},
-    "phrases": set(),
-    "template": set(),
-    "script": set(),
     "mixer": {"numpy"},
-    "chapters": set(),
     "filters": {"numpy"},
     "loudness": {"numpy"},
+    "transport": {"numpy"},
     "article": {"html2text", "markdown_it"},
     "importer": {"text_to_num"},
 }
@@ -154,14 +178,15 @@ def parse(module: Path) -> ast.Module:
     return ast.parse(module.read_text(encoding="utf-8"), filename=str(module))
 
 
-def imports_of(module: Path) -> set[str]:
-    """Every module ``module`` imports, anywhere in the file (functions included).
+def imports_of(module: Path, typing_too: bool = True) -> set[str]:
+    """Every module ``module`` imports, anywhere in the file (functions included), and
+    under ``if TYPE_CHECKING:`` only with ``typing_too``.
 
     Absolute imports give their full dotted name and its parents; relative imports inside
     the package give ``voice_coach.<name>``.
     """
     found: set[str] = set()
-    for node in ast.walk(parse(module)):
+    for node in _walk(parse(module), typing_too):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -180,11 +205,42 @@ def imports_of(module: Path) -> set[str]:
     return found
 
 
+def _walk(tree: ast.AST, typing_too: bool):
+    """ast.walk, leaving out ``if TYPE_CHECKING:`` blocks unless ``typing_too``."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            typing_only = (
+                isinstance(child, ast.If)
+                and isinstance(child.test, ast.Name)
+                and child.test.id == "TYPE_CHECKING"
+            )
+            if typing_too or not typing_only:
+                pending.append(child)
+
+
 IMPORTS = {module.stem: imports_of(module) for module in MODULES}
 
 
-def test_the_package_has_the_modules_these_tests_expect():
-    assert set(CORE) | set(EDGE) <= set(IMPORTS)
+def test_the_ranks_list_every_module_once():
+    assert sorted(RANK) == sorted(IMPORTS)
+
+
+@pytest.mark.parametrize("module", RANK)
+def test_each_module_imports_only_modules_above_it(module):
+    """The import direction runs one way, from the core out (lazy imports included)."""
+    found = imports_of(PACKAGE / f"{module}.py", typing_too=False)
+    ours = {name.split(".")[1] for name in found if name.startswith("voice_coach.")}
+    below = sorted(name for name in ours & set(RANK) if RANK.index(name) >= RANK.index(module))
+    assert below == [], f"{module} imports modules at or below its rank: {below}"
+
+
+def test_the_architecture_table_lists_the_modules_in_rank_order():
+    table = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([\w]+)\.py` \|", table, flags=re.MULTILINE)
+    assert tuple(listed) == RANK
 
 
 @pytest.mark.parametrize(("library", "owner"), sorted(OWNER.items()))
@@ -204,7 +260,8 @@ def test_test_only_libraries_are_imported_by_no_module(library):
 
 @pytest.mark.parametrize("core", CORE)
 def test_core_does_not_import_edge_modules(core):
-    edges = sorted(name for name in EDGE if f"voice_coach.{name}" in IMPORTS[core])
+    found = imports_of(PACKAGE / f"{core}.py", typing_too=False)
+    edges = sorted(name for name in EDGE if f"voice_coach.{name}" in found)
     assert edges == []
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -125,11 +126,45 @@ def installed(report: dict) -> dict[str, str]:
     }
 
 
+EXTRAS = "neural,listen,chart"
+#: Every resolution the tests look at: (extras, Python, system).
+CASES = [("", python, system) for python in PYTHONS for system in LINUX] + [
+    (EXTRAS, python, system) for python in PYTHONS for system in SYSTEMS
+]
+#: Resolutions run at once: each mostly waits on the package index.
+AT_ONCE = 8
+
+
+@pytest.fixture(scope="module")
+def reports(project_wheel, tmp_path_factory) -> dict:
+    """Every case's report (or the AssertionError saying why it failed), resolved side
+    by side, so the whole set takes about as long as its slowest few."""
+    folder = tmp_path_factory.mktemp("targets")
+
+    def run(case: tuple[str, str, str]) -> dict | AssertionError:
+        extras, python, system = case
+        target = folder / f"{extras or 'core'}-{python}-{system}"
+        try:
+            return resolve(project_wheel, extras, python, system, target)
+        except AssertionError as failure:
+            return failure
+
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        return dict(zip(CASES, pool.map(run, CASES), strict=True))
+
+
+def report_of(reports: dict, extras: str, python: str, system: str) -> dict:
+    found = reports[(extras, python, system)]
+    if isinstance(found, AssertionError):
+        raise found
+    return found
+
+
 @pytest.mark.network
 @pytest.mark.parametrize("system", LINUX)
 @pytest.mark.parametrize("python", PYTHONS)
-def test_the_core_installs_from_wheels(project_wheel, tmp_path, python, system):
-    files = installed(resolve(project_wheel, "", python, system, tmp_path / "target"))
+def test_the_core_installs_from_wheels(reports, python, system):
+    files = installed(report_of(reports, "", python, system))
     assert set(files) >= CORE, sorted(CORE - set(files))
     assert all(name.endswith(".whl") for name in files.values()), files
     assert "pyebur128" not in files
@@ -138,12 +173,11 @@ def test_the_core_installs_from_wheels(project_wheel, tmp_path, python, system):
 @pytest.mark.network
 @pytest.mark.parametrize("system", SYSTEMS)
 @pytest.mark.parametrize("python", PYTHONS)
-def test_the_extras_install_from_wheels(project_wheel, tmp_path, python, system):
+def test_the_extras_install_from_wheels(reports, python, system):
     """neural, listen and chart resolve from wheels everywhere; Piper and pocketsphinx
     come with them wherever they have wheels, and markers leave them out elsewhere
     (the README's "Which Pythons and platforms" says where)."""
-    report = resolve(project_wheel, "neural,listen,chart", python, system, tmp_path / "target")
-    files = installed(report)
+    files = installed(report_of(reports, EXTRAS, python, system))
     assert all(name.endswith(".whl") for name in files.values()), files
     assert "matplotlib" in files
     assert ("pocketsphinx" in files) == pocketsphinx_has_a_wheel(python, system)

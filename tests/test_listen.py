@@ -21,22 +21,20 @@ from microphone import at_level, microphone_pcm, played_blocks, routine_echo, sp
 
 from audio_analysis import as_float, template_positions
 from voice_coach.audiofile import resample
-from voice_coach.listen import (
+from voice_coach.echo import (
     ECHO_MARGIN_SECONDS,
-    FEED_SAMPLES,
-    SPOTTER_RATE,
-    KeywordSpotter,
     is_echo,
     output_time,
     overlaps_own_speech,
     own_speech_spans,
 )
+from voice_coach.listen import FEED_SAMPLES, SPOTTER_RATE, KeywordSpotter
 from voice_coach.phrases import ENGLISH
 from voice_coach.pipeline import level_gains, prepare
-from voice_coach.player import Block, Transport
 from voice_coach.routine import load_routine
 from voice_coach.script import SPEECH
 from voice_coach.speech import Speaker
+from voice_coach.transport import Block, Transport
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -134,6 +132,7 @@ def spoken(text: str) -> np.ndarray:
     return at_level(resample(speaker.clip(text), speaker.sample_rate, SPOTTER_RATE), SPEECH_DBFS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("comma", [False, True], ids=["run-together", "with-a-pause"])
 def test_spotter_names_each_command(comma):
     spotter = KeywordSpotter()
@@ -196,6 +195,7 @@ def test_the_lead_is_the_latest_sound_after_an_utterance():
     assert list(spotter._lead) == pieces[-spotter._lead.maxlen :]
 
 
+@pytest.mark.slow
 def test_long_talk_with_command_words_is_no_command():
     """Someone talking (no quiet before the words) gives nothing, though the words
     are there. (Talk that starts with a command, "Coach, pause the music", is a
@@ -223,13 +223,14 @@ steps:
 """
 
 
+@pytest.mark.slow
 def test_the_coachs_own_words_never_give_a_command_but_the_listener_does(tmp_path):
     """The routine, rendered and played back into the microphone with a 30 ms echo
     delay, gated as the player gates it; "Coach, next." said in the first hold is
     the one command heard."""
     path = tmp_path / "echo.yaml"
     path.write_text(ECHO_ROUTINE)
-    program = prepare(load_routine(path), Speaker(engine=ESPEAK))
+    program = prepare(load_routine(path), speaker=Speaker(engine=ESPEAK))
     script = program.script
     audio = routine_echo(program, SPEECH_DBFS, delay_seconds=0.03)
     hold = script.holds[0]
@@ -339,7 +340,7 @@ def test_spoken_commands_through_open_speakers(paced_sink, voice_coach_command, 
     path.write_text(LIVE_ROUTINE)
     routine = load_routine(path)
     speaker = Speaker(engine=ESPEAK)
-    program = prepare(routine, speaker)  # the player finds these clips in the cache
+    program = prepare(routine, speaker=speaker)  # the player finds these clips in the cache
     gain = level_gains(routine)[1]
     confirm = {word: pcm_of(speaker.clip(ENGLISH.heard[word]), gain) for word in ("next", "pause")}
     commands = {word: spoken(f"Coach, {word}.") for word in ("next", "pause")}
@@ -402,6 +403,7 @@ pcm.!default {{
 """
 
 
+@pytest.mark.live
 def test_listen_without_a_microphone_is_one_line(voice_coach_command, tmp_path):
     """The sound plays (ALSA's file device) but the default input is a card that does
     not exist: one line naming the microphone, exit code 1."""

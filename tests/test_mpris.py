@@ -24,10 +24,10 @@ from live import LivePlayer, Recording, zero_runs
 from audio_analysis import as_float, template_positions
 from voice_coach.mpris import MediaControls
 from voice_coach.pipeline import prepare
-from voice_coach.player import Transport, lead_in_audio
 from voice_coach.routine import load_routine
 from voice_coach.script import CHIME, HOLD_START, SPEECH
 from voice_coach.speech import Speaker
+from voice_coach.transport import Transport, lead_in_audio
 
 RATE = 22050
 #: How well a clip in the recording must match its rendering (normalised correlation).
@@ -79,7 +79,7 @@ PLAY_FLAGS = ("--plain", "--engine", "pyttsx3")
 
 def program_of(path: Path):
     """The Program `voice-coach play PATH --engine pyttsx3` builds (same cached clips)."""
-    return prepare(load_routine(path), Speaker(engine="pyttsx3"))
+    return prepare(load_routine(path), speaker=Speaker(engine="pyttsx3"))
 
 
 @pytest.fixture
@@ -176,6 +176,7 @@ class Follower:
 # --------------------------------------------------------------------------- tests
 
 
+@pytest.mark.live
 def test_playerctl_controls_the_routine_and_sees_each_step(
     session_bus, paced_sink, voice_coach_command, tmp_path
 ):
@@ -309,6 +310,7 @@ def test_playerctl_controls_the_routine_and_sees_each_step(
     assert np.array_equal(raw[again_1 : again_1 + RATE], mixer.render(first.start_sample, RATE))
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     "address", [None, "unix:path=/nonexistent/voice-coach-test-bus"], ids=["unset", "nowhere"]
 )

@@ -50,6 +50,7 @@ def test_a_piper_clip_is_speech_like(piper_clips):
     assert len(clips["Halfway."]) < len(clips[PHRASES[2]]) < len(clips[PHRASES[0]])
 
 
+@pytest.mark.slow
 def test_piper_is_understood_where_espeak_is_not(piper_clips, tmp_path):
     """A speech recogniser's word accuracy, a proxy for a listener's: a loose floor that
     the joe voice clears and eSpeak NG does not."""
@@ -63,6 +64,7 @@ def test_piper_is_understood_where_espeak_is_not(piper_clips, tmp_path):
     assert espeak_accuracy < 0.5
 
 
+@pytest.mark.slow
 def test_piper_clips_are_the_same_in_every_process(piper_clips, tmp_path):
     _, clips = piper_clips
     code = (
@@ -140,14 +142,15 @@ def test_voices_lists_both_engines():
 @pytest.mark.parametrize(("language", "engine"), [("en_US", PIPER), ("de", PYTTSX3)])
 def test_the_routines_language_picks_a_voice(tmp_path, language, engine):
     """No voice asked for: one that speaks the routine's language, from either engine."""
-    from voice_coach.batch import prepare_routine
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
 
     routine = tmp_path / "r.yaml"
     routine.write_text(
         f"name: R\nlanguage: {language}\nsteps:\n  - name: Guten Morgen\n    hold: 2\n",
         encoding="utf-8",
     )
-    program = prepare_routine(str(routine))
+    program = prepare(load_routine(str(routine)), stream_clips=True)
     english = Speaker(engine=PIPER).clip("Guten Morgen")
     spoken = program.clips[("speech", "Guten Morgen")]
     assert np.array_equal(spoken, english) == (engine == PIPER)
@@ -210,6 +213,7 @@ def written_under(home: Path) -> list[str]:
     return sorted(str(path.relative_to(home)) for path in home.rglob("*"))
 
 
+@pytest.mark.slow
 def test_a_piper_export_writes_nothing_outside_voice_coachs_folders(tmp_path, voice_coach_command):
     """ONNX Runtime, under Piper, writes a device id and a telemetry database into
     ~/.cache/Microsoft unless it is told not to; neural.py tells it. A real export

@@ -22,10 +22,13 @@ from live import LivePlayer, Recording, zero_runs
 from audio_analysis import as_float, template_positions
 from voice_coach.mixer import FLOOR_PEAK
 from voice_coach.pipeline import prepare
-from voice_coach.player import lead_in_audio
 from voice_coach.routine import load_routine
 from voice_coach.script import CHIME, FINISH, HOLD_END, HOLD_START, LAST_SET, SPEECH, clock
+from voice_coach.settings import Settings
 from voice_coach.sounds import load_chimes
+from voice_coach.transport import lead_in_audio
+
+pytestmark = pytest.mark.live
 
 RATE = 22050
 MS = RATE // 1000
@@ -40,7 +43,7 @@ KEY_LATENCY = 0.25
 
 def program_of(path: str | Path, *, pan: bool = False):
     """The Program ``voice-coach play`` builds (same clips, from the session cache)."""
-    return prepare(load_routine(path), pan=pan)
+    return prepare(load_routine(path), Settings(pan=pan))
 
 
 def write_routine(folder: Path, text: str) -> Path:

@@ -26,20 +26,15 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
-from voice_coach import player
+from voice_coach import devices
 from voice_coach.cli import cli
+from voice_coach.keys import parse_keys
 from voice_coach.mixer import FLOOR_PEAK
 from voice_coach.pipeline import prepare
-from voice_coach.player import (
-    PlainView,
-    RichView,
-    Transport,
-    big_digits,
-    lead_in_audio,
-    parse_keys,
-)
 from voice_coach.routine import load_routine
 from voice_coach.script import clock
+from voice_coach.transport import Transport, lead_in_audio
+from voice_coach.views import PlainView, RichView, big_digits
 
 SUBPROCESS_TIMEOUT = 120
 STEP_NAMES = (
@@ -424,10 +419,10 @@ def test_the_audio_clock_ignores_the_tail_from_before_a_jump(program):
 
     # Output sample 0 sounded a second ago: 22050 samples have been heard.
     output = types.SimpleNamespace(time=10.0, clock_log=[(9.0, 0)])
-    assert player.audio_position(output, transport) is not None
+    assert devices.audio_position(output, transport) is not None
     # Only 220 heard: still the tail from before the jump at output sample 5000.
     output.clock_log = [(9.99, 0)]
-    assert player.audio_position(output, transport) is None
+    assert devices.audio_position(output, transport) is None
 
 
 def test_position_at_output_follows_what_was_written(program):
@@ -510,17 +505,17 @@ def test_big_digits_are_three_rows():
 def test_cli_turns_ctrl_c_into_exit_130_and_one_line(monkeypatch, hamstrings_program):
     calls = []
 
-    def interrupted_play(routine, **options):
-        calls.append((routine, options))
+    def interrupted_play(routine, settings, **options):
+        calls.append((routine, settings, options))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(player, "play_routine", interrupted_play)
+    monkeypatch.setattr("voice_coach.player.play_routine", interrupted_play)
     result = CliRunner().invoke(cli, ["play", "hamstrings", "--pan", "--volume", "50"])
     assert len(calls) == 1
-    routine, options = calls[0]
+    routine, settings, options = calls[0]
     assert routine == hamstrings_program.routine
-    assert options["pan"] is True
-    assert options["volume"] == 0.5
+    assert settings.pan is True
+    assert settings.volume == 50
     assert options["routine_ref"] == "hamstrings"
     assert result.exit_code == 130, result.output
     assert not isinstance(result.exception, KeyboardInterrupt)

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from voice_coach import remind
 from voice_coach.cli import cli
 from voice_coach.errors import NoSoundDeviceError, SpeechError
+from voice_coach.keys import keyboard
 from voice_coach.mixer import FLOOR_PEAK
-from voice_coach.player import keyboard
 from voice_coach.remind import (
     ALL_DAY,
     LATE_LIMIT,
@@ -51,6 +51,7 @@ from voice_coach.remind import (
     unit_name,
 )
 from voice_coach.script import clock
+from voice_coach.settings import volume_for
 
 MONDAY = datetime(2026, 3, 2)  # a Monday, far from any DST change
 SAMPLE_RATE = 22050
@@ -730,8 +731,8 @@ def test_an_unknown_routine_fails_before_any_waiting(monkeypatch):
 def test_the_cli_hands_the_loop_the_schedule_and_the_play_options(monkeypatch):
     calls = []
 
-    def interrupted(routine, plan, **options):
-        calls.append((routine, plan, options))
+    def interrupted(routine, plan, settings, **options):
+        calls.append((routine, plan, settings, options))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(remind, "remind_in_foreground", interrupted)
@@ -739,11 +740,11 @@ def test_the_cli_hands_the_loop_the_schedule_and_the_play_options(monkeypatch):
                      "--rate", "150", "--pan", "--volume", "50")  # fmt: skip
     assert result.exit_code == 130
     assert result.stderr.splitlines() == ["voice-coach: stopped."]
-    ((routine, plan, options),) = calls
+    ((routine, plan, settings, options),) = calls
     assert routine.name == "Hamstring stretches"
     assert plan == Schedule(timedelta(minutes=90), Window(22 * 60, 240))
-    assert options["rate"] == 150 and options["pan"] is True
-    assert options["volume"] == 0.5 and options["plain"] is None
+    assert settings.rate == 150 and settings.pan is True
+    assert volume_for(routine, settings) == 0.5 and options["plain"] is None
     assert options["routine_ref"] == "hamstrings"
 
 

@@ -64,6 +64,7 @@ def chime_positions(exported):
     return found
 
 
+@pytest.mark.slow
 def test_six_holds_of_exactly_30_seconds_between_chimes(exported, chime_positions):
     _, audio, timeline = exported
     starts, ends = chime_positions["hold-start"], chime_positions["hold-end"]

@@ -24,10 +24,11 @@ from voice_coach.cli import cli
 from voice_coach.config import load_config
 from voice_coach.errors import ConfigError
 from voice_coach.pipeline import prepare
-from voice_coach.player import Transport, lead_in_audio
-from voice_coach.routine import find_problems, parse_routine, routine_schema
+from voice_coach.routine import find_problems, load_routine, parse_routine, routine_schema
+from voice_coach.settings import Settings, voice_for, volume_for
 from voice_coach.sounds import load_sound_set
 from voice_coach.speech import Speaker
+from voice_coach.transport import Transport, lead_in_audio
 
 RATE = 22050
 ENGINE = ["--engine", "pyttsx3"]
@@ -242,6 +243,7 @@ def test_levels_move_sounds_and_speech_against_each_other_in_the_audio(
     assert abs(drop - abs(value)) < 0.5
 
 
+@pytest.mark.slow
 def test_speech_rate_from_the_routine_changes_how_long_speech_lasts(tmp_path, voice_coach_command):
     def title_seconds(rate: int) -> float:
         routine = write(
@@ -275,6 +277,7 @@ LANGUAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
 def test_each_language_is_heard_in_the_exported_audio(tmp_path, voice_coach_command, language):
     routine = write(
@@ -343,7 +346,7 @@ def test_pause_after_step_waits_for_a_key_then_goes_on_exactly(tmp_path):
         ),
         "w.yaml",
     )
-    program = prepare(routine, Speaker(engine="pyttsx3"))
+    program = prepare(routine, speaker=Speaker(engine="pyttsx3"))
     rendered = np.concatenate(list(program.blocks()))
     stop = program.script.steps[0].end_sample
     transport = Transport(program)
@@ -425,7 +428,11 @@ def test_config_volume_and_pan_reach_the_player(tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text("volume = 40\npan = true\n")
     seen = {}
-    monkeypatch.setattr("voice_coach.player.play_routine", lambda routine, **kw: seen.update(kw))
+
+    def play_routine(routine, settings, **options):
+        seen.update(volume=volume_for(routine, settings), pan=settings.pan)
+
+    monkeypatch.setattr("voice_coach.player.play_routine", play_routine)
     assert run("play", "hamstrings", *ENGINE, config=config).exit_code == 0
     assert seen["volume"] == pytest.approx(0.4) and seen["pan"] is True
     assert run("play", "hamstrings", "--volume", "90", "--no-pan", config=config).exit_code == 0
@@ -451,10 +458,12 @@ def test_config_beats_a_step_and_the_sounds_flag_beats_the_config(tmp_path, monk
     shown = run("show", str(routine), *ENGINE, config=config).stdout
     assert count_numbers(shown) == 2
     monkeypatch.setenv("VOICE_COACH_CONFIG", str(config))
-    program = cli_module._prepare(str(routine), **flags())
+    loaded = load_routine(str(routine))
+    program = prepare(loaded, cli_module._settings(flags()), stream_clips=True)
     assert program.routine.sounds.set == "beep"
-    flagged = cli_module._prepare(str(routine), **flags(sounds="bell"))
+    flagged = prepare(loaded, cli_module._settings(flags(sounds="bell")), stream_clips=True)
     assert flagged.routine.sounds.set == "bell"
+    assert loaded.sounds.set == "woodblock"  # the settings never change the Routine
     result = run("show", str(routine), *ENGINE, "--sounds", "bell", config=config)
     assert result.exit_code == 0, result.output
 
@@ -466,13 +475,16 @@ def flags(**given):
 
 
 def test_the_config_voice_reads_only_routines_in_its_language(tmp_path, monkeypatch):
-    from voice_coach.routine import CONFIG_VOICE, load_routine
-
-    german = write(tmp_path / "de.yaml", "name: Dehnen\nlanguage: de\nsteps:\n  - name: Eins\n")
-    english = write(tmp_path / "en.yaml", "name: Stretch\nlanguage: en\nsteps:\n  - name: One\n")
-    assert load_routine(german, {CONFIG_VOICE: "en-us"}).voice is None  # picked by language
-    assert load_routine(english, {CONFIG_VOICE: "en-us"}).voice == "en-us"
-    assert load_routine(german, {"voice": "en-us"}).voice == "en-us"  # --voice is obeyed
+    german = load_routine(
+        write(tmp_path / "de.yaml", "name: Dehnen\nlanguage: de\nsteps:\n  - name: Eins\n")
+    )
+    english = load_routine(
+        write(tmp_path / "en.yaml", "name: Stretch\nlanguage: en\nsteps:\n  - name: One\n")
+    )
+    config = Settings.from_config({"voice": "en-us"})
+    assert voice_for(german, config) == "de"  # picked by language
+    assert voice_for(english, config) == "en-us"
+    assert voice_for(german, config.but(voice="en-us")) == "en-us"  # --voice is obeyed
 
 
 # ------------------------------------------------------------------ new, check

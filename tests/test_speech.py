@@ -127,7 +127,7 @@ def test_warm_cache_loads_no_speech_engine(hamstrings_program):
         "from voice_coach.routine import load_routine\n"
         "from voice_coach.speech import Speaker\n"
         "speaker = Speaker()\n"
-        "prepare(load_routine('hamstrings'), speaker)\n"
+        "prepare(load_routine('hamstrings'), speaker=speaker)\n"
         "engines = ('pyttsx3', 'piper', 'onnxruntime')\n"
         "print(speaker.synthesised, any(name in sys.modules for name in engines))\n"
     )

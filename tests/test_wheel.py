@@ -14,6 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_wheel_ships_its_data_and_exports_from_a_fresh_venv(tmp_path, voice_coach_command):
     env = clean_env()
     outside = tmp_path / "elsewhere"

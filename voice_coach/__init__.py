@@ -1,69 +1,215 @@
 """voice-coach: offline, voice-guided stretching routines.
 
-The public Python API. Importing the package is cheap: the audio, speech and
-playback libraries load only when a function that needs them is called.
+The public Python API, the same front door the ``voice-coach`` command uses (see
+``docs/python-api.md``)::
+
+    import voice_coach
+
+    routine = voice_coach.load_routine("hamstrings")
+    voice_coach.export(routine, "hamstrings.mp3", captions="hamstrings.vtt")
+
+Importing the package is cheap: the audio, speech and playback libraries load only
+when a function that needs them is called (``Program``, ``Speaker``, ``ExportSettings``
+and ``Exported`` too are imported on first use).
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    ArticleError,
+    ConfigError,
     ExportError,
+    InputFileError,
     NoSoundDeviceError,
     PlaybackError,
     RoutineError,
     RoutineNotFoundError,
+    SameFileError,
     SpeechError,
+    TargetError,
     UnknownVoiceError,
     VoiceCoachError,
 )
 from .routine import Routine, Step, builtin_names, load_routine, parse_routine
 from .script import Cue, Hold, Script, compile_script, spoken_phrases
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .exporter import Exported, ExportSettings, Progress
+    from .pipeline import Program
+    from .speech import Speaker
+
+try:
+    #: The installed distribution's version (pyproject.toml is its one source).
+    __version__ = _version("voice-coach")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
+#: Names imported on first use: they bring numpy and the audio libraries with them.
+_LAZY = {
+    "Program": "pipeline",
+    "Speaker": "speech",
+    "ExportSettings": "exporter",
+    "Exported": "exporter",
+}
 
 
-def prepare(routine: Routine, speaker=None, *, deeper: bool = False):
-    """Synthesise and measure every clip, then compile: see :func:`pipeline.prepare`.
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
 
-    Returns a ``pipeline.Program``; ``speaker`` is a ``speech.Speaker`` (default voice
-    and rate when None).
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'voice_coach' has no attribute {name!r}")
+
+
+def user_settings() -> Settings:
+    """The user's config file's settings (``voice-coach config path`` says where), as
+    the command line starts from. The API uses none unless given them::
+
+        voice_coach.export(routine, "out.mp3", settings=voice_coach.user_settings())
     """
-    from .pipeline import prepare as _prepare
+    from .config import load_config
 
-    return _prepare(routine, speaker, deeper=deeper)
+    return load_config().as_settings()
 
 
-def export(program, path: str, timeline_path: str | None = None) -> None:
-    """Write a prepared Program to an audio file, and optionally its timeline JSON.
+def prepare(
+    routine: Routine,
+    settings: Settings | None = None,
+    *,
+    speaker: Speaker | None = None,
+    stream_clips: bool = False,
+) -> Program:
+    """Synthesise (or take from the cache) every clip of ``routine`` and compile it into
+    a ``Program``, ready to export or play: see :func:`voice_coach.pipeline.prepare`.
 
-    Both files are written atomically, and both or neither are replaced.
+    ``settings`` choose the voice, rate, engine, countdown, sounds, pan, ``deeper``
+    and ``quiet`` over the routine's own (None: the routine as written, in its own
+    voice and rate).
     """
-    from .export import export_files
+    from .pipeline import prepare as prepare_program
 
-    export_files(program, path, timeline_path)
+    return prepare_program(routine, settings, speaker=speaker, stream_clips=stream_clips)
 
 
-def play(program) -> None:
-    """Play a prepared Program live on the default sound device."""
-    from .player import play as _play
+def export(
+    routine: Routine | Program,
+    path: str | Path | None = None,
+    *,
+    timeline: str | Path | None = None,
+    captions: str | Path | None = None,
+    split: str | Path | None = None,
+    split_format: str = "mp3",
+    settings: Settings | None = None,
+    loudness: float | None = -16.0,
+    true_peak: float = -1.0,
+    quality: float | None = None,
+    progress: Progress | None = None,
+) -> Exported:
+    """Write ``routine`` (or a prepared Program) as audio: every option of ``export``.
 
-    _play(program)
+    Parameters
+    ----------
+    routine:
+        A Routine (prepared here with ``settings``), or a Program from :func:`prepare`.
+    path:
+        The audio file: .wav, .flac, .ogg, .opus or .mp3 (tags, and a chapter for
+        each step and side).
+    timeline, captions:
+        Also the timeline JSON, and captions (.vtt or .srt).
+    split, split_format:
+        Also one track per step into this folder, with an .m3u playlist, in this
+        format.
+    settings:
+        How it is spoken (see :class:`Settings`); only for a Routine.
+    loudness, true_peak, quality:
+        The integrated loudness target in LUFS (None: as the player plays it), the
+        highest true peak in dBTP, and 0 to 10 for ogg, opus and mp3.
+    progress:
+        Called with (units done, units in all) as the rendering goes on.
+
+    Every target is checked before any work (a device, a folder, an input of the
+    export, or two targets that are one file are refused); each file is written to
+    a temp file and renamed into place. Returns an ``Exported``: the Program, the
+    files written and the levels.
+    """
+    from .exporter import ExportSettings, Targets, export_program, export_routine
+
+    targets = Targets(
+        audio=_optional_path(path),
+        timeline=_optional_path(timeline),
+        captions=_optional_path(captions),
+        split=_optional_path(split),
+        split_extension=f".{split_format.lstrip('.')}",
+    )
+    levels = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
+    if isinstance(routine, Routine):
+        return export_routine(routine, targets, settings, levels, progress=progress)
+    if settings is not None:
+        raise ValueError("settings apply when a Routine is prepared; prepare() took them")
+    return export_program(routine, targets, levels, progress=progress)
+
+
+def play(
+    routine: Routine | Program,
+    settings: Settings | None = None,
+    *,
+    plain: bool | None = None,
+    listen: bool = False,
+) -> None:
+    """Play ``routine`` (or a prepared Program) live on the default sound device, with
+    the keyboard's controls when stdin is a terminal, until it ends or is quit.
+
+    A Routine starts at once: its first step plays while the rest is prepared.
+    ``settings`` are as for :func:`prepare` (and their ``volume`` is the starting
+    volume); ``plain`` forces the one-line-per-cue view; ``listen`` obeys spoken
+    commands ("coach pause"; the listen extra).
+    """
+    from .player import play as play_program
+    from .player import play_routine
+    from .settings import volume_for
+
+    if isinstance(routine, Routine):
+        play_routine(routine, settings, plain=plain, listen=listen)
+        return
+    volume = volume_for(routine.routine, settings or Settings())
+    play_program(routine, plain=plain, volume=volume)
+
+
+def _optional_path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 __all__ = [
+    "ArticleError",
+    "ConfigError",
     "Cue",
     "ExportError",
+    "ExportSettings",
+    "Exported",
     "Hold",
+    "InputFileError",
     "NoSoundDeviceError",
     "PlaybackError",
+    "Program",
     "Routine",
     "RoutineError",
     "RoutineNotFoundError",
+    "SameFileError",
     "Script",
+    "Settings",
+    "Speaker",
     "SpeechError",
     "Step",
+    "TargetError",
     "UnknownVoiceError",
     "VoiceCoachError",
+    "__version__",
     "builtin_names",
     "compile_script",
     "export",
@@ -72,4 +218,5 @@ __all__ = [
     "play",
     "prepare",
     "spoken_phrases",
+    "user_settings",
 ]

@@ -96,7 +96,8 @@ def file_identity(path: str | Path) -> tuple:
 
 
 def check_distinct(
-    outputs: Iterable[tuple[str, str | Path]], inputs: Iterable[tuple[str, str | Path]] = ()
+    outputs: Iterable[tuple[str, str | Path | None]],
+    inputs: Iterable[tuple[str, str | Path | None]] = (),
 ) -> None:
     """Refuse, before any work, an output that is one of the command's inputs or the same
     file as another of its outputs.

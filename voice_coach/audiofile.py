@@ -118,7 +118,8 @@ def read_mono_limited(source: BinaryIO, sample_rate: int, max_seconds: float) ->
         unknown = sound.frames >= _UNKNOWN_FRAMES
         if limit < sound.frames and not unknown:
             raise TooLongError(sound.frames / rate)
-        pieces, total = [], 0
+        pieces: list[np.ndarray] = []
+        total = 0
         while total <= limit:
             try:
                 block = sound.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)

@@ -19,9 +19,8 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import (
     CacheWarning,
@@ -29,58 +28,10 @@ from .errors import (
     VoiceCoachError,
     VoiceWarning,
 )
-from .export import ExportSettings, Levels, export_files
-from .pipeline import Program, prepare_with_voice
-from .routine import Routine, load_routine
-
-
-@dataclass(frozen=True)
-class SpeechOptions:
-    """How a routine is spoken: the CLI's --engine, --voice, --rate, --deeper, --quiet, --pan,
-    and ``settings`` (from the user's config and the command line) that override the
-    routine's own (see :func:`routine.parse_routine`)."""
-
-    engine: str | None = None
-    voice: str | None = None
-    rate: int | None = None
-    deeper: bool = False
-    quiet: bool = False
-    pan: bool = False
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-def prepare_routine(reference: str, options: SpeechOptions | None = None) -> Program:
-    """Load the routine ``reference`` (a built-in name or a file) and prepare it to render.
-
-    The speech clips stream from the cache as the mixer needs them, so memory does
-    not grow with the routine's length.
-    """
-    return prepare_loaded(load_with(reference, options), options or SpeechOptions())
-
-
-def load_with(reference: str, options: SpeechOptions | None = None) -> Routine:
-    """Load the routine ``reference`` with ``options``' settings over its own."""
-    options = options or SpeechOptions()
-    overrides = dict(options.settings)
-    if options.voice:
-        overrides["voice"] = options.voice
-    if options.rate:
-        overrides["rate"] = options.rate
-    return load_routine(reference, overrides)
-
-
-def prepare_loaded(routine: Routine, options: SpeechOptions) -> Program:
-    """Prepare an already loaded ``routine`` to render, with its voice and rate (see
-    :func:`pipeline.prepare_with_voice`)."""
-    program, _ = prepare_with_voice(
-        routine,
-        engine=options.engine,
-        deeper=options.deeper,
-        quiet=options.quiet,
-        pan=options.pan,
-        stream_clips=True,
-    )
-    return program
+from .exporter import ExportSettings, Levels, export_files
+from .pipeline import prepare
+from .routine import load_routine
+from .settings import Settings
 
 
 @dataclass(frozen=True)
@@ -107,8 +58,8 @@ class BatchResult:
 
 def export_batch(
     jobs: Sequence[BatchJob],
-    options: SpeechOptions,
-    settings: ExportSettings,
+    settings: Settings,
+    export: ExportSettings,
     *,
     workers: int | None = None,
     on_done: Callable[[BatchResult], None] | None = None,
@@ -130,7 +81,7 @@ def export_batch(
     ) as pool:
         submit = pool.submit
         futures = {
-            submit(_worker_job, job, options, settings): index for index, job in enumerate(jobs)
+            submit(_worker_job, job, settings, export): index for index, job in enumerate(jobs)
         }
         try:
             for future in as_completed(futures):
@@ -148,8 +99,9 @@ def export_batch(
             # this process alone: pass it on. Their jobs stop and clean up, and the jobs
             # not yet started are cancelled.
             for worker in multiprocessing.active_children():
-                with contextlib.suppress(OSError):
-                    os.kill(worker.pid, signal.SIGTERM)
+                if worker.pid is not None:
+                    with contextlib.suppress(OSError):
+                        os.kill(worker.pid, signal.SIGTERM)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return [results[index] for index in range(len(jobs))]
@@ -226,14 +178,14 @@ def _on_orphaned(signum, frame) -> None:
 EXIT_ORPHANED = 143
 
 
-def _worker_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
+def _worker_job(job: BatchJob, settings: Settings, export: ExportSettings) -> BatchResult:
     global _busy
     stopped = BatchResult(job, error="voice-coach: stopped.", exit_code=130)
     if _interrupted:
         return stopped
     _busy = True
     try:
-        return export_job(job, options, settings)
+        return export_job(job, settings, export)
     except KeyboardInterrupt:
         return stopped
     finally:
@@ -242,14 +194,14 @@ def _worker_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings)
             os._exit(EXIT_ORPHANED)
 
 
-def export_job(job: BatchJob, options: SpeechOptions, settings: ExportSettings) -> BatchResult:
+def export_job(job: BatchJob, settings: Settings, export: ExportSettings) -> BatchResult:
     """Export one job here, turning a voice-coach error into a result (errors don't pickle)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CacheWarning)
         warnings.simplefilter("always", VoiceWarning)
         try:
-            program = prepare_routine(job.routine, options)
-            levels = export_files(program, job.audio, captions_path=job.captions, settings=settings)
+            program = prepare(load_routine(job.routine), settings, stream_clips=True)
+            levels = export_files(program, job.audio, captions_path=job.captions, settings=export)
         except VoiceCoachError as error:
             prefix = "" if isinstance(error, RoutineError) else "voice-coach: "
             return BatchResult(job, error=f"{prefix}{error}", exit_code=error.exit_code)

@@ -37,12 +37,12 @@ def tracks(script: Script) -> list[Chapter]:
 
     The first also holds the opening quiet, the last the closing phrase and sound.
     """
-    spans = [[span.start_sample, span.end_sample, span.name] for span in script.steps]
+    spans = [Chapter(span.start_sample, span.end_sample, span.name) for span in script.steps]
     if not spans:
         return [Chapter(0, script.length_samples, "")]
-    spans[0][0] = 0
-    spans[-1][1] = script.length_samples
-    return [Chapter(start, end, name) for start, end, name in spans]
+    spans[0] = Chapter(0, spans[0].end_sample, spans[0].title)
+    spans[-1] = Chapter(spans[-1].start_sample, script.length_samples, spans[-1].title)
+    return spans
 
 
 def chapters(script: Script) -> list[Chapter]:

@@ -158,7 +158,7 @@ def draw_chart(script: Script, path: str | Path, *, title: str = "") -> None:
         # DejaVu Sans lacks some scripts' glyphs; a missing glyph is no reason to fail.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=Warning)
         figure = _figure(mpl, script, title)
-        metadata = {"Title": title} if title else {}
+        metadata: dict[str, str | None] = {"Title": title} if title else {}
         if file_format == "svg":
             metadata["Date"] = None
         try:
@@ -213,7 +213,7 @@ def _row_names(script: Script) -> list[str]:
 def _row_of(cue: Cue, script: Script) -> int:
     """The row a cue is drawn in: its step's, or the last row for cues of no known step."""
     rows = {span.step: row for row, span in enumerate(script.steps)}
-    return rows.get(cue.step, len(script.steps))
+    return len(script.steps) if cue.step is None else rows.get(cue.step, len(script.steps))
 
 
 def _turn_key(item: Cue | Hold) -> tuple:
@@ -276,7 +276,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _hold_label(hold: Hold, multi_rep: bool) -> str:
-    side = {"left": "L", "right": "R"}.get(hold.side, "")
+    side = {"left": "L", "right": "R"}.get(hold.side or "", "")
     rep = str(hold.rep) if multi_rep else ""
     return " ".join(part for part in (side, rep) if part)
 
@@ -400,10 +400,10 @@ def _figure(mpl, script: Script, title: str):
 
     unknown_roles: set[str] = set()
     for n, cue in enumerate(script.cues):
-        style = _ROLE_STYLES.get(cue.role)
-        if style is None:
-            style = _OTHER
+        known = _ROLE_STYLES.get(cue.role)
+        if known is None:
             unknown_roles.add(cue.role)
+        style = known or _OTHER
         row = _row_of(cue, script)
         if style.marker is None:
             bar(style, f"cue-{n}", row, cue.start_sample, cue.end_sample, _SPEECH_LANE, 3)

@@ -15,6 +15,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -204,32 +205,11 @@ class _Countdown(click.ParamType):
         return raw
 
 
-def _speech(speech: dict):
-    """The SpeechOptions of a command's speech flags over the user's config.
-
-    The config's settings override the routine's; the flags override both.
-    """
-    from .batch import SpeechOptions
+def _settings(speech: dict, **more):
+    """The user's config, with this command's flags (those given) over it."""
     from .config import load_config
-    from .routine import CONFIG_VOICE
 
-    flags = dict(speech)
-    settings = dict(load_config().settings)
-    pan = flags.pop("pan")
-    config_pan = settings.pop("pan", False)
-    if "voice" in settings:
-        settings[CONFIG_VOICE] = settings.pop("voice")
-    for key in ("countdown", "sounds"):
-        value = flags.pop(key, None)
-        if value is not None:
-            settings[key] = value
-    return SpeechOptions(**flags, pan=config_pan if pan is None else pan, settings=settings)
-
-
-def _prepare(routine_name: str, **speech):
-    from .batch import prepare_routine
-
-    return prepare_routine(routine_name, _speech(speech))
+    return load_config().as_settings().but(**speech, **more)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -282,22 +262,24 @@ def show(routine: str, chart_path: str | None, **speech) -> None:
 
     With --chart FILE, draw the timeline as a picture instead and print "wrote FILE".
     """
+    from .pipeline import prepare
+    from .routine import load_routine
+
+    settings = _settings(speech)
+    loaded = load_routine(routine)
     if chart_path is None:
         from .script import format_script
 
-        _echo(format_script(_prepare(routine, **speech).script))
+        _echo(format_script(prepare(loaded, settings, stream_clips=True).script))
         return
     from .atomic import check_distinct, check_target
-    from .batch import load_with, prepare_loaded
     from .chart import draw_chart, require_matplotlib
 
     # Before the speech is made, so a missing extra or a bad target is reported at once.
     require_matplotlib()
-    options = _speech(speech)
-    loaded = load_with(routine, options)
     check_target(chart_path)
-    check_distinct([("--chart", chart_path)], _inputs(loaded, options))
-    program = prepare_loaded(loaded, options)
+    check_distinct([("--chart", chart_path)], _inputs(loaded, settings))
+    program = prepare(loaded, settings, stream_clips=True)
     draw_chart(program.script, chart_path, title=program.routine.name)
     _echo(f"wrote {chart_path}")
 
@@ -320,7 +302,10 @@ def check(file: str, **speech) -> None:
         if len(problems) > 1:
             _echo(f"{file}: {_count(len(problems), 'problem')}", err=True)
         sys.exit(1)
-    program = _prepare(file, **speech)
+    from .pipeline import prepare
+    from .routine import load_routine
+
+    program = prepare(load_routine(file), _settings(speech), stream_clips=True)
     script = program.script
     for note in script.notes:
         _echo(f"{file}: warning: {note}")
@@ -499,10 +484,10 @@ def export(
 
     Several ROUTINEs go into the folder -o names, exported in parallel.
     """
-    from .export import ExportSettings
+    from .exporter import ExportSettings
 
-    options = _speech(speech)
-    settings = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
+    settings = _settings(speech)
+    export_settings = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
     # A folder: several routines, a trailing slash, or an existing folder not named
     # like an audio file (-o out.wav where out.wav is a folder is a mistake to report).
     into_folder = output is not None and (
@@ -519,31 +504,26 @@ def export(
             if value:
                 raise click.UsageError(f"{name} works with one routine; export them one by one")
         _export_into_folder(
-            routines, Path(output), file_format or "mp3", captions, options, settings
+            routines, Path(output), file_format or "mp3", captions, settings, export_settings
         )
         return
-    _export_one(routines[0], output, file_format, timeline, captions, split, options, settings)
-
-
-def _export_one(routine, output, file_format, timeline, captions, split, options, settings) -> None:
-    from .batch import load_with, prepare_loaded
-    from .export import (
-        Targets,
-        audio_extension,
-        check_export_targets,
-        export_captions,
-        export_files,
-        export_split,
-        export_timeline,
+    _export_one(
+        routines[0], output, file_format, timeline, captions, split, settings, export_settings
     )
+
+
+def _export_one(
+    routine, output, file_format, timeline, captions, split, settings, export_settings
+) -> None:
+    from .exporter import Targets, audio_extension, export_routine
+    from .routine import load_routine
     from .script import clock
 
     extension = audio_extension(output) if output else f".{file_format or 'mp3'}"
     if file_format and output and extension != f".{file_format}":
         raise click.UsageError(f"-f {file_format} does not match {output}; drop one of them")
-    _check_quality(extension, settings)
+    _check_quality(extension, export_settings)
     captions = _captions_path(captions, output)
-    loaded = load_with(routine, options)
     targets = Targets(
         audio=_path(output),
         timeline=_path(timeline),
@@ -551,61 +531,62 @@ def _export_one(routine, output, file_format, timeline, captions, split, options
         split=_path(split),
         split_extension=extension,
     )
-    # Every target, before any synthesis: nothing is written unless all can be.
-    replaced = check_export_targets(targets, loaded, _inputs(loaded, options))
-    program = prepare_loaded(loaded, options)
-    levels = None
     with _ProgressBar("exporting") as bar:
-        if output:
-            levels = export_files(
-                program, output, timeline, captions, settings=settings, progress=bar.update
-            )
-            _report(f"wrote {output}", program.script.duration, levels)
-        if split:
-            bar.restart()
-            paths = export_split(
-                program, split, extension, settings=settings, progress=bar.update, levels=levels
-            )
-            bar.finish()
+        done = export_routine(
+            load_routine(routine),
+            targets,
+            settings,
+            export_settings,
+            inputs=_config_input(),
+            progress=bar.update,
+        )
+    seconds = done.program.script.duration
+    if output:
+        _report(f"wrote {output}", seconds, done.levels)
+    if split:
+        tracks = [path for path in done.written if path.parent == Path(split)]
+        _echo(f"wrote {len(tracks) - 1} tracks and {tracks[-1]} ({clock(seconds)})")
+        if done.replaced:
             _echo(
-                f"wrote {len(paths) - 1} tracks and {paths[-1]} ({clock(program.script.duration)})"
+                f"voice-coach: note: replaced {_count(len(done.replaced), 'track')} "
+                f"already in {split}",
+                err=True,
             )
-            if replaced:
-                _echo(
-                    f"voice-coach: note: replaced {_count(len(replaced), 'track')} "
-                    f"already in {split}",
-                    err=True,
-                )
-            if not output:  # with -o these went with the single file
-                for path, write in ((timeline, export_timeline), (captions, export_captions)):
-                    if path:
-                        _echo(f"wrote {write(program.script, path)}")
+        if not output:  # with -o these went with the single file
+            for path in (timeline, captions):
+                if path:
+                    _echo(f"wrote {path}")
 
 
 def _path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def _inputs(routine, options) -> list[tuple[str, Path]]:
+def _inputs(routine, settings) -> list[tuple[str, Path]]:
     """What a command reads, which none of its outputs may replace: the routine's files
     (see :func:`pipeline.input_files`) and the user's config."""
-    from .config import config_path
     from .pipeline import input_files
 
-    found = input_files(routine, options.voice)
+    return [*input_files(routine, settings.voice), *_config_input()]
+
+
+def _config_input() -> list[tuple[str, Path]]:
+    from .config import config_path
+
     config = config_path()
-    if os.path.isfile(config):
-        found.append(("your config file", config))
-    return found
+    return [("your config file", config)] if os.path.isfile(config) else []
 
 
-def _export_into_folder(routines, folder: Path, file_format, captions, options, settings) -> None:
+def _export_into_folder(
+    routines, folder: Path, file_format, captions, settings, export_settings
+) -> None:
     from .atomic import check_distinct, check_target
-    from .batch import BatchJob, export_batch, load_with
+    from .batch import BatchJob, export_batch
     from .errors import ExportError
+    from .routine import load_routine
 
     extension = f".{file_format}"
-    _check_quality(extension, settings)
+    _check_quality(extension, export_settings)
     if captions not in (None, "vtt", "srt"):
         raise click.UsageError("with several routines, give --captions vtt or --captions srt")
     if os.path.exists(folder) and not os.path.isdir(folder):
@@ -621,7 +602,7 @@ def _export_into_folder(routines, folder: Path, file_format, captions, options, 
         )
         # A routine that does not load: its job reports it, without stopping the others.
         with contextlib.suppress(VoiceCoachError):
-            inputs += _inputs(load_with(routine, options), options)
+            inputs += _inputs(load_routine(routine), settings)
     if len({job.audio for job in jobs}) < len(jobs):
         raise click.UsageError("two routines would write the same file; export them one by one")
     if os.path.isdir(folder):
@@ -629,7 +610,9 @@ def _export_into_folder(routines, folder: Path, file_format, captions, options, 
             for path in (job.audio, job.captions):
                 if path is not None:
                     check_target(path)
-    outputs = [(f"the export of {job.routine}", job.audio) for job in jobs]
+    outputs: list[tuple[str, Path | None]] = [
+        (f"the export of {job.routine}", job.audio) for job in jobs
+    ]
     outputs += [(f"the captions of {job.routine}", job.captions) for job in jobs]
     check_distinct(outputs, inputs)
     try:
@@ -651,7 +634,7 @@ def _export_into_folder(routines, folder: Path, file_format, captions, options, 
                 _report(f"wrote {result.job.audio}", result.seconds, result.levels)
             bar.advance()
 
-        export_batch(jobs, options, settings, on_done=done)
+        export_batch(jobs, settings, export_settings, on_done=done)
     if failed:
         sys.exit(failed)
 
@@ -692,7 +675,7 @@ class _ProgressBar:
         self.label = label
         self.total = total
         self.done = 0
-        self.bar = None
+        self.bar: Any = None
         self.started = time.monotonic()
         self.enabled = sys.stderr.isatty()
 
@@ -703,7 +686,10 @@ class _ProgressBar:
         self.finish()
 
     def update(self, done: int, total: int) -> None:
-        """Progress callback: ``done`` of ``total`` units."""
+        """Progress callback: ``done`` of ``total`` units; a count that goes back is the
+        next part of the work (split tracks after the single file), with a bar of its own."""
+        if done < self.done:
+            self.restart()
         self.total = total
         self._show(done)
 
@@ -779,45 +765,22 @@ def play(
         from .listen import require_pocketsphinx
 
         require_pocketsphinx()
-    loaded, options = _load_to_play(routine, speech, from_article)
     play_routine(
-        loaded,
-        **options,
+        _load(routine, from_article),
+        _settings(speech, volume=volume),
         routine_ref=routine,
         plain=plain or None,
-        volume=_volume(volume, loaded),
         listen=listen,
     )
 
 
-def _load_to_play(reference: str, speech: dict, from_article: bool = False):
-    """The routine to play, with the user's config and the flags applied, and the
-    keyword arguments of ``player.play_routine`` (all but the view's)."""
+def _load(reference: str, from_article: bool = False):
+    """The routine ``reference`` names: a built-in, a file, or an article to import."""
     from .routine import load_routine, parse_routine
 
-    options = _speech(speech)
-    overrides = dict(options.settings)
-    for key in ("voice", "rate"):
-        if getattr(options, key):
-            overrides[key] = getattr(options, key)
     if from_article:
-        loaded = parse_routine(_import_article(reference), reference, overrides)
-    else:
-        loaded = load_routine(reference, overrides)
-    return loaded, {
-        "voice": loaded.voice,
-        "rate": loaded.rate,
-        "engine": options.engine,
-        "deeper": options.deeper,
-        "quiet": options.quiet,
-        "pan": options.pan,
-    }
-
-
-def _volume(flag: float | None, routine) -> float:
-    """The starting volume as a fraction: the flag's, else the config's or routine's."""
-    percent = flag if flag is not None else routine.volume
-    return (100 if percent is None else percent) / 100
+        return parse_routine(_import_article(reference), reference)
+    return load_routine(reference)
 
 
 class _Schedule(click.ParamType):
@@ -893,7 +856,8 @@ def remind(
     from .remind import ALL_DAY, Schedule, cron_text, remind_in_foreground, systemd_text, unit_name
 
     # Loaded as `play` loads it; a bad routine fails now, not at the first reminder.
-    loaded, options = _load_to_play(routine, speech)
+    loaded = _load(routine)
+    settings = _settings(speech, volume=volume)
     schedule = Schedule(every, between or ALL_DAY)
     if print_as is not None:
         command = [*_voice_coach_command(), *_play_arguments(ctx, routine)]
@@ -910,10 +874,9 @@ def remind(
     remind_in_foreground(
         loaded,
         schedule,
-        **options,
+        settings,
         routine_ref=routine,
         plain=plain or None,
-        volume=_volume(volume, loaded),
         report=_echo,
         warn=lambda message: _echo(f"voice-coach: warning: {message}", err=True),
     )
@@ -988,14 +951,13 @@ def import_command(file: str, output: str | None) -> None:
     """
     from .errors import ArticleError
 
-    to_stdout = output is None or _is_stdout(output)
-    if not to_stdout:
+    if output is not None and not _is_stdout(output):
         from .atomic import check_distinct, check_target
 
         check_target(output)
         check_distinct([("-o", output)], [] if file == "-" else [("the article", file)])
     text = _import_article(file)
-    if to_stdout:
+    if output is None or _is_stdout(output):
         _echo(text, nl=False)
         return
     from .atomic import atomic_target

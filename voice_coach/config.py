@@ -19,6 +19,7 @@ from typing import Any
 from .errors import ConfigError, InputFileError
 from .inputs import read_input
 from .routine import SOUND_SETS, setting_value
+from .settings import Settings
 
 #: The keys a config file may hold, with what each one means.
 CONFIG_KEYS = {
@@ -40,8 +41,13 @@ class Config:
 
     path: Path
     exists: bool
-    #: The settings, checked, as written (the routine loader takes them so).
+    #: The settings, checked, as written in the file.
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def as_settings(self) -> Settings:
+        """These settings as a :class:`~voice_coach.settings.Settings` value, for flags
+        to go over (``.but(...)``)."""
+        return Settings.from_config(self.settings)
 
 
 def config_path() -> Path:

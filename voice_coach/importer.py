@@ -544,7 +544,7 @@ def _subject(text: str) -> str | None:
             kept.insert(0, clean)
         # "chin tuck stretch": the name runs on over the nouns that follow
         after = re.match(rf"(?:[ -]{_STRETCH_NOUN.pattern})*", text[match.end() :], re.I)
-        name = " ".join([*kept, match.group(0) + after.group(0)])
+        name = " ".join([*kept, match.group(0) + (after.group(0) if after else "")])
         if kept or match.group(0)[0].isupper():
             return name[:1].upper() + name[1:]
     return None

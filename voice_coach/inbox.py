@@ -6,16 +6,18 @@ from __future__ import annotations
 import contextlib
 import queue
 
+from .transport import Command
+
 
 class Inbox:
     """Commands and notices put by one thread and collected by the player's loop."""
 
     def __init__(self) -> None:
-        self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._notices: queue.SimpleQueue[str] = queue.SimpleQueue()
 
-    def commands(self) -> list[str]:
-        """The player commands put since the last call ("pause", "next", ...)."""
+    def commands(self) -> list[Command]:
+        """The player commands put since the last call."""
         return _drain(self._commands)
 
     def notices(self) -> list[str]:
@@ -23,7 +25,7 @@ class Inbox:
         return _drain(self._notices)
 
 
-def _drain(items: queue.SimpleQueue) -> list[str]:
+def _drain(items: queue.SimpleQueue) -> list:
     found = []
     with contextlib.suppress(queue.Empty):
         while True:

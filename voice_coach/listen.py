@@ -38,20 +38,20 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .echo import is_echo
 from .errors import PlaybackError
 from .inbox import Inbox
 from .phrases import phrases_for
-from .script import SPEECH
+from .transport import Command
 
 if TYPE_CHECKING:
     from .routine import Routine
-    from .script import Script
     from .speech import Speaker
 
 #: The keyword spotter's sample rate (its acoustic model's).
@@ -62,11 +62,11 @@ FEED_SAMPLES = 320
 WAKE_WORD = "coach"
 #: What each spoken word after the wake word does: the player's command for it.
 COMMANDS = {
-    "pause": "pause-only",
-    "resume": "resume",
-    "next": "next",
-    "back": "previous",
-    "repeat": "repeat",
+    "pause": Command.PAUSE,
+    "resume": Command.RESUME,
+    "next": Command.NEXT,
+    "back": Command.PREVIOUS,
+    "repeat": Command.REPEAT,
 }
 #: Keyphrase thresholds (pocketsphinx's kws ``/threshold/``, a likelihood ratio):
 #: smaller finds more. The keyphrase search only offers candidates; the grammar
@@ -109,8 +109,6 @@ VAD_DITHER = 2.0
 MICROPHONE_SILENT_SECONDS = 1.0
 #: The keyphrase search starts afresh this often, in seconds, so its lists stay short.
 RESTART_SECONDS = 60.0
-#: A detection this close to the coach's own voice is taken for its echo, in seconds.
-ECHO_MARGIN_SECONDS = 0.3
 #: Pronunciations the US English dictionary lacks, in its phones: British vowels
 #: (the "oa" of "coach" as a diphthong, the "a" of "back" open), which eSpeak's
 #: default English voice speaks too.
@@ -161,8 +159,8 @@ class Detection:
     found_at_sample: int
 
     @property
-    def command(self) -> str:
-        """The player command this word gives ("pause-only" for "pause", ...)."""
+    def command(self) -> Command:
+        """The player command this word gives (Command.PAUSE for "pause", ...)."""
         return COMMANDS[self.word]
 
     @property
@@ -221,7 +219,7 @@ class KeywordSpotter:
         self._dither = np.random.default_rng(1)  # a fixed seed: repeatable results
         self._vad = Vad(VAD_MODE, SPOTTER_RATE, FEED_SAMPLES / SPOTTER_RATE)
         self._frame_samples = SPOTTER_RATE // int(self._search.config["frate"])
-        self._lead = deque(maxlen=round(LEAD_SECONDS * SPOTTER_RATE / FEED_SAMPLES))
+        self._lead: deque[bytes] = deque(maxlen=round(LEAD_SECONDS * SPOTTER_RATE / FEED_SAMPLES))
         self._unfed = np.zeros(0, dtype=np.int16)
         self.fed = 0  # input samples searched so far
         self._search_start = 0  # input sample where the keyphrase search's utterance began
@@ -361,7 +359,8 @@ class KeywordSpotter:
 
     def _judge(self, end: int) -> Detection | None:
         """The command said in the utterance so far, if it is one."""
-        if self._candidate_end <= self._onset:
+        onset = self._onset
+        if onset is None or self._candidate_end <= onset:
             return None  # the keyphrase search found none in it
         # The utterance's last full command, which _hear has just brought up to date:
         # the grammar's current hypothesis, or one it offered a moment before.
@@ -370,7 +369,7 @@ class KeywordSpotter:
         word, at = self._last_command
         if at < end - RECENT_SECONDS * SPOTTER_RATE:
             return None
-        return Detection(word, self._onset, end, self.fed)
+        return Detection(word, onset, end, self.fed)
 
     def _command_now(self) -> str | None:
         """The command word the grammar hears now, if it fits about as well as free
@@ -413,106 +412,6 @@ class KeywordSpotter:
         self._search.start_utt()
         self._search_start = self.fed if start is None else start
         self._candidates_seen = set()
-
-
-# ------------------------------------------------------------------------- echo gating
-def output_time(output_index: float, clock_points: Sequence[tuple[float, int]], rate: int) -> float:
-    """When output sample ``output_index`` sounds on the output clock, in seconds.
-
-    ``clock_points`` are (DAC time, output index) pairs, oldest first, such as the
-    output stream's clock log; the last one at or before ``output_index`` places it
-    (the first one, for an index before them all).
-    """
-    if not clock_points:
-        raise ValueError("no clock points: nothing has been played yet")
-    at = bisect.bisect_right([index for _, index in clock_points], output_index) - 1
-    dac, index = clock_points[max(at, 0)]
-    return dac + (output_index - index) / rate
-
-
-def own_speech_spans(
-    blocks: Iterable,
-    speech_cues: Sequence[tuple[int, int]],
-    clock_points: Sequence[tuple[float, int]],
-    rate: int,
-) -> list[tuple[float, float]]:
-    """When the player's own voice sounded, as (start, end) seconds on the output clock.
-
-    ``blocks`` are the player's output blocks (``player.Block``: ``output_start``,
-    ``frames``, the timeline ``position`` they carried or None, and whether they were
-    ``inserted`` audio, the lead-in or a confirmation, which is all voice).
-    ``speech_cues`` are the (start, end) timeline samples of the Script's speech
-    cues, sorted. Pure: the caller hands in the clock.
-    """
-    starts = [start for start, _ in speech_cues]
-    spans: list[tuple[int, int]] = []  # in output samples
-    for block in blocks:
-        first, stop = block.output_start, block.output_start + block.frames
-        if block.position is None:
-            if block.inserted:
-                spans.append((first, stop))
-            continue
-        begin, end = block.position, block.position + block.frames
-        # Cues are sorted by start and never overlap: only the one before ``begin``
-        # and those starting inside the block can reach into it.
-        index = max(bisect.bisect_right(starts, begin) - 1, 0)
-        while index < len(speech_cues) and speech_cues[index][0] < end:
-            cue_start, cue_end = speech_cues[index]
-            if cue_end > begin:
-                spans.append(
-                    (first + max(cue_start, begin) - begin, first + min(cue_end, end) - begin)
-                )
-            index += 1
-    merged: list[tuple[int, int]] = []
-    for start, stop in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
-        else:
-            merged.append((start, stop))
-    return [
-        (output_time(start, clock_points, rate), output_time(stop, clock_points, rate))
-        for start, stop in merged
-    ]
-
-
-def overlaps_own_speech(
-    start_time: float,
-    end_time: float,
-    own_speech: Iterable[tuple[float, float]],
-    margin: float = ECHO_MARGIN_SECONDS,
-) -> bool:
-    """Whether a command heard from ``start_time`` to ``end_time`` (seconds on the output
-    clock) overlaps the player's own voice, give or take ``margin``: then it is its echo."""
-    return any(start - margin < end_time and start_time < end + margin for start, end in own_speech)
-
-
-def is_echo(
-    start_time: float,
-    end_time: float,
-    blocks: Sequence,
-    script: Script | None,
-    clock_points: Sequence[tuple[float, int]],
-    rate: int,
-) -> bool:
-    """The gating rule: whether a command heard from ``start_time`` to ``end_time``
-    (seconds on the output clock) may be the player's own voice, and must be ignored.
-
-    It is if it overlaps, give or take :data:`ECHO_MARGIN_SECONDS`, a speech cue of
-    ``script`` or inserted audio as ``blocks`` placed them (see
-    :func:`own_speech_spans`), or if it reaches back before the oldest block the
-    player remembers (what sounded then is unknown). Pure.
-    """
-    if not blocks or not clock_points:
-        return True
-    if start_time - ECHO_MARGIN_SECONDS < output_time(blocks[0].output_start, clock_points, rate):
-        return True
-    cues = [
-        (cue.start_sample, cue.end_sample)
-        for cue in (script.cues if script is not None else ())
-        if cue.kind == SPEECH
-    ]
-    spans = own_speech_spans(blocks, cues, clock_points, rate)
-    return overlaps_own_speech(start_time, end_time, spans)
 
 
 # ------------------------------------------------------------------------- the listener
@@ -685,7 +584,7 @@ class Listener(Inbox):
         language = transport.script.language if transport.script is not None else None
         words = phrases_for(language)
         by_command = {COMMANDS[word]: text for word, text in words.heard.items()}
-        by_command["resume"] = words.resuming  # heard when playing already
+        by_command[Command.RESUME] = words.resuming  # heard when playing already
         from .pipeline import level_gains
 
         clips = self._speaker.clips(by_command.values())

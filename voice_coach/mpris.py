@@ -12,28 +12,24 @@ hands over, at each poll, what is being heard (the audio clock), and the service
 announces the changes (PropertiesChanged, Seeked). Without a session bus the player
 plays as before; ``notices()`` then says once that media keys are not available.
 
-dbus-fast is imported in the service's thread only, so that neither ``import
-voice_coach`` nor the start of playback waits for it.
+dbus-fast is imported in the service's thread only (with :mod:`mpris_service`, which
+holds the two D-Bus interfaces), so that neither ``import voice_coach`` nor the start
+of playback waits for it.
 """
 
-# No `from __future__ import annotations`: dbus-fast reads the D-Bus signatures from
-# the annotations of the interfaces, which are defined inside a function.
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import os
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .inbox import Inbox
 
-BUS_NAME = "org.mpris.MediaPlayer2.voice_coach"
-OBJECT_PATH = "/org/mpris/MediaPlayer2"
 #: The MPRIS spec's track id for "no track" (before the routine is ready).
 NO_TRACK = "/org/mpris/MediaPlayer2/TrackList/NoTrack"
-IDENTITY = "voice-coach"
-#: A session bus that does not answer by then is treated as absent.
-CONNECT_TIMEOUT_SECONDS = 3.0
 #: How long closing waits for the service to leave the bus.
 CLOSE_TIMEOUT_SECONDS = 2.0
 UNAVAILABLE = "media keys are not available"
@@ -42,7 +38,10 @@ UNAVAILABLE = "media keys are not available"
 class PlayingRoutine(Protocol):
     """What the service reads of the player's Transport (and the one control it uses)."""
 
-    script: object  # a script.Script, or None while the first step is prepared
+    @property
+    def script(self) -> Any:
+        """A script.Script, or None while the first step is prepared."""
+
     paused: bool
     position: int
     volume: float
@@ -115,7 +114,8 @@ class MediaControls(Inbox):
         super().__init__()
         self.transport = transport
         self.album = album
-        self.bus_name = BUS_NAME
+        #: The name it holds on the bus, once serving (see :func:`mpris_service.serve`).
+        self.bus_name: str | None = None
         self._state = State("Playing", track_at(None, 0), 0)
         self._heard = 0
         self._thread: threading.Thread | None = None
@@ -123,7 +123,7 @@ class MediaControls(Inbox):
         self._stop: asyncio.Event | None = None
         self._closing = threading.Event()
         self._serving = threading.Event()
-        self._player = None  # the Player interface, once exported
+        self._player: Any = None  # the Player interface, once exported
 
     # ------------------------------------------------------------- main thread
     def start(self) -> None:
@@ -187,52 +187,14 @@ class MediaControls(Inbox):
     # -------------------------------------------------------------- bus thread
     def _serve_thread(self, address: str) -> None:
         try:
-            asyncio.run(self._serve(address))
+            from .mpris_service import serve
+
+            asyncio.run(serve(self, address))
         except ImportError:
             self._notices.put(f"{UNAVAILABLE}: the dbus-fast library is not installed")
         except Exception as error:  # any failure of the bus: playback goes on without it
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             self._notices.put(f"{UNAVAILABLE}: cannot use the D-Bus session bus ({reason})")
-
-    async def _serve(self, address: str) -> None:
-        from dbus_fast import NameFlag, RequestNameReply
-        from dbus_fast.aio import MessageBus
-
-        self._stop = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        if self._closing.is_set():
-            return
-        try:
-            bus = await asyncio.wait_for(
-                MessageBus(bus_address=address).connect(), CONNECT_TIMEOUT_SECONDS
-            )
-        except TimeoutError:
-            raise ConnectionError("no answer") from None
-        try:
-            root, self._player = _interfaces(self)
-            bus.export(OBJECT_PATH, root)
-            bus.export(OBJECT_PATH, self._player)
-            reply = await bus.request_name(BUS_NAME, NameFlag.DO_NOT_QUEUE)
-            if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
-                # Another voice-coach is playing: the spec's name for a second instance.
-                self.bus_name = f"{BUS_NAME}.instance{os.getpid()}"
-                await bus.request_name(self.bus_name, NameFlag.DO_NOT_QUEUE)
-            self._serving.set()
-            if self._closing.is_set():
-                return
-            stopped = asyncio.ensure_future(self._stop.wait())
-            lost = asyncio.ensure_future(bus.wait_for_disconnect())
-            await asyncio.wait({stopped, lost}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (stopped, lost):
-                task.cancel()
-            if bus.connected:
-                self._player.emit_properties_changed({"PlaybackStatus": "Stopped"})
-                # A round trip: the signal is on the wire before the connection closes.
-                with contextlib.suppress(Exception):
-                    await bus.release_name(self.bus_name)
-        finally:
-            self._serving.clear()
-            bus.disconnect()
 
     def _finish(self) -> None:
         if self._stop is not None:
@@ -241,8 +203,10 @@ class MediaControls(Inbox):
     def _announce(self, state: State, changed: list[str], seeked: bool) -> None:
         if not self._serving.is_set():
             return
+        from .mpris_service import metadata
+
         player = self._player
-        values = {"PlaybackStatus": state.status, "Metadata": self._metadata(state.track)}
+        values = {"PlaybackStatus": state.status, "Metadata": metadata(state.track, self.album)}
         # A widget that misses an update is no reason to disturb the routine (an
         # exception here would only be printed by asyncio, over the view).
         with contextlib.suppress(Exception):
@@ -250,217 +214,3 @@ class MediaControls(Inbox):
                 player.emit_properties_changed({name: values[name] for name in changed})
             if seeked:
                 player.Seeked(state.position_us)
-
-    def _metadata(self, track: Track) -> dict:
-        from dbus_fast import Variant
-
-        metadata = {
-            "mpris:trackid": Variant("o", track.track_id),
-            "xesam:album": Variant("s", self.album),
-            "xesam:artist": Variant("as", [IDENTITY]),
-        }
-        if track.number:
-            metadata["xesam:title"] = Variant("s", track.title)
-            metadata["xesam:trackNumber"] = Variant("i", track.number)
-            metadata["mpris:length"] = Variant("x", track.length_us)
-        return metadata
-
-
-def _interfaces(controls: MediaControls):
-    """The two MPRIS interfaces (root and Player) of ``controls``, as dbus-fast services.
-
-    Defined here, not at module level, because dbus-fast is imported only in the
-    service's thread. Method and property names are the D-Bus member names, hence
-    CamelCase.
-    """
-    from typing import Annotated
-
-    from dbus_fast.annotations import (
-        DBusBool,
-        DBusDict,
-        DBusDouble,
-        DBusInt64,
-        DBusObjectPath,
-        DBusSignature,
-        DBusStr,
-    )
-    from dbus_fast.constants import PropertyAccess
-    from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
-
-    strings = Annotated[list[str], DBusSignature("as")]
-    read = PropertyAccess.READ
-    queue_command = controls._commands.put
-
-    class Root(ServiceInterface):
-        """org.mpris.MediaPlayer2: who we are; Quit ends the routine like Stop."""
-
-        def __init__(self) -> None:
-            super().__init__("org.mpris.MediaPlayer2")
-
-        @dbus_method()
-        def Raise(self) -> None:
-            """Nothing to raise: the player lives in a terminal."""
-
-        @dbus_method()
-        def Quit(self) -> None:
-            """End the routine."""
-            queue_command("quit")
-
-        @dbus_property(access=read)
-        def CanQuit(self) -> DBusBool:
-            """Quit works."""
-            return True
-
-        @dbus_property(access=read)
-        def CanRaise(self) -> DBusBool:
-            """Raise does nothing."""
-            return False
-
-        @dbus_property(access=read)
-        def HasTrackList(self) -> DBusBool:
-            """No TrackList interface."""
-            return False
-
-        @dbus_property(access=read)
-        def Identity(self) -> DBusStr:
-            """The name widgets show."""
-            return IDENTITY
-
-        @dbus_property(access=read)
-        def SupportedUriSchemes(self) -> strings:
-            """No URIs are opened."""
-            return []
-
-        @dbus_property(access=read)
-        def SupportedMimeTypes(self) -> strings:
-            """No files are opened."""
-            return []
-
-    class Player(ServiceInterface):
-        """org.mpris.MediaPlayer2.Player: the controls queue the keyboard's commands."""
-
-        def __init__(self) -> None:
-            super().__init__("org.mpris.MediaPlayer2.Player")
-
-        @dbus_method()
-        def Next(self) -> None:
-            """The next step (or the closing, after the last)."""
-            queue_command("next")
-
-        @dbus_method()
-        def Previous(self) -> None:
-            """Back a step (to this step's start when more than 3 s into it)."""
-            queue_command("previous")
-
-        @dbus_method()
-        def Pause(self) -> None:
-            """Pause; nothing if paused already."""
-            queue_command("pause-only")
-
-        @dbus_method()
-        def PlayPause(self) -> None:
-            """Pause, or resume with the spoken lead-in."""
-            queue_command("pause")
-
-        @dbus_method()
-        def Stop(self) -> None:
-            """End the routine (the command exits 0)."""
-            queue_command("quit")
-
-        @dbus_method()
-        def Play(self) -> None:
-            """Resume with the spoken lead-in; nothing if playing already."""
-            queue_command("resume")
-
-        @dbus_method()
-        def Seek(self, offset: DBusInt64) -> None:
-            """Not supported (CanSeek is false): a hold is not skipped into."""
-
-        @dbus_method()
-        def SetPosition(self, track_id: DBusObjectPath, position: DBusInt64) -> None:
-            """Not supported (CanSeek is false)."""
-
-        @dbus_method()
-        def OpenUri(self, uri: DBusStr) -> None:
-            """Not supported: no URIs are opened."""
-
-        @dbus_signal()
-        def Seeked(self, position_us: int) -> DBusInt64:
-            """The position jumped within the same step (back to its start, a side again)."""
-            return position_us
-
-        @dbus_property(access=read)
-        def PlaybackStatus(self) -> DBusStr:
-            """Playing, Paused or Stopped."""
-            return controls._state.status
-
-        @dbus_property()
-        def Rate(self) -> DBusDouble:
-            """Always 1: the timeline plays in real time."""
-            return 1.0
-
-        @Rate.setter
-        def Rate(self, value: DBusDouble) -> None:
-            """Other rates are ignored (MinimumRate = MaximumRate = 1)."""
-
-        @dbus_property(access=read)
-        def Metadata(self) -> DBusDict:
-            """The step being heard: title, album (the routine), artist, length, track id."""
-            return controls._metadata(controls._state.track)
-
-        @dbus_property()
-        def Volume(self) -> DBusDouble:
-            """The player's volume: 1 is as rendered, up to 2."""
-            return controls.transport.volume
-
-        @Volume.setter
-        def Volume(self, value: DBusDouble) -> None:
-            """Set the volume (clamped to 0..2 by the Transport)."""
-            controls.transport.change_volume(value - controls.transport.volume)
-
-        @dbus_property(access=read)
-        def Position(self) -> DBusInt64:
-            """Microseconds into the step, as heard (the audio clock)."""
-            return controls._state.position_us
-
-        @dbus_property(access=read)
-        def MinimumRate(self) -> DBusDouble:
-            """Only real time."""
-            return 1.0
-
-        @dbus_property(access=read)
-        def MaximumRate(self) -> DBusDouble:
-            """Only real time."""
-            return 1.0
-
-        @dbus_property(access=read)
-        def CanGoNext(self) -> DBusBool:
-            """Next works."""
-            return True
-
-        @dbus_property(access=read)
-        def CanGoPrevious(self) -> DBusBool:
-            """Previous works."""
-            return True
-
-        @dbus_property(access=read)
-        def CanPlay(self) -> DBusBool:
-            """Play works."""
-            return True
-
-        @dbus_property(access=read)
-        def CanPause(self) -> DBusBool:
-            """Pause works."""
-            return True
-
-        @dbus_property(access=read)
-        def CanSeek(self) -> DBusBool:
-            """No seeking within a step."""
-            return False
-
-        @dbus_property(access=read)
-        def CanControl(self) -> DBusBool:
-            """The player can be controlled."""
-            return True
-
-    return Root(), Player()

@@ -79,7 +79,7 @@ def installed_voices() -> list[PiperVoiceFile]:
 def resolve_voice(wanted: str | None) -> PiperVoiceFile:
     """The voice ``wanted`` names: None for joe, a packaged voice's name or language,
     or the path of a ``.onnx`` file. Raises UnknownVoiceError saying how to get one."""
-    if is_voice_file(wanted):
+    if wanted is not None and is_voice_file(wanted):
         return _voice_file(Path(wanted).stem, Path(wanted))
     voices = installed_voices()
     key = (wanted or DEFAULT_VOICE).casefold()

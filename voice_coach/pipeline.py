@@ -10,7 +10,7 @@ import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,9 @@ from .script import (
     player_phrases,
     spoken_phrases,
 )
+from .settings import Settings, applied, rate_for, voice_for
 from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
-from .speech import DEFAULT_RATE, PEAK_LIMIT, Speaker
+from .speech import PEAK_LIMIT, Speaker
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Program:
     routine: Routine
     script: Script
     clips: Mapping[ClipKey, np.ndarray]
+    #: The Speaker that made the speech clips (the live player speaks its own cues, and
+    #: prepares the rest of a routine, with it).
+    speaker: Speaker = field(compare=False, repr=False)
     #: Stereo, with left-side cues in the left ear and right-side cues in the right.
     pan: bool = False
 
@@ -68,30 +72,81 @@ class Program:
 
 def prepare(
     routine: Routine,
-    speaker: Speaker | None = None,
+    settings: Settings | None = None,
     *,
-    deeper: bool = False,
-    quiet: bool = False,
-    pan: bool = False,
+    speaker: Speaker | None = None,
+    first_step_only: bool = False,
     stream_clips: bool = False,
-    continues: bool = False,
 ) -> Program:
     """Synthesise (or fetch from the cache) every clip, measure it, and compile the Script.
 
-    ``deeper`` and ``quiet`` are as in :func:`script.compile_script`; ``pan`` makes
-    the Program stereo. The live player's own phrases (its lead-in after a pause)
-    are synthesised too and land in ``Program.clips``, so any Program can be played.
+    Parameters
+    ----------
+    routine:
+        The routine, as loaded.
+    settings:
+        The user's settings (config and flags; see :mod:`voice_coach.settings`): the
+        voice, rate and engine, the countdown and sound set over the routine's own,
+        ``deeper``, ``quiet`` and ``pan``. None: the routine as written.
+    speaker:
+        Speak with this Speaker instead of the one the routine and settings choose
+        (the live player prepares the rest of a routine with its first step's).
+    first_step_only:
+        Prepare only the first step, as the opening of the whole routine (no "last
+        set" sound, its rest kept): the live player starts with it while the rest is
+        prepared.
+    stream_clips:
+        Leave the speech clips in the cache until the mixer asks for them (see
+        :class:`CachedClips`): for exports, whose memory must not grow with the
+        routine. The live player keeps them in memory, as its audio thread must
+        never wait for a disk.
 
-    With ``stream_clips`` the speech clips stay in the cache until the mixer asks
-    for them (see :class:`CachedClips`): for exports, whose memory must not grow
-    with the routine. The live player keeps them in memory, as its audio thread
-    must never wait for a disk.
+    The live player's own phrases (its lead-in after a pause) are synthesised too and
+    land in ``Program.clips``, so any Program can be played. When no voice was asked
+    for and none speaks the routine's language, a :class:`VoiceWarning` says so in one
+    line and the default voice reads it.
     """
-    speaker = speaker or Speaker()
+    settings = settings or Settings()
+    if speaker is not None:
+        return _prepare(routine, settings, speaker, first_step_only, stream_clips)
+    chosen = voice_for(routine, settings)
+    try:
+        return _prepare(routine, settings, speaker_for(routine, settings), first_step_only,
+                        stream_clips)  # fmt: skip
+    except UnknownVoiceError:
+        # Only a voice picked by the routine's language gives way to the default voice.
+        if chosen != routine.language or not routine.language:
+            raise
+    warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
+    fallback = Speaker(voice=None, rate=rate_for(routine, settings), engine=settings.engine)
+    return _prepare(routine, settings, fallback, first_step_only, stream_clips)
+
+
+def speaker_for(routine: Routine, settings: Settings | None = None) -> Speaker:
+    """The Speaker that reads ``routine`` with ``settings``: the voice and rate they and
+    the routine choose (see :func:`settings.voice_for`), on the engine asked for."""
+    settings = settings or Settings()
+    return Speaker(
+        voice=voice_for(routine, settings),
+        rate=rate_for(routine, settings),
+        engine=settings.engine,
+    )
+
+
+def _prepare(
+    routine: Routine,
+    settings: Settings,
+    speaker: Speaker,
+    first_step_only: bool,
+    stream_clips: bool,
+) -> Program:
+    whole = applied(routine, settings)
+    spoken = replace(whole, steps=whole.steps[:1]) if first_step_only else whole
+    deeper, quiet = settings.deeper, settings.quiet
     # The cue phrases are in the routine's language, else in the voice's.
     language = routine.language or language_of_voice(speaker.voice)
     phrases = [
-        *spoken_phrases(routine, deeper=deeper, quiet=quiet, language=language),
+        *spoken_phrases(spoken, deeper=deeper, quiet=quiet, language=language),
         *player_phrases(language),
     ]
     phrases = list(dict.fromkeys(phrases))
@@ -99,10 +154,10 @@ def prepare(
     chime_gain, speech_gain = level_gains(routine)
     chimes = {
         name: (clip * chime_gain).astype(np.float32)
-        for name, clip in routine_sounds(routine, speaker.sample_rate).items()
+        for name, clip in routine_sounds(whole, speaker.sample_rate).items()
     }
     check_sounds_fit(
-        routine, {name: len(clip) for name, clip in chimes.items()}, speaker.sample_rate
+        spoken, {name: len(clip) for name, clip in chimes.items()}, speaker.sample_rate
     )
     clips: Mapping[ClipKey, np.ndarray]
     if stream_clips:
@@ -120,45 +175,18 @@ def prepare(
         clips = {(SPEECH, text): _scaled(clip, speech_gain) for text, clip in speech.items()}
         clips.update({(CHIME, name): clip for name, clip in chimes.items()})
     script = compile_script(
-        routine,
+        spoken,
         lengths,
         {name: len(clip) for name, clip in chimes.items()},
         speaker.sample_rate,
         deeper=deeper,
         quiet=quiet,
         language=language,
-        continues=continues,
+        continues=first_step_only and len(whole.steps) > 1,
     )
-    return Program(routine=routine, script=script, clips=clips, pan=pan)
-
-
-def prepare_with_voice(
-    routine: Routine,
-    part: Routine | None = None,
-    *,
-    voice: str | None = None,
-    rate: int | None = None,
-    engine: str | None = None,
-    **options,
-) -> tuple[Program, Speaker]:
-    """:func:`prepare` ``part`` (by default the whole ``routine``) with a Speaker for
-    ``voice``, else the routine's own voice, else one that speaks its language.
-
-    When no installed voice speaks the routine's language, a :class:`VoiceWarning`
-    says so in one line and the default voice reads it. Returns the Program and the
-    Speaker, for preparing the rest of the routine with the same voice.
-    """
-    chosen = voice or routine.voice
-    rate = rate or routine.rate or DEFAULT_RATE
-    speaker = Speaker(voice=chosen or routine.language, rate=rate, engine=engine)
-    try:
-        return prepare(part or routine, speaker, **options), speaker
-    except UnknownVoiceError:
-        if chosen or not routine.language:
-            raise
-    warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
-    speaker = Speaker(voice=None, rate=rate, engine=engine)
-    return prepare(part or routine, speaker, **options), speaker
+    return Program(
+        routine=spoken, script=script, clips=clips, pan=bool(settings.pan), speaker=speaker
+    )
 
 
 def level_gains(routine: Routine) -> tuple[float, float]:

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from .errors import PlaybackError, VoiceCoachError
 from .terminal import has_hidden, shown
 
-if TYPE_CHECKING:  # numpy and the routine are needed only by the real wiring
+if TYPE_CHECKING:  # numpy, the routine and settings are needed only by the real wiring
     import numpy as np
 
     from .routine import Routine
+    from .settings import Settings
 
 MINUTES_A_DAY = 24 * 60
 #: How long a prompt waits for a key before the routine plays.
@@ -469,7 +470,8 @@ def play_prompt(pcm: np.ndarray, sample_rate: int, routine_ref: str) -> None:
     NoSoundDeviceError
         When no output device can be opened.
     """
-    from .player import POLL_SECONDS, open_stream
+    from .devices import open_stream
+    from .player import POLL_SECONDS
 
     source = _PromptSource(pcm, sample_rate)
     stream = open_stream(source, routine_ref)
@@ -495,35 +497,35 @@ def play_prompt(pcm: np.ndarray, sample_rate: int, routine_ref: str) -> None:
 def remind_in_foreground(
     routine: Routine,
     schedule: Schedule,
+    settings: Settings | None = None,
     *,
     routine_ref: str = "ROUTINE",
     plain: bool | None = None,
-    volume: float = 1.0,
     report: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
     keys: TextIO | None = None,
-    **play_options,
 ) -> NoReturn:
     """Remind of ``routine`` on ``schedule``, speaking the prompt and playing the routine
-    live with :func:`player.play_routine` and ``play_options`` (its speech parameters:
-    ``voice``, ``rate``, ``engine``, ...); the prompt takes the same voice and rate.
+    live with :func:`player.play_routine` and ``settings``; the prompt takes the voice,
+    rate and volume the routine gets.
 
-    The prompt is synthesised before the first wait, so a voice problem shows at once.
-    With ``keys`` (default stdin) a terminal, any key within ten seconds of the prompt
-    skips that reminder; the terminal's mode is restored however the loop ends. Runs
-    until Ctrl-C (KeyboardInterrupt). The clock is :func:`system_now` and
-    :func:`system_sleep`, looked up at each call.
+    The routine is prepared, and the prompt synthesised, before the first wait, so a
+    voice problem shows at once (and the first reminder starts quickly). With ``keys``
+    (default stdin) a terminal, any key within ten seconds of the prompt skips that
+    reminder; the terminal's mode is restored however the loop ends. Runs until Ctrl-C
+    (KeyboardInterrupt). The clock is :func:`system_now` and :func:`system_sleep`,
+    looked up at each call.
     """
-    from .player import keyboard, play_routine
-    from .speech import DEFAULT_RATE, Speaker
+    from .keys import keyboard
+    from .pipeline import prepare
+    from .player import play_routine
+    from .settings import Settings, volume_for
 
+    settings = settings or Settings()
     keys = keys if keys is not None else sys.stdin
-    # The voice the player picks: the one asked for, else one for the routine's language.
-    speaker = Speaker(
-        voice=play_options.get("voice") or routine.language,
-        rate=play_options.get("rate") or DEFAULT_RATE,
-        engine=play_options.get("engine"),
-    )
+    # The voice the player picks, by the same rule (prepare's).
+    speaker = prepare(routine, settings, stream_clips=True).speaker
+    volume = volume_for(routine, settings)
     with keyboard(keys) as fd:
         terminal = TerminalKeys(fd) if fd is not None else None
         skip_seconds = SKIP_SECONDS if terminal else 0
@@ -536,14 +538,7 @@ def remind_in_foreground(
             play_prompt(pcm, speaker.sample_rate, routine_ref)
 
         def play() -> None:
-            play_routine(
-                routine,
-                **play_options,
-                routine_ref=routine_ref,
-                plain=plain,
-                volume=volume,
-                keys=keys,
-            )
+            play_routine(routine, settings, routine_ref=routine_ref, plain=plain, keys=keys)
 
         run_reminders(
             schedule,

@@ -19,7 +19,6 @@ import yaml
 
 from .errors import InputFileError, RoutineError, RoutineNotFoundError
 from .inputs import read_input
-from .phrases import base_language, language_of_voice
 
 #: The built-in routines, shipped as package data (plain files in the wheel too).
 BUILTIN_FOLDER = Path(__file__).resolve().parent / "routines"
@@ -79,9 +78,6 @@ LEVEL_RANGE = (-30.0, 12.0)
 #: Fractions a hold may be cued at, by how they are written.
 FRACTION_NAMES = {"1/4": (1, 4), "1/3": (1, 3), "1/2": (1, 2), "2/3": (2, 3), "3/4": (3, 4)}
 ROUTINE_KEYS = ("name", "description", "language", "defaults", "steps")
-#: The override key of the user config's voice: it applies to routines in its language
-#: only (a routine in German is not read by the English voice the user prefers).
-CONFIG_VOICE = "config_voice"
 #: A language code as voices name them: "en", "en_US", "en-GB", "pt-BR".
 LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
 #: yaml.safe_load's loader, in its libyaml (C) build when PyYAML has one: the same
@@ -309,10 +305,8 @@ def builtin_names() -> list[str]:
     )
 
 
-def load_routine(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Routine:
+def load_routine(name_or_path: str | Path) -> Routine:
     """Load a routine from a file path, or a built-in by name (such as ``hamstrings``).
-
-    ``overrides`` are as in :func:`parse_routine`.
 
     Raises
     ------
@@ -322,7 +316,7 @@ def load_routine(name_or_path: str | Path, overrides: Mapping[str, Any] | None =
         When the file exists but is not a valid routine (message names file and line).
     """
     text, source = routine_text(name_or_path)
-    return parse_routine(text, source, overrides)
+    return parse_routine(text, source)
 
 
 def routine_text(name_or_path: str | Path) -> tuple[str, str]:
@@ -393,15 +387,13 @@ def _looks_like_utf16(data: bytes) -> bool:
     return False
 
 
-def parse_routine(
-    text: str, source: str = "<routine>", overrides: Mapping[str, Any] | None = None
-) -> Routine:
+def parse_routine(text: str, source: str = "<routine>") -> Routine:
     """Parse and validate routine YAML ``text``; ``source`` names it in error messages.
 
-    ``overrides`` are settings (checked by :func:`setting_value`) from the user's
-    config and the command line; they win over the routine's own.
+    The Routine holds what the file says; the user's settings (config, flags) are
+    applied when it is prepared (see :mod:`voice_coach.settings`).
     """
-    return _parse(text, source, overrides, collect=False)
+    return _parse(text, source, collect=False)
 
 
 def find_problems(text: str, source: str = "<routine>") -> list[RoutineError]:
@@ -410,7 +402,7 @@ def find_problems(text: str, source: str = "<routine>") -> list[RoutineError]:
     Broken YAML, or a shape so wrong that nothing past it can be read, is one problem.
     """
     try:
-        _parse(text, source, None, collect=True)
+        _parse(text, source, collect=True)
     except _Problems as found:
         return found.problems
     except RoutineError as error:
@@ -465,13 +457,13 @@ def _yaml_problem(text: str, line: int | None, problem: str) -> str:
     return f"this is not valid YAML ({problem}); check indentation and quoting"
 
 
-def _parse(text: str, source: str, overrides, collect: bool) -> Routine:
+def _parse(text: str, source: str, collect: bool) -> Routine:
     try:
         _check_size(text, source)
         data = yaml.load(text, Loader=_SAFE_LOADER)
         lines = _line_map(text)
     except yaml.reader.ReaderError as error:
-        line = text[: error.position].count("\n") + 1
+        line: int | None = text[: error.position].count("\n") + 1
         code = error.character if isinstance(error.character, int) else ord(error.character)
         raise RoutineError(
             f"the file contains the control character U+{code:04X}, "
@@ -506,7 +498,7 @@ def _parse(text: str, source: str, overrides, collect: bool) -> Routine:
         raise RoutineError(
             "the YAML is nested too deeply; a routine needs only a few levels", source
         ) from None
-    validator = _Validator(source, lines, overrides, collect)
+    validator = _Validator(source, lines, collect)
     try:
         return validator.routine(data)
     except RoutineError as error:
@@ -577,16 +569,10 @@ class _Validator:
         self,
         source: str,
         lines: dict[tuple, int],
-        overrides: Mapping[str, Any] | None = None,
         collect: bool = False,
     ) -> None:
         self.source = source
         self.lines = lines
-        # Overrides come as written (config, flags, API), checked here like the routine's.
-        self.overrides = {
-            key: value if key == CONFIG_VOICE else setting_value(key, value)
-            for key, value in (overrides or {}).items()
-        }
         self.collect = collect
         self.problems: list[RoutineError] = []
         self.written_defaults: set[str] = set()
@@ -635,17 +621,6 @@ class _Validator:
                     whole[key] = self.attempt(
                         self.setting, raw_defaults, ("defaults",), key, fallback=whole[key]
                     )
-        config_voice = self.overrides.get(CONFIG_VOICE)
-        if config_voice and _speaks(config_voice, language):
-            whole["voice"] = config_voice
-        for key, value in self.overrides.items():
-            if key == "sounds":
-                # A set chosen elsewhere keeps the routine's own sound files.
-                whole[key] = replace(
-                    whole[key], set=value.set, custom=whole[key].custom or value.custom
-                )
-            elif key in ROUTINE_SETTINGS:
-                whole[key] = value
         if "steps" not in data:
             raise self.fail((), "the routine has no 'steps'; add a list of steps, each with a name")
         raw_steps = data["steps"]
@@ -711,7 +686,7 @@ class _Validator:
             if key in item:
                 settings[key] = self.attempt(self.setting, item, path, key, fallback=defaults[key])
         # Too long for the hold, as written in this routine (a config or flag that does
-        # not fit a short hold only drops numbers, with a warning).
+        # not fit a short hold only drops numbers, with a note: see settings.applied).
         for key, wanted, too_long in (
             ("countdown", settings["countdown"][0], settings["countdown"][0] > settings["hold"]),
             (
@@ -721,18 +696,13 @@ class _Validator:
             ),
         ):
             written = (*path, key) if key in item else ("defaults", key)
-            if (
-                too_long
-                and (key in item or key in self.written_defaults)
-                and key not in self.overrides
-            ):
+            if too_long and (key in item or key in self.written_defaults):
                 self.attempt(
                     self.raise_at,
                     written,
                     f"'{key}: {wanted}' does not fit step {index + 1}'s {settings['hold']:g} s "
                     f"hold; lower '{key}' or lengthen 'hold'",
                 )
-        settings.update({key: value for key, value in self.overrides.items() if key in DEFAULTS})
         last, every = settings.pop("countdown")
         step = Step(
             name=self.attempt(self.text, item, path, "name", True, fallback="?"),
@@ -971,12 +941,6 @@ def _sounds(value: Any) -> Sounds:
         except _BadSetting as bad:
             raise _BadSetting(str(bad), name) from None
     return Sounds(set=chosen.set, custom=tuple(custom))
-
-
-def _speaks(voice: str, language: str | None) -> bool:
-    """Whether ``voice`` may read a routine in ``language``: when either is unknown, yes."""
-    spoken = language_of_voice(voice)
-    return language is None or spoken is None or spoken == base_language(language)
 
 
 def _sound_path(path: Any) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import RoutineError
 from .phrases import ENGLISH, Phrases, phrases_for
@@ -48,6 +49,10 @@ HOLD_END = "hold-end"
 LAST_SET = "last-set"
 FINISH = "finish"
 CHIMES = (HOLD_START, HOLD_END, LAST_SET, FINISH)
+
+#: The one sample rate used end to end (eSpeak NG's own), in every clip, Script and
+#: output; files at other rates are resampled on the way in and out.
+SAMPLE_RATE = 22050
 
 PREROLL_SECONDS = 0.6
 #: Quiet between two speech cues, and after a chime before speech.
@@ -370,7 +375,7 @@ class _Compiler:
     ) -> tuple[int, bool]:
         """Place one hold with its cues from ``cursor``; return the end of its release
         or switch cue, and whether it was a switch cue."""
-        where = {"step": index, "side": side, "rep": rep}
+        where: dict[str, Any] = {"step": index, "side": side, "rep": rep}
         phrase = side_phrase(step, side, rep, self.words)
         if phrase:
             cursor = self.speech(cursor, phrase, "side", **where) + self.samples(

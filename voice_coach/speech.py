@@ -45,14 +45,12 @@ from .atomic import atomic_target
 from .audiofile import checked_clip_frames, read_mono, resample, write_clip_wav
 from .errors import CacheWarning, SpeechError, UnknownVoiceError
 from .loudness import limit_peaks
+from .script import SAMPLE_RATE
+from .settings import DEFAULT_RATE
 
-#: The one sample rate used end to end (eSpeak NG's own rate).
-SAMPLE_RATE = 22050
 PYTTSX3 = "pyttsx3"
 PIPER = "piper"
 ENGINES = (PYTTSX3, PIPER)
-#: Words per minute; a little slower than eSpeak's 200, for following with eyes closed.
-DEFAULT_RATE = 165
 #: Bump when the trimming or levelling below changes, so old cached clips are not reused.
 CLIP_FORMAT = 5
 
@@ -327,11 +325,15 @@ class Speaker:
             self._make(damaged)
             for text in damaged:
                 lengths[text] = checked_clip_frames(self.cache_path(text), self.sample_rate)
-                if lengths[text] is None:
-                    raise SpeechError(
-                        f"{self.cache_path(text)}: the speech engine wrote an unreadable clip"
-                    )
-        return {text: ClipFile(self.cache_path(text), lengths[text]) for text in unique}
+        files = {}
+        for text in unique:
+            length = lengths[text]
+            if length is None:
+                raise SpeechError(
+                    f"{self.cache_path(text)}: the speech engine wrote an unreadable clip"
+                )
+            files[text] = ClipFile(self.cache_path(text), length)
+        return files
 
     def _cache_is_writable(self) -> bool:
         """Check the cache folder takes new clips; if not, switch to a temporary one for
@@ -360,10 +362,13 @@ class Speaker:
 
     def _make_with_piper(self, phrases: list[str]) -> None:
         """Synthesise ``phrases`` with Piper, in parallel, into the cache."""
+        voice = self._piper_voice
+        if voice is None:
+            raise SpeechError("this Speaker has no Piper voice")
         scale = neural.length_scale(self.rate, DEFAULT_RATE)
         pieces = {text: speech_pieces(text) for text in phrases}
         every_piece = [piece for parts in pieces.values() for piece in parts]
-        audio, rate = neural.synthesise(self._piper_voice, every_piece, scale)
+        audio, rate = neural.synthesise(voice, every_piece, scale)
         for text in phrases:
             raw = join_pieces([audio.pop(piece) for piece in pieces[text] if piece in audio], rate)
             if rate != SAMPLE_RATE:

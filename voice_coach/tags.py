@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .chapters import Chapter, milliseconds, timestamp
 
@@ -76,11 +77,15 @@ def _write_id3(
 ) -> None:
     from mutagen.id3 import CHAP, CTOC, TALB, TIT2, TPE1, TRCK, CTOCFlags
 
+    audio: Any
     if extension == ".mp3":
-        from mutagen.mp3 import MP3 as Audio
+        from mutagen.mp3 import MP3
+
+        audio = MP3(str(path))
     else:
-        from mutagen.wave import WAVE as Audio
-    audio = Audio(str(path))
+        from mutagen.wave import WAVE
+
+        audio = WAVE(str(path))
     if audio.tags is None:
         audio.add_tags()
     frames = audio.tags
@@ -114,13 +119,19 @@ def _write_id3(
 def _write_vorbis_comments(
     path: Path, extension: str, tags: Tags, chapters: Sequence[Chapter], sample_rate: int
 ) -> None:
+    audio: Any
     if extension == ".flac":
-        from mutagen.flac import FLAC as Audio
+        from mutagen.flac import FLAC
+
+        audio = FLAC(str(path))
     elif extension == ".opus":
-        from mutagen.oggopus import OggOpus as Audio
+        from mutagen.oggopus import OggOpus
+
+        audio = OggOpus(str(path))
     else:
-        from mutagen.oggvorbis import OggVorbis as Audio
-    audio = Audio(str(path))
+        from mutagen.oggvorbis import OggVorbis
+
+        audio = OggVorbis(str(path))
     if audio.tags is None:
         audio.add_tags()
     comments = audio.tags

@@ -33,6 +33,7 @@ from .mixer import clip_key
 from .pipeline import Program
 from .routine import Routine
 from .script import Script
+from .settings import Settings
 from .tags import TagError, Tags, write_tags
 
 TIMELINE_VERSION = 1
@@ -512,3 +513,100 @@ def split_file_names(routine: Routine, extension: str) -> list[str]:
         for number, step in enumerate(routine.steps, start=1)
     ]
     return [*tracks, f"{safe_file_name(routine.name)}.m3u"]
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export_routine` wrote: the Program it rendered, the files (split
+    tracks and their playlist last), the levels the audio was given (None for split
+    tracks alone), and the split tracks that replaced earlier ones."""
+
+    program: Program
+    written: tuple[Path, ...]
+    levels: Levels | None
+    replaced: tuple[Path, ...] = ()
+
+
+def export_routine(
+    routine: Routine,
+    targets: Targets,
+    settings: Settings | None = None,
+    export_settings: ExportSettings | None = None,
+    *,
+    inputs: Sequence[tuple[str, Path]] = (),
+    progress: Progress | None = None,
+) -> Exported:
+    """Prepare ``routine`` with ``settings`` and write every file ``targets`` names.
+
+    The targets are checked first, before any synthesis: each must be a new file or a
+    regular file in an existing folder, and none may be an input (the routine file,
+    its sounds, a voice file, and ``inputs``, such as the user's config) or another
+    target. Then the audio, its timeline and captions are written (all or none), then
+    the split tracks and their playlist, from one render with one gain.
+
+    Raises
+    ------
+    ExportError, TargetError
+        As :func:`check_export_targets` does, and for files that cannot be written.
+    """
+    from .pipeline import input_files, prepare
+
+    settings = settings or Settings()
+    every_input = [*input_files(routine, settings.voice), *inputs]
+    replaced = check_export_targets(targets, routine, every_input)
+    program = prepare(routine, settings, stream_clips=True)
+    return _write_targets(program, targets, export_settings, progress, replaced)
+
+
+def export_program(
+    program: Program,
+    targets: Targets,
+    export_settings: ExportSettings | None = None,
+    *,
+    inputs: Sequence[tuple[str, Path]] = (),
+    progress: Progress | None = None,
+) -> Exported:
+    """Write every file ``targets`` names from a prepared ``program``, the targets checked
+    first as :func:`export_routine` checks them."""
+    from .pipeline import input_files
+
+    every_input = [*input_files(program.routine), *inputs]
+    replaced = check_export_targets(targets, program.routine, every_input)
+    return _write_targets(program, targets, export_settings, progress, replaced)
+
+
+def _write_targets(
+    program: Program,
+    targets: Targets,
+    export_settings: ExportSettings | None,
+    progress: Progress | None,
+    replaced: list[Path],
+) -> Exported:
+    export_settings = export_settings or ExportSettings()
+    written: list[Path] = []
+    levels = None
+    if targets.audio is not None:
+        levels = export_files(
+            program,
+            targets.audio,
+            targets.timeline,
+            targets.captions,
+            settings=export_settings,
+            progress=progress,
+        )
+        written += [path for path in (targets.audio, targets.timeline, targets.captions) if path]
+    if targets.split is not None:
+        written += export_split(
+            program,
+            targets.split,
+            targets.split_extension,
+            settings=export_settings,
+            progress=progress,
+            levels=levels,
+        )
+        if targets.audio is None:  # without the audio, the sidecars go with the tracks
+            sidecars = ((targets.timeline, export_timeline), (targets.captions, export_captions))
+            for path, write in sidecars:
+                if path is not None:
+                    written.append(write(program.script, path))
+    return Exported(program, tuple(written), levels, tuple(replaced))
