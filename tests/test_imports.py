@@ -33,7 +33,6 @@ HEAVY = (
     "webvtt",
     "piper",
     "onnxruntime",
-    "html2text",
     "markdown_it",
     "text_to_num",
     "matplotlib",
@@ -83,7 +82,6 @@ OWNER = {
     "webvtt": "export",
     "pyebur128": "loudness",
     "piper": "neural",
-    "html2text": "article",
     "markdown_it": "article",
     "text_to_num": "importer",
     "matplotlib": "chart",
@@ -113,7 +111,7 @@ CORE_THIRD_PARTY = {
     "mixer": {"numpy"},
     "chapters": set(),
     "loudness": {"numpy", "pyebur128"},
-    "article": {"html2text", "markdown_it"},
+    "article": {"markdown_it"},
     "importer": {"text_to_num"},
 }
 FILE_METHODS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
