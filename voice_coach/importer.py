@@ -9,19 +9,38 @@ in which every guessed value carries a ``# guessed: ...`` or ``# note: ...`` com
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from .article import Article, Line, read_article
 from .errors import ArticleError, RoutineError
-from .routine import DEFAULTS, MAX_REPS, MAX_SECONDS, MAX_TEXT, parse_routine
+from .routine import (
+    DEFAULTS,
+    MAX_REPS,
+    MAX_ROUTINE_SECONDS,
+    MAX_SECONDS,
+    MAX_STEPS,
+    MAX_TEXT,
+    parse_routine,
+)
 
 #: Largest article accepted, in characters (a saved page with its scripts fits easily).
 MAX_ARTICLE_CHARS = 8_000_000
 #: Seconds one breath is taken to last when a hold is given in breaths.
 SECONDS_PER_BREATH = 5
 MAX_NAME = 80
+#: Longest sentence read as one; a longer run of words is read in pieces of this size.
+MAX_SENTENCE = 1_000
+#: Most characters of one step (or paragraph) that are read: more than any stretch's
+#: instructions, so that no step costs more than this however long the page runs on.
+MAX_STEP_CHARS = 8_000
+#: Most characters of a line read to tell whether it names a step.
+MAX_HEAD_CHARS = 1_000
+#: Most cautions kept from an article (they are spoken before the first stretch).
+MAX_WARNINGS = 5
 
 _SMALL_WORDS = {
     "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or",
@@ -39,6 +58,8 @@ _STRETCH_NOUN = re.compile(
     r"plank|cobra|pigeon|cat|cow|dog|butterfly|figure[- ]four|windmill|sphinx|salutation)\b",
     re.IGNORECASE,
 )
+#: Stretch nouns that follow a stretch noun: "chin tuck stretch".
+_NOUN_RUN = re.compile(rf"(?:[ -]{_STRETCH_NOUN.pattern})*", re.IGNORECASE)
 #: Words an instruction starts with or contains: what makes a block a step's how-to.
 _VERB_WORDS = (
     "sit stand lie lay kneel place put hold keep bend lean pull push bring reach extend "
@@ -121,7 +142,8 @@ _INLINE_LABEL = re.compile(
     r"^(?P<name>[^:.!?;]{2,60}?)\s*(?::|[-\u2013\u2014]\s|\s[-\u2013\u2014])\s*(?P<body>\S.*)$"
 )
 
-_NUMBER = r"\d+(?:\.\d+)?"
+#: A number as doses are written: a longer run of digits is no dose (and int() of it is slow).
+_NUMBER = r"(?<![\d.])\d{1,6}(?:\.\d{1,3})?(?![\d])"
 _RANGE = rf"(?P<low>{_NUMBER})(?:\s*(?:-|\u2013|\u2014|to|or)\s*(?P<high>{_NUMBER}))?"
 _TIME = re.compile(
     rf"{_RANGE}(?:\s*|-)(?P<unit>seconds?|secs?\b\.?|s\b|minutes?|mins?\b\.?)", re.IGNORECASE
@@ -146,7 +168,8 @@ _NOT_HOLD = re.compile(
     r"[^.;]{0,12}$",
     re.IGNORECASE,
 )
-_FREQUENCY = re.compile(r"^\s*(a|per|each|every)\s+(day|week|night|morning|hour)|^\s*daily")
+#: Matched where a number's phrase ends (``match(text, end)``): "3 times a day" is no dose.
+_FREQUENCY = re.compile(r"\s*(?:(?:a|per|each|every)\s+(?:day|week|night|morning|hour)|daily)")
 _REPS = re.compile(
     rf"{_RANGE}\s*(?:more\s+)?(?P<unit>times|reps?|repetitions?|rounds?|sets?|cycles?)\b",
     re.IGNORECASE,
@@ -183,6 +206,11 @@ _LIMB_OF = {
     "arm": "arm", "arms": "arm", "hand": "arm", "hands": "arm", "shoulder": "arm",
     "shoulders": "arm",
 }  # fmt: skip
+_PARENTHESES = re.compile(r"\(([^()]*)\)")
+#: What a parenthesis that points elsewhere says: "(pictured below)", "(see the video)".
+_POINTER = re.compile(
+    r"https?://|www\.|click|see |pictured|photo|image|video|below|above|shown|link", re.I
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
 _ABBREVIATIONS = [
     (re.compile(r"\b(\d+)\s?secs?\b\.?", re.I), r"\1 seconds"),
@@ -216,6 +244,7 @@ class ImportedStep:
     hold_note: str | None = None
     sides_note: str | None = None
     reps_note: str | None = None
+    instructions_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +258,8 @@ class ImportedRoutine:
     name_note: str | None = None
     hold_note: str | None = None
     source_url: str | None = None
+    #: What the importer changed to keep the routine within a routine's limits.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -239,6 +270,14 @@ class _Segment:
     bounded: bool = False
     block: int = 0
     labels: set[str] = field(default_factory=set)
+    #: Characters in ``lines``; past :data:`MAX_STEP_CHARS` further lines are not kept.
+    chars: int = 0
+
+    def add(self, line: Line) -> None:
+        """Keep ``line`` as part of this segment, while it is not over the size read."""
+        if self.chars <= MAX_STEP_CHARS:
+            self.lines.append(line)
+            self.chars += len(line.text) + 1
 
 
 def import_article(text: str, source: str = "<article>") -> str:
@@ -256,8 +295,12 @@ def import_article(text: str, source: str = "<article>") -> str:
     yaml_text = routine_yaml(routine, source)
     try:
         parse_routine(yaml_text, source)
-    except RoutineError as error:  # a bug here, not the user's: say what to send
-        raise ArticleError(f"the imported routine is not valid ({error.message})") from None
+    except RoutineError as error:
+        # The importer keeps within every limit itself, so this is a bug in it.
+        raise ArticleError(
+            f"voice-coach's importer made a routine it cannot use ({error.message}); "
+            "this is a bug: please report it with the article"
+        ) from None
     return yaml_text
 
 
@@ -299,10 +342,11 @@ def extract_routine(text: str) -> ImportedRoutine:
         )
         title = title or "Imported stretches"
     segments, loose = _segment(lines)
-    steps_found = [segment for segment in segments if _is_step(segment)]
+    steps_found = _first_steps(segment for segment in segments if _is_step(segment))
     if not steps_found:
-        steps_found = _prose_steps(lines)
-        loose = [line for line in lines if not any(line in s.lines for s in steps_found)]
+        steps_found = _first_steps(_prose_steps(lines))
+        in_steps = {id(line) for segment in steps_found for line in segment.lines}
+        loose = [line for line in lines if id(line) not in in_steps]
     if not steps_found:
         raise ArticleError(
             "found no stretches in the article; it needs stretches under headings, in a "
@@ -312,19 +356,73 @@ def extract_routine(text: str) -> ImportedRoutine:
     default_hold, hold_note = _intro_hold(intro)
     steps = []
     warnings: list[str] = []
-    for number, segment in enumerate(steps_found, start=1):
+    for number, segment in enumerate(steps_found[:MAX_STEPS], start=1):
         steps.append(_step(segment, number, default_hold, hold_note, warnings))
     for sentence in _sentences(" ".join(intro)):
         _collect_warning(sentence, warnings)
+    notes = []
+    if len(steps_found) > MAX_STEPS:
+        notes.append(
+            f"note: the article has over {MAX_STEPS} stretches, more than a routine may "
+            f"have; these are its first {MAX_STEPS} (import the rest from a copy without them)"
+        )
+    steps, note = _within_routine_length(steps)
+    notes += [note] if note else []
     return ImportedRoutine(
         name=_limit(title, MAX_NAME),
         steps=tuple(steps),
+        notes=tuple(notes),
         warnings=tuple(warnings),
         hold=default_hold or DEFAULTS["hold"],
         name_note=name_note,
         hold_note=hold_note,
         source_url=source_url,
     )
+
+
+def _first_steps(segments: Iterable[_Segment]) -> list[_Segment]:
+    """The first steps, up to one more than a routine may have (that one tells there are
+    more): the steps past it are never read, however many the article has."""
+    return list(itertools.islice(segments, MAX_STEPS + 1))
+
+
+def _step_seconds(step: ImportedStep) -> float:
+    """How long ``step`` lasts with the default prep, rest and switch, as
+    :func:`~voice_coach.routine.parse_routine` counts it."""
+    sides = 2 if step.sides == "each" else 1
+    rest, switch = DEFAULTS["rest"], DEFAULTS["switch"]
+    return (
+        DEFAULTS["prep"]
+        + step.reps * sides * (step.hold + rest)
+        + step.reps * (sides - 1) * (switch - rest)
+    )
+
+
+def _within_routine_length(
+    steps: list[ImportedStep],
+) -> tuple[list[ImportedStep], str | None]:
+    """``steps`` cut to a routine's longest length: fewer reps for a step that alone is
+    longer, then the first steps that fit, with a note when any step is left out."""
+    fitted: list[ImportedStep] = []
+    total = 0.0
+    for step in steps:
+        if _step_seconds(step) > MAX_ROUTINE_SECONDS:
+            most = max(1, int(MAX_ROUTINE_SECONDS // _step_seconds(replace(step, reps=1))))
+            step = replace(
+                step,
+                reps=most,
+                reps_note=f"note: the article asks for more; {most} fill the "
+                f"{MAX_ROUTINE_SECONDS // 3600} hours a routine may last",
+            )
+        if total + _step_seconds(step) > MAX_ROUTINE_SECONDS:
+            hours = MAX_ROUTINE_SECONDS // 3600
+            return fitted, (
+                f"note: the article's stretches would last over {hours} hours, longer than a "
+                f"routine may; these are the first {len(fitted)} of {len(steps)}, which fit"
+            )
+        fitted.append(step)
+        total += _step_seconds(step)
+    return fitted, None
 
 
 def _check_text(text: str) -> None:
@@ -349,7 +447,7 @@ def _take_title(article: Article, lines: list[Line]) -> tuple[str | None, list[L
         if line.kind == "heading" and line.level == 1:
             return _clean_name(line.text), lines[:index] + lines[index + 1 :]
     if article.title:
-        title = re.split(r"\s+[|\u2013\u2014-]\s+", article.title)[0]
+        title = re.split(r"\s+[|\u2013\u2014-]\s+", article.title[:300])[0]
         # The page's heading often repeats its <title>: drop that line too.
         rest = [line for line in lines if _similar(line.text, title) < 0.9]
         return _clean_name(title), rest
@@ -397,7 +495,7 @@ def _segment(lines: list[Line]) -> tuple[list[_Segment], list[Line]]:
             name, body, bounded = head
             current = _Segment(name, bounded=bounded, block=line.block)
             if body:
-                current.lines.append(Line(body, "text", line.block, line.level))
+                current.add(Line(body, "text", line.block, line.level))
             segments.append(current)
             continue
         if line.kind == "heading" or _is_section_line(line):
@@ -411,7 +509,7 @@ def _segment(lines: list[Line]) -> tuple[list[_Segment], list[Line]]:
             current = None
             loose.append(line)
             continue
-        if _OUTRO.search(line.text):
+        if _OUTRO.search(line.text[:MAX_HEAD_CHARS]):
             current = None
             loose.append(line)
             continue
@@ -422,14 +520,14 @@ def _segment(lines: list[Line]) -> tuple[list[_Segment], list[Line]]:
             segments.append(current)
         if label:
             current.labels.add(label)
-        current.lines.append(line)
+        current.add(line)
     return segments, loose
 
 
 def _head(line: Line) -> tuple[str, str | None, bool] | None:
     """If ``line`` names a step: its name, the text after the name, and whether bounded."""
     text = line.text
-    if _JUNK.search(text):
+    if _JUNK.search(text[:MAX_HEAD_CHARS]):
         return None
     marked = _MARKER.match(text)
     bare = text[marked.end() :] if marked else text
@@ -522,11 +620,13 @@ def _prose_steps(lines: list[Line]) -> list[_Segment]:
         blocks.setdefault(line.block, []).append(line)
     found = []
     for block_lines in blocks.values():
-        text = " ".join(line.text for line in block_lines)
+        segment = _Segment(None)
+        for line in block_lines:
+            segment.add(line)
+        text = " ".join(line.text for line in segment.lines)
         if _OUTRO.search(text) or _JUNK.search(text):
             continue
-        name = _subject(text)
-        segment = _Segment(name, list(block_lines))
+        name = segment.name = _subject(text)
         if name and _is_step(segment) and (_find_hold(text)[0] or _find_breaths(text)[0]):
             found.append(segment)
     return found
@@ -535,7 +635,9 @@ def _prose_steps(lines: list[Line]) -> list[_Segment]:
 def _subject(text: str) -> str | None:
     """The stretch a prose paragraph is about: its first "... stretch/pose/twist" phrase."""
     for match in _STRETCH_NOUN.finditer(text):
-        before = text[: match.start()].split()[-3:]
+        # the three words before the noun, read from a window so no match reads far back
+        window = text[max(0, match.start() - 200) : match.start()].split()
+        before = window[-3:] if match.start() <= 200 else window[1:][-3:]
         kept: list[str] = []
         for word in reversed(before):
             clean = word.strip(",;:()\"'")
@@ -543,7 +645,7 @@ def _subject(text: str) -> str | None:
                 break
             kept.insert(0, clean)
         # "chin tuck stretch": the name runs on over the nouns that follow
-        after = re.match(rf"(?:[ -]{_STRETCH_NOUN.pattern})*", text[match.end() :], re.I)
+        after = _NOUN_RUN.match(text[match.end() : match.end() + 200])
         name = " ".join([*kept, match.group(0) + after.group(0)])
         if kept or match.group(0)[0].isupper():
             return name[:1].upper() + name[1:]
@@ -582,6 +684,11 @@ def _step(
             seconds, hold_note = default_hold, default_note
         else:
             seconds, hold_note = DEFAULTS["hold"], "guessed: no hold time given"
+    if seconds > MAX_SECONDS:
+        said = f"{_number(seconds / 60)} minutes" if seconds >= 120 else f"{seconds:g} seconds"
+        hold_note = (
+            f"note: the article says {said}; a hold lasts {MAX_SECONDS // 60} minutes at most"
+        )
     seconds = min(max(seconds, 1), MAX_SECONDS)
     sides, limb = _find_sides(all_text)
     reps, reps_note = _find_reps(all_text)
@@ -594,9 +701,16 @@ def _step(
     if not name:
         name = _unnamed(segment, number)
         name_note = "guessed: the article names no stretch here"
+    instructions = _speakable(" ".join(spoken))
+    instructions_note = None
+    if len(instructions) > MAX_TEXT:
+        instructions_note = (
+            f"note: the article's text is cut to the {MAX_TEXT:,} characters a step may say"
+        )
     return ImportedStep(
         name=_limit(name, MAX_NAME),
-        instructions=_limit(_speakable(" ".join(spoken)), MAX_TEXT),
+        instructions=_limit(instructions, MAX_TEXT),
+        instructions_note=instructions_note,
         hold=float(seconds),
         sides=sides,
         reps=reps,
@@ -644,13 +758,17 @@ def _instruction_lines(segment: _Segment) -> list[str]:
 
 def _strip_junk(text: str) -> str:
     """Drop links, references and parentheses that do not read well aloud."""
-    text = re.sub(r"\([^()]*(https?://|www\.|click|see |pictured|photo|image|video|below|"
-                  r"above|shown|link)[^()]*\)", "", text, flags=re.IGNORECASE)  # fmt: skip
+    text = _PARENTHESES.sub(_unless_pointer, text)
     text = re.sub(r"https?://\S+|www\.\S+", "", text)
     text = re.sub(r"\[\d+\]|\(\d+\)", "", text)
     # A short aside reads well as a clause: "arch your back, cow pose, and ...".
     text = re.sub(r"\s*\(([^()]{1,200})\)\s*([.,;:!?]?)", _aside, text)
     return " ".join(text.split())
+
+
+def _unless_pointer(match: re.Match) -> str:
+    """Nothing for a parenthesis that points at a link or picture, else the parenthesis."""
+    return "" if _POINTER.search(match.group(1)) else match.group(0)
 
 
 def _aside(match: re.Match) -> str:
@@ -670,11 +788,23 @@ def _speakable(text: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
+    """The sentences of ``text``; one longer than :data:`MAX_SENTENCE` is cut at spaces,
+    so that every pattern read over a sentence reads a bounded string."""
+    sentences = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        while len(piece) > MAX_SENTENCE:
+            cut = piece.rfind(" ", MAX_SENTENCE // 2, MAX_SENTENCE)
+            cut = cut if cut > 0 else MAX_SENTENCE
+            sentences.append(piece[:cut].strip())
+            piece = piece[cut:].strip()
+        if piece:
+            sentences.append(piece)
+    return sentences
 
 
 def _collect_warning(sentence: str, warnings: list[str]) -> None:
-    if _WARNING.search(sentence) and len(sentence) < 300:
+    if len(warnings) < MAX_WARNINGS and len(sentence) < 300 and _WARNING.search(sentence):
         clean = _speakable(_strip_junk(sentence))
         if clean and clean not in warnings:
             warnings.append(clean)
@@ -699,7 +829,7 @@ def _upper(match: re.Match) -> tuple[float, float | None]:
 def _find_hold(text: str) -> tuple[float | None, str | None]:
     """The hold in seconds, from the first time phrase that reads as a hold."""
     for sentence in _sentences(_digits(text)):
-        candidates: list[tuple[int, float, str | None]] = []
+        candidates: list[tuple[int, int, float, str | None]] = []
         for match in _TIME.finditer(sentence):
             if match.group("unit").lower() == "s" and not re.match(r"\d+s\b", match.group(0)):
                 continue  # "30 s" is seconds only when written together: "30s"
@@ -710,19 +840,19 @@ def _find_hold(text: str) -> tuple[float | None, str | None]:
             if low is not None:
                 unit = "minutes" if minutes else "seconds"
                 note = f"note: the article says {_number(low)} to {_number(value)} {unit}"
-            candidates.append((match.start(), value * scale, note))
+            candidates.append((match.start(), match.end(), value * scale, note))
         for match in _WORD_TIME.finditer(sentence):
             what = match.group("what").lower()
+            where = match.start(), match.end()
             if what in ("a minute or two", "a couple of minutes"):
-                candidates.append((match.start(), 120, f"note: the article says {what}"))
+                candidates.append((*where, 120, f"note: the article says {what}"))
             elif "half" in what:
-                candidates.append((match.start(), 30, None))
+                candidates.append((*where, 30, None))
             else:
-                candidates.append((match.start(), 60, None))
-        for start, seconds, note in sorted(candidates):
+                candidates.append((*where, 60, None))
+        for start, end, seconds, note in sorted(candidates):
             before = sentence[:start]
-            after = sentence[start:]
-            if _NOT_HOLD.search(before) or _FREQUENCY.match(re.sub(r"^\S+\s+\S+", "", after)):
+            if _NOT_HOLD.search(before) or _FREQUENCY.match(sentence, end):
                 continue
             if not _HOLD_CONTEXT.search(before):
                 continue
@@ -763,7 +893,7 @@ def _find_reps(text: str) -> tuple[int, str | None]:
     """Repetitions per side: "repeat 3 times", "2-3 reps" (the upper bound), "twice"."""
     digits = _digits(text)
     for match in _REPS.finditer(digits):
-        if _FREQUENCY.match(digits[match.end() :]):
+        if _FREQUENCY.match(digits, match.end()):
             continue
         count, low = _upper(match)
         if count != int(count) or count < 1:
@@ -775,7 +905,7 @@ def _find_reps(text: str) -> tuple[int, str | None]:
             count, note = MAX_REPS, f"note: the article says {_number(count)}; capped"
         return int(count), note
     twice = _TWICE.search(text)
-    if twice and not _FREQUENCY.match(text[twice.end() :]):
+    if twice and not _FREQUENCY.match(text, twice.end()):
         return (2 if twice.group(1).lower() == "twice" else 3), None
     vague = _VAGUE_REPS.search(text)
     if vague:
@@ -808,7 +938,9 @@ def _limit(text: str, most: int) -> str:
 def _similar(a: str, b: str) -> float:
     import difflib
 
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+    matcher = difflib.SequenceMatcher(None, a.lower(), b.lower())
+    # The quick upper bound first: the full ratio takes time by the product of the lengths.
+    return matcher.ratio() if matcher.real_quick_ratio() >= 0.5 else 0.0
 
 
 def _quoted(text: str) -> str:
@@ -827,6 +959,7 @@ def routine_yaml(routine: ImportedRoutine, source: str = "<article>") -> str:
         f"# Imported by voice-coach from {_one_line(source)}"
         + (f" ({_one_line(routine.source_url)})" if routine.source_url else ""),
         "# Check the values marked 'guessed' or 'note' before you rely on them.",
+        *(f"# {note}" for note in routine.notes),
         line("", "name", _quoted(routine.name), routine.name_note),
     ]
     description = f'Imported from the article "{routine.name}".'
@@ -844,7 +977,7 @@ def routine_yaml(routine: ImportedRoutine, source: str = "<article>") -> str:
             instructions = _limit(f"{caution} {instructions}".strip(), MAX_TEXT)
         out.append(line("  - ", "name", _quoted(step.name), step.name_note))
         if instructions:
-            out.append(line("    ", "instructions", _quoted(instructions)))
+            out.append(line("    ", "instructions", _quoted(instructions), step.instructions_note))
         if step.deeper:
             out.append(line("    ", "deeper", _quoted(step.deeper)))
         out.append(line("    ", "hold", _number(step.hold), step.hold_note))
