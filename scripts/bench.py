@@ -1063,6 +1063,56 @@ def bench_import() -> None:
     rendered = render_imported(imported)
     verdict = "MEETS" if rendered == len(articles) else "MISSES"
     print(f"  {'rendered by export':<26} {rendered}/{len(articles)}   {verdict} (all)")
+    bench_import_hostile()
+
+
+#: Sizes the hostile articles are imported at, in characters: twice the size should take
+#: twice the time (linear), and every size at most IMPORT_BUDGET seconds a megabyte.
+HOSTILE_SIZES = (250_000, 500_000, 1_000_000, 2_000_000)
+#: The article size limit, for the kinds also timed there.
+HOSTILE_LIMIT_KINDS = ("one letter", "nested <ul><li>", "references")
+IMPORT_BUDGET = 2.0
+
+
+def bench_import_hostile() -> None:
+    """Seconds a megabyte of each kind of hostile article (tests/hostile_articles.py),
+    timed side by side at 1 and 2 MB in this process, and at the size limit for a few."""
+    use_test_helpers()
+    from hostile_articles import HOSTILE
+
+    from voice_coach.errors import ArticleError
+    from voice_coach.importer import MAX_ARTICLE_CHARS, import_article
+
+    def seconds_per_mb(text: str) -> tuple[float, str]:
+        start = time.perf_counter()
+        try:
+            import_article(text, "hostile")
+            outcome = "imported"
+        except ArticleError as error:
+            outcome = "refused: " + str(error)[:48]
+        return (time.perf_counter() - start) / (len(text) / 1e6), outcome
+
+    import_article(HOSTILE["many headings"](10_000))  # the libraries loaded, untimed
+    sizes = " ".join(f"{f'{size / 1e6:g} MB':>8}" for size in HOSTILE_SIZES)
+    print(f"import, hostile articles: seconds a megabyte (budget {IMPORT_BUDGET:g})")
+    print(f"  {'kind':<24} {sizes}  2x size  {'':<6} outcome")
+    worst = 0.0
+    for kind, make in HOSTILE.items():
+        timed = [seconds_per_mb(make(size)) for size in HOSTILE_SIZES]
+        rates = [rate for rate, _ in timed]
+        worst = max(worst, *rates)
+        growth = rates[-1] * HOSTILE_SIZES[-1] / max(rates[-2] * HOSTILE_SIZES[-2], 1e-9)
+        verdict = "MEETS" if max(rates) <= IMPORT_BUDGET else "MISSES"
+        columns = " ".join(f"{rate:8.2f}" for rate in rates)
+        print(f"  {kind:<24} {columns}  x{growth:<6.1f} {verdict:<6} {timed[-1][1]}")
+    for kind in HOSTILE_LIMIT_KINDS:
+        rate, outcome = seconds_per_mb(HOSTILE[kind](MAX_ARTICLE_CHARS - 100))
+        worst = max(worst, rate)
+        verdict = "MEETS" if rate <= IMPORT_BUDGET else "MISSES"
+        limit = f"{kind} at {MAX_ARTICLE_CHARS / 1e6:g} MB"
+        print(f"  {limit:<33} {rate:8.2f}  {'':<7} {verdict:<6} {outcome}")
+    verdict = "MEETS" if worst <= IMPORT_BUDGET else "MISSES"
+    print(f"  {'worst':<24} {worst:8.2f} s/MB   {verdict} the budget ({IMPORT_BUDGET:g} s/MB)")
 
 
 def render_imported(routines: list) -> int:
