@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from article_scoring import OWN_ARTICLES, Score, labelled_articles, score_steps
 from click.testing import CliRunner
 from hostile_articles import HOSTILE
 
@@ -308,8 +309,12 @@ def test_import_missing_file_is_one_line(tmp_path):
 
 # --- hostile input: time, references, the routine's limits ----------------------------
 
-#: Article sizes of the doubling test, in characters: under MAX_LINES for every kind.
+#: Article sizes of the doubling test, in characters (the kinds with a step a line are
+#: refused at these sizes, for more lines than MAX_LINES: that must be quick too).
 SMALL, LARGE = 128_000, 256_000
+#: The kinds with a step a line, and sizes of them under MAX_LINES, so they are imported.
+DENSE = ("many <li>", "many headings", "many Markdown items", "many paragraphs")
+DENSE_SMALL, DENSE_LARGE = 20_000, 40_000
 
 
 def seconds_to_import(text: str) -> float:
@@ -336,9 +341,16 @@ def test_hostile_input_takes_linear_time(kind):
     assert large < 15 * LARGE / 1e6, large
 
 
-@pytest.mark.parametrize(
-    "kind", ["many <li>", "many Markdown items", "many paragraphs", "nested <ol><li> text"]
-)
+@pytest.mark.parametrize("kind", DENSE)
+def test_articles_of_a_step_a_line_take_linear_time_up_to_the_line_limit(kind):
+    import_article(BULLETS)
+    small = seconds_to_import(HOSTILE[kind](DENSE_SMALL))
+    large = seconds_to_import(HOSTILE[kind](DENSE_LARGE))
+    assert large < 3 * max(small, 0.05), (small, large)
+    assert large < 2, large
+
+
+@pytest.mark.parametrize("kind", [*DENSE, "nested <ol><li> text"])
 def test_absurdly_many_lines_are_refused_at_once(kind):
     text = HOSTILE[kind](2_000_000)
     start = time.perf_counter()
@@ -408,3 +420,25 @@ def test_over_long_instructions_are_cut_at_a_sentence_end_with_a_note():
     step = parse_routine(yaml_text).steps[0]
     assert len(step.instructions) <= 2000 and step.instructions.endswith("still.")
     assert "cut to the 2,000 characters" in yaml_text
+
+
+# --- the project's own articles (tests/articles/), scored as the bench scores them ----
+
+
+OWN = labelled_articles(OWN_ARTICLES)
+
+
+@pytest.mark.parametrize(("stem", "path", "label"), OWN, ids=[stem for stem, _, _ in OWN])
+def test_own_article_imports_and_is_accepted_by_check(stem, path, label):
+    routine = parse_routine(import_article(decode_article(path.read_bytes()), stem), stem)
+    score = score_steps(routine.steps, label["steps"])
+    assert score.f1 >= 0.5 and score.fields_right >= 0.5, (stem, score)
+
+
+def test_own_articles_score_as_issue_19_asks():
+    total = Score()
+    for stem, path, label in OWN:
+        routine = parse_routine(import_article(decode_article(path.read_bytes()), stem))
+        total += score_steps(routine.steps, label["steps"])
+    assert len(OWN) >= 20
+    assert total.f1 >= 0.92 and total.fields_right >= 0.9, total

@@ -34,7 +34,6 @@ HEAVY = (
     "piper",
     "onnxruntime",
     "markdown_it",
-    "text_to_num",
     "matplotlib",
     "dbus_fast",
     "pocketsphinx",
@@ -66,6 +65,8 @@ CORE = (
     "chapters",
     "loudness",
     "article",
+    "doses",
+    "layout",
     "importer",
     "template",
 )
@@ -83,7 +84,6 @@ OWNER = {
     "pyebur128": "loudness",
     "piper": "neural",
     "markdown_it": "article",
-    "text_to_num": "importer",
     "matplotlib": "chart",
     "dbus_fast": "mpris",
     "pocketsphinx": "listen",
@@ -100,6 +100,8 @@ NO_IO = {
     # load_routine reads its file (pathlib, importlib.resources), but no clock or env
     "routine": {"os", "sys", "time", "datetime", "io", "tempfile", "shutil", "subprocess"},
     "article": _FILES_AND_CLOCK | {"datetime"},
+    "doses": _FILES_AND_CLOCK | {"datetime"},
+    "layout": _FILES_AND_CLOCK | {"datetime"},
     "importer": _FILES_AND_CLOCK | {"datetime"},
 }
 #: Third-party libraries each core module may use.
@@ -112,7 +114,9 @@ CORE_THIRD_PARTY = {
     "chapters": set(),
     "loudness": {"numpy", "pyebur128"},
     "article": {"markdown_it"},
-    "importer": {"text_to_num"},
+    "doses": set(),
+    "layout": set(),
+    "importer": set(),
 }
 FILE_METHODS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
 
@@ -212,7 +216,18 @@ def test_core_third_party_libraries(core):
 
 @pytest.mark.parametrize(
     "core",
-    ["phrases", "script", "mixer", "chapters", "loudness", "article", "importer", "template"],
+    [
+        "phrases",
+        "script",
+        "mixer",
+        "chapters",
+        "loudness",
+        "article",
+        "doses",
+        "layout",
+        "importer",
+        "template",
+    ],
 )
 def test_pure_core_opens_no_files(core):
     calls = []

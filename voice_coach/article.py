@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from .errors import ArticleError
 
 #: Most non-blank lines an article may have. A long saved article page has a few
-#: hundred; each costs markdown-it and the importer tens of microseconds.
-MAX_LINES = 10_000
+#: hundred (a whole book of documentation saved as one page, about 2,300); each line
+#: costs markdown-it and the importer up to 150 microseconds.
+MAX_LINES = 3_000
 #: Longest line handed on; a longer one is cut (at sentence ends where it can be) into
 #: lines of the same paragraph, so no later pattern ever reads an unbounded string.
 MAX_LINE_CHARS = 5_000
@@ -54,6 +55,7 @@ _BLOCK_TAGS = {
     "li", "pre", "h1", "h2", "h3", "h4", "h5", "h6",
 }  # fmt: skip
 _LIST_TAGS = {"ul", "ol", "menu", "dir"}
+_KEYCAP = re.compile(r"(\d)\ufe0f?\u20e3")
 _HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _LIST_START = re.compile(r"\bstart\s*=\s*[\"']?\s*(\d{1,6})\b", re.IGNORECASE)
 #: A character reference. Digits are matched in full so a too-long number is replaced as
@@ -177,6 +179,8 @@ class _HtmlReader:
         self.item_starts = False
         self.number: int | None = None
         self.preformatted = False
+        #: Whether the table row being read has header cells only so far.
+        self.header_row = False
 
     def text(self, text: str) -> None:
         """Add the page's ``text`` (references decoded) to the line being read."""
@@ -194,8 +198,16 @@ class _HtmlReader:
     def tag(self, name: str, closing: bool, attributes: str) -> None:
         """Follow the tag ``name`` (a ``closing`` one or not): where lines and blocks end."""
         if name in ("td", "th"):
-            self.pieces.append(" ")  # the cells of a row on one line, apart
-        elif name == "br" or (name == "tr" and closing):
+            if not closing:
+                self.header_row = self.header_row and name == "th"
+                if "".join(self.pieces).strip():
+                    self.pieces.append(" | ")  # the cells of a row on one line, apart
+        elif name == "tr":
+            if closing and self.header_row:
+                self.pieces.clear()  # a table's header row names its columns, not a step
+            self.end_line()
+            self.header_row = not closing
+        elif name == "br":
             self.end_line()
         elif name in _BLOCK_TAGS:
             self.end_block()
@@ -333,7 +345,10 @@ def _markdown_lines(text: str) -> list[Line]:
         elif kind == "list_item_open":
             item_starts = True
             if numbers and numbers[-1] is not None:
-                numbers[-1] += 1
+                # The number as written: a list that starts again at 1 after blank lines
+                # is one list to Markdown, but two lists of steps to the article.
+                written = token.info
+                numbers[-1] = int(written) if written.isdigit() else numbers[-1] + 1
         elif kind == "heading_open":
             heading_level = int(token.tag[1:])
         elif kind == "heading_close":
@@ -448,7 +463,10 @@ def _bounded(text: str) -> list[str]:
 
 
 def _clean(text: str) -> str:
-    """Visible characters only, with runs of white space made one space."""
+    """Visible characters only, with runs of white space made one space; a keycap emoji
+    number ("1\ufe0f\u20e3") as a number that starts a list ("1.")."""
+    if "\u20e3" in text:
+        text = _KEYCAP.sub(r"\1.", text)
     words = text.split()
     if all(word.isprintable() for word in words):
         return " ".join(words)
