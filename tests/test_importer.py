@@ -442,3 +442,38 @@ def test_own_articles_score_as_issue_19_asks():
         total += score_steps(routine.steps, label["steps"])
     assert len(OWN) >= 20
     assert total.f1 >= 0.92 and total.fields_right >= 0.9, total
+
+
+SAME_ROUTINE = {
+    "text": (
+        "Calf care\n\nWall calf stretch\nLean on a wall with one foot back. Hold 30 seconds, "
+        "then switch legs.\n\nStep drop\nStand on a step and let your heels sink for 20 "
+        "seconds. Repeat 3 times.\n"
+    ),
+    "markdown": (
+        "# Calf care\n\n## Wall calf stretch\n\nLean on a wall with one foot back. Hold 30 "
+        "seconds, then switch legs.\n\n## Step drop\n\n1. Stand on a step.\n2. Let your heels "
+        "sink for 20 seconds.\n3. Repeat 3 times.\n"
+    ),
+    "html": (
+        "<html><body><h1>Calf care</h1><ol><li><h3>Wall calf stretch</h3><p>Lean on a wall "
+        "with one foot back. Hold 30 seconds, then switch legs.</p></li><li><h3>Step drop</h3>"
+        "<p>Stand on a step and let your heels sink for 20 seconds. Repeat 3 times.</p></li>"
+        "</ol></body></html>"
+    ),
+    "captions": (
+        "<html><body><h1>Calf care</h1><h4>30 seconds each side</h4><p>Lean on a wall with "
+        "one foot back.</p><p>Wall calf stretch</p><h4>3 x 20 seconds</h4><p>Stand on a step "
+        "and let your heels sink.</p><p>Step drop</p></body></html>"
+    ),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SAME_ROUTINE))
+def test_one_routine_laid_out_four_ways_imports_alike(form):
+    routine, steps = steps_of(SAME_ROUTINE[form])
+    assert routine.name == "Calf care"
+    assert [(step.name, step.hold, step.sides, step.reps) for step in steps] == [
+        ("Wall calf stretch", 30, "each", 1),
+        ("Step drop", 20, "none", 3),
+    ]

@@ -194,7 +194,7 @@ _MARKER = re.compile(
     r"^(?:(?P<hash>#\s?(?P<hash_n>\d{1,3})\s*[.):\u2013\u2014-]?)"
     r"|(?P<word>(?:step|stretch|exercise|pose|move|no\.?|number|day)\s*#?(?P<word_n>\d{1,3})"
     r"\s*[.):\u2013\u2014-]?)"
-    r"|(?P<digit>(?P<digit_n>\d{1,3})\s*[.):\u2013\u2014-])"
+    r"|(?P<digit>\(?(?P<digit_n>\d{1,3})\s*(?:[.):]|[\u2013\u2014-](?=\s)))"
     r"|(?P<letter>\(?(?P<letter_n>[A-Ha-h])[.)](?=\s)))\s*",
     re.IGNORECASE,
 )
@@ -371,8 +371,8 @@ def _name_like(text: str, lowercase: bool = False) -> bool:
         return False
     if ": " in text or _FINITE_VERB.search(text):
         return False  # "Name: how to" is a label, read as one; "X is the Y" a sentence
-    if text.endswith(".") and (len(words) > 8 or text.endswith("..")):
-        return False
+    if text.endswith(".") and (len(words) > 8 or text.endswith("..") or words[0].lower() in VERBS):
+        return False  # a sentence, or an instruction: "Stand with feet apart."
     if not any(char.isalpha() for char in text):
         return False
     if field_label(text) is not None or _FLOW.match(text) or _NOT_A_STEP.search(text):
@@ -440,7 +440,7 @@ def read_line(line: Line, previous: Line | None, following: Line | None) -> Line
     )
     info.instruction = is_instruction(info.rest)
     info.dose = has_dose(head_text)
-    info.dose_only = info.dose and is_dose_only(head_text)
+    info.dose_only = info.dose and len(text) <= 80 and is_dose_only(head_text)
     same_before = previous is not None and previous.block == line.block
     same_after = following is not None and following.block == line.block
     info.standalone = line.kind != "item" and (
@@ -479,6 +479,8 @@ def _head(info: LineInfo) -> Head | None:
         return None
     if " | " in text:
         return _table_row(info, text)
+    if info.dose_only:
+        return None  # "3 x 20 seconds" names nothing, even set as a heading
     name, dose = _without_dose(text)
     name = clean_name(name)
     structured = line.kind in ("heading", "item") or info.marker is not None
@@ -558,17 +560,21 @@ def _best_named(infos: list[LineInfo], most: int) -> Layout | None:
     return best if best is not None and best.steps else None
 
 
-def _segment_end(infos: list[LineInfo], start: int, stop: int) -> int:
+def _segment_end(infos: list[LineInfo], start: int, stop: int, headings: bool = True) -> int:
     """Where the step named at ``start`` ends, before ``stop`` (the next name) at the latest:
-    at a heading as high as its own, the page's furniture, or its outro."""
+    at a heading as high as its own (unless not ``headings``: a caption may be one), the
+    page's furniture, or its outro."""
     head_line = infos[start].line
     item_depth = head_line.level if head_line.kind == "item" else None
     has_body = bool(infos[start].head and infos[start].head.rest)
     for index in range(start + 1, stop):
         info = infos[index]
         line = info.line
-        if line.kind == "heading" and (
-            head_line.kind != "heading" or line.level <= head_line.level
+        if (
+            headings
+            and line.kind == "heading"
+            and (head_line.kind != "heading" or line.level <= head_line.level)
+            and info.label is None  # a field set as a heading ("Targets: ...") is the step's
         ):
             return index
         if (
@@ -661,13 +667,13 @@ def _captions(infos: list[LineInfo], most: int) -> Layout | None:
     starts = [
         index
         for index, info in enumerate(infos)
-        if info.dose_only and info.standalone and info.line.kind == "text"
+        if info.dose_only and info.standalone and info.line.kind != "item"
     ]
     if len(starts) < 2:
         return None
     steps, used, score = [], set(), 0.0
     for start, stop in zip(starts, [*starts[1:], len(infos)], strict=True):
-        end = _segment_end(infos, start, stop)
+        end = _segment_end(infos, start, stop, headings=False)
         body = infos[start + 1 : end]
         last = body[-1] if body else None
         if (
