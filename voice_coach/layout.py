@@ -216,7 +216,6 @@ _FINITE_VERB = re.compile(
 _PRONOUN = re.compile(r"\b(?:you|your|i|my|me|we|our|us)\b", re.IGNORECASE)
 _QUESTION_WORDS = frozenset(("what", "why", "how", "when", "can", "should", "is", "are", "do",
                              "does", "will", "which", "who"))  # fmt: skip
-_NUMBERED_REFERENCE = re.compile(r"\b(?:steps?|stretch(?:es)?|exercises?|#|numbers?)\s*\d", re.I)
 #: Sentences that speak of every stretch at once: "Do each of these twice".
 EVERY_STEP = re.compile(
     r"\b(?:each|all|every|both) (?:of )?(?:these|them|the (?:stretch|pose|exercise|move)\w*|"
@@ -417,8 +416,8 @@ _DOSE_START = re.compile(
 )
 
 
-def read_line(line: Line, previous: Line | None, following: Line | None) -> LineInfo:
-    """What ``line`` could be, given the lines around it (for whether it stands alone)."""
+def read_line(line: Line, previous: Line | None) -> LineInfo:
+    """What ``line`` could be, given the line before it (for whether it stands alone)."""
     text = line.text
     head_text = text[:MAX_HEAD_CHARS]
     marked = _MARKER.match(head_text) if line.kind != "item" or line.number is None else None
@@ -441,15 +440,16 @@ def read_line(line: Line, previous: Line | None, following: Line | None) -> Line
     info.instruction = is_instruction(info.rest)
     info.dose = has_dose(head_text)
     info.dose_only = info.dose and len(text) <= 80 and is_dose_only(head_text)
-    same_before = previous is not None and previous.block == line.block
-    same_after = following is not None and following.block == line.block
-    info.standalone = line.kind != "item" and (
-        not same_before
-        or previous.kind == "item"
-        or previous.text.endswith((".", "!", "?", ":", ";", ")"))
+    # A line is its own when nothing runs into it: a sentence typed over two lines is not.
+    info.standalone = line.kind == "heading" or (
+        line.kind != "item"
+        and (
+            previous is None
+            or previous.block != line.block
+            or previous.kind == "item"
+            or previous.text.endswith((".", "!", "?", ":", ";", ")"))
+        )
     )
-    if not same_after or line.kind == "heading":
-        info.standalone = info.standalone or line.kind == "heading"
     info.head = _head(info)
     return info
 
@@ -485,9 +485,19 @@ def _head(info: LineInfo) -> Head | None:
     name = clean_name(name)
     structured = line.kind in ("heading", "item") or info.marker is not None
     sentence = text.endswith(".") and not structured and not dose
+    whole = None
     if _name_like(name, lowercase=structured) and (structured or info.standalone) and not sentence:
         layout = _layout_of(info, "label" if dose else "line")
-        return Head(name, dose, layout, name_quality(name, line.kind == "heading"))
+        whole = Head(name, dose, layout, name_quality(name, line.kind == "heading"))
+        if whole.quality >= 0:
+            return whole
+    # "Standing quad stretch - hold your ankle ... for 30 seconds" is a name and its text
+    return _labelled_head(info, text, structured) or whole
+
+
+def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
+    """The name a line leads with, before its text: "Name: text", "Name - text",
+    "Name. Text"."""
     for pattern in (_INLINE_LABEL, _NAME_SENTENCE):
         found = pattern.match(text)
         if not found:
@@ -522,12 +532,7 @@ def find_steps(lines: list[Line], most: int) -> Layout:
     more), by the best-scoring layout of their names, else numbered paragraphs, else prose.
     """
     infos = [
-        read_line(
-            line,
-            lines[index - 1] if index else None,
-            lines[index + 1] if index + 1 < len(lines) else None,
-        )
-        for index, line in enumerate(lines)
+        read_line(line, lines[index - 1] if index else None) for index, line in enumerate(lines)
     ]
     named = _best_named(infos, most)
     if named is not None and len(named.steps) >= 2:
@@ -535,11 +540,7 @@ def find_steps(lines: list[Line], most: int) -> Layout:
     options = [option for option in (named, _numbered(infos, most), _prose(infos, most)) if option]
     if not options:
         return Layout([], [info.line for info in infos])
-    return max(options, key=lambda option: (_total(option), -options.index(option)))
-
-
-def _total(layout: Layout) -> float:
-    return layout.score
+    return max(options, key=lambda option: (option.score, -options.index(option)))
 
 
 def _best_named(infos: list[LineInfo], most: int) -> Layout | None:
