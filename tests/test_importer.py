@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
+import time
 
+import pytest
+from article_scoring import OWN_ARTICLES, Score, labelled_articles, score_steps
+from click.testing import CliRunner
+from hostile_articles import HOSTILE
+
+from voice_coach.article import read_article
 from voice_coach.cli import cli
 from voice_coach.errors import ArticleError
 from voice_coach.importer import decode_article, extract_routine, import_article
@@ -300,3 +305,175 @@ def test_import_missing_file_is_one_line(tmp_path):
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert "no such article" in result.stderr
+
+
+# --- hostile input: time, references, the routine's limits ----------------------------
+
+#: Article sizes of the doubling test, in characters (the kinds with a step a line are
+#: refused at these sizes, for more lines than MAX_LINES: that must be quick too).
+SMALL, LARGE = 128_000, 256_000
+#: The kinds with a step a line, and sizes of them under MAX_LINES, so they are imported.
+DENSE = ("many <li>", "many headings", "many Markdown items", "many paragraphs")
+DENSE_SMALL, DENSE_LARGE = 20_000, 40_000
+
+
+def seconds_to_import(text: str) -> float:
+    """The best of two timed imports of ``text`` (a refusal counts, a traceback fails)."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        try:
+            import_article(text, "hostile")
+        except ArticleError as error:
+            assert "\n" not in str(error)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_input_takes_linear_time(kind):
+    """Twice the text takes less than three times as long (quadratic would take four),
+    and a quarter megabyte well under the budget of 2 s a megabyte's 15-fold margin."""
+    import_article(BULLETS)  # the libraries loaded, out of the timing
+    small = seconds_to_import(HOSTILE[kind](SMALL))
+    large = seconds_to_import(HOSTILE[kind](LARGE))
+    assert large < 3 * max(small, 0.05), (small, large)
+    assert large < 15 * LARGE / 1e6, large
+
+
+@pytest.mark.parametrize("kind", DENSE)
+def test_articles_of_a_step_a_line_take_linear_time_up_to_the_line_limit(kind):
+    import_article(BULLETS)
+    small = seconds_to_import(HOSTILE[kind](DENSE_SMALL))
+    large = seconds_to_import(HOSTILE[kind](DENSE_LARGE))
+    assert large < 3 * max(small, 0.05), (small, large)
+    assert large < 2, large
+
+
+@pytest.mark.parametrize("kind", [*DENSE, "nested <ol><li> text"])
+def test_absurdly_many_lines_are_refused_at_once(kind):
+    text = HOSTILE[kind](2_000_000)
+    start = time.perf_counter()
+    with pytest.raises(ArticleError, match="lines of text") as caught:
+        extract_routine(text)
+    assert time.perf_counter() - start < 5
+    assert "\n" not in str(caught.value) and "save just the part" in str(caught.value)
+
+
+DIGITS = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [f"&#{DIGITS};", f"&#{DIGITS}", f"&#x{'F' * 5000};", "&#x110000;", "&#xD800;", "&#0;",
+     "&#99999999;", f"&#{'0' * 5000}65;"],
+)  # fmt: skip
+@pytest.mark.parametrize("form", ["html", "markdown", "title"])
+def test_character_references_out_of_range_import_as_text(reference, form):
+    if form == "html":
+        text = f"<html><body><h1>Hips</h1><h2>Knee hug</h2><p>Hug {reference}, hold 20 seconds.</p>"
+    elif form == "markdown":
+        text = f"# Hips\n\n## Knee hug\n\nHug {reference} and hold 20 seconds.\n"
+    else:
+        text = f"<html><head><title>Hips {reference}</title></head><body><h2>Knee hug</h2>"
+        text += "<p>Hug your knees and hold 20 seconds.</p></body></html>"
+    _, steps = steps_of(text)
+    assert [(step.name, step.hold) for step in steps] == [("Knee hug", 20)]
+    assert DIGITS not in steps[0].instructions
+
+
+def test_html_references_decode_like_a_browser():
+    page = "<p>Caf&eacute; &amp; &#233;&#x41; &#128; &#99999999; x</p><p>y</p>"
+    texts = [line.text for line in read_article(page).lines]
+    assert texts == ["Caf\u00e9 & \u00e9A \u20ac \ufffd x", "y"]
+
+
+def test_an_over_long_hold_is_kept_to_an_hour_with_a_note():
+    text = import_article("Hips\n\nKnee Hug: hug your knees and hold 500 minutes.\n", "t")
+    assert "hold: 3600  # note: the article says 500 minutes" in text
+    parse_routine(text)
+
+
+def test_reps_and_steps_that_would_last_over_12_hours_are_cut_with_a_note():
+    text = "Hips\n\nKnee Hug: hug your knees, hold 50 minutes, repeat 40 times on each side.\n"
+    yaml_text = import_article(text, "t")
+    routine = parse_routine(yaml_text)
+    assert routine.steps[0].reps < 40 and "fill the 12 hours" in yaml_text
+    many = "".join(f"## Lunge {n}\n\nStep forward and hold 45 minutes.\n\n" for n in range(30))
+    yaml_text = import_article(f"# Hips\n\n{many}", "t")
+    routine = parse_routine(yaml_text)
+    assert 10 <= len(routine.steps) < 30
+    assert "would last over 12 hours" in yaml_text.splitlines()[2]
+
+
+def test_an_article_with_over_500_stretches_keeps_the_first_500_with_a_note():
+    many = "".join(f"- Lunge {n}: step forward and hold 5 seconds.\n" for n in range(700))
+    yaml_text = import_article(f"Hips\n\n{many}", "t")
+    routine = parse_routine(yaml_text)
+    assert len(routine.steps) == 500 and routine.steps[-1].name == "Lunge 499"
+    assert "over 500 stretches" in yaml_text
+
+
+def test_over_long_instructions_are_cut_at_a_sentence_end_with_a_note():
+    body = "Keep breathing slowly and hold still. " * 120
+    yaml_text = import_article(f"Long one\n\nEndless Stretch: {body} Hold 30 seconds.\n", "t")
+    step = parse_routine(yaml_text).steps[0]
+    assert len(step.instructions) <= 2000 and step.instructions.endswith("still.")
+    assert "cut to the 2,000 characters" in yaml_text
+
+
+# --- the project's own articles (tests/articles/), scored as the bench scores them ----
+
+
+OWN = labelled_articles(OWN_ARTICLES)
+
+
+@pytest.mark.parametrize(("stem", "path", "label"), OWN, ids=[stem for stem, _, _ in OWN])
+def test_own_article_imports_and_is_accepted_by_check(stem, path, label):
+    routine = parse_routine(import_article(decode_article(path.read_bytes()), stem), stem)
+    score = score_steps(routine.steps, label["steps"])
+    assert score.f1 >= 0.5 and score.fields_right >= 0.5, (stem, score)
+
+
+def test_own_articles_score_as_issue_19_asks():
+    total = Score()
+    for stem, path, label in OWN:
+        routine = parse_routine(import_article(decode_article(path.read_bytes()), stem))
+        total += score_steps(routine.steps, label["steps"])
+    assert len(OWN) >= 20
+    assert total.f1 >= 0.92 and total.fields_right >= 0.9, total
+
+
+SAME_ROUTINE = {
+    "text": (
+        "Calf care\n\nWall calf stretch\nLean on a wall with one foot back. Hold 30 seconds, "
+        "then switch legs.\n\nStep drop\nStand on a step and let your heels sink for 20 "
+        "seconds. Repeat 3 times.\n"
+    ),
+    "markdown": (
+        "# Calf care\n\n## Wall calf stretch\n\nLean on a wall with one foot back. Hold 30 "
+        "seconds, then switch legs.\n\n## Step drop\n\n1. Stand on a step.\n2. Let your heels "
+        "sink for 20 seconds.\n3. Repeat 3 times.\n"
+    ),
+    "html": (
+        "<html><body><h1>Calf care</h1><ol><li><h3>Wall calf stretch</h3><p>Lean on a wall "
+        "with one foot back. Hold 30 seconds, then switch legs.</p></li><li><h3>Step drop</h3>"
+        "<p>Stand on a step and let your heels sink for 20 seconds. Repeat 3 times.</p></li>"
+        "</ol></body></html>"
+    ),
+    "captions": (
+        "<html><body><h1>Calf care</h1><h4>30 seconds each side</h4><p>Lean on a wall with "
+        "one foot back.</p><p>Wall calf stretch</p><h4>3 x 20 seconds</h4><p>Stand on a step "
+        "and let your heels sink.</p><p>Step drop</p></body></html>"
+    ),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SAME_ROUTINE))
+def test_one_routine_laid_out_four_ways_imports_alike(form):
+    routine, steps = steps_of(SAME_ROUTINE[form])
+    assert routine.name == "Calf care"
+    assert [(step.name, step.hold, step.sides, step.reps) for step in steps] == [
+        ("Wall calf stretch", 30, "each", 1),
+        ("Step drop", 20, "none", 3),
+    ]

@@ -34,9 +34,7 @@ HEAVY = (
     "webvtt",
     "piper",
     "onnxruntime",
-    "html2text",
     "markdown_it",
-    "text_to_num",
     "matplotlib",
     "dbus_fast",
     "pocketsphinx",
@@ -58,6 +56,8 @@ RANK = (
     "transport",
     "echo",
     "article",
+    "doses",
+    "layout",
     "importer",
     "template",
     "atomic",
@@ -99,6 +99,8 @@ CORE = (
     "transport",
     "echo",
     "article",
+    "doses",
+    "layout",
     "importer",
     "template",
 )
@@ -118,9 +120,7 @@ OWNER = {
     "webvtt": "exporter",
     "piper": "neural",
     "onnxruntime": "neural",
-    "html2text": "article",
     "markdown_it": "article",
-    "text_to_num": "importer",
     "matplotlib": "chart",
     "dbus_fast": "mpris_service",
     "pocketsphinx": "listen",
@@ -140,8 +140,7 @@ CORE_THIRD_PARTY = {
     "filters": {"numpy"},
     "loudness": {"numpy"},
     "transport": {"numpy"},
-    "article": {"html2text", "markdown_it"},
-    "importer": {"text_to_num"},
+    "article": {"markdown_it"},
 }
 FILE_METHODS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
 

@@ -1,104 +1,57 @@
 """The article importer: a stretching article's text in, routine YAML text out.
 
-Pure and rule-based: no I/O, no clock, no network, the same output for the same input.
-:mod:`article` gives the page's lines with their structure; this module finds the steps
-in them (headings, list items, "Name: text" labels, "#2 - Name" lines, or the subject of
-prose paragraphs), reads each step's hold, sides and reps from its words, and writes YAML
-in which every guessed value carries a ``# guessed: ...`` or ``# note: ...`` comment.
+Pure: no I/O, no clock, no network, the same output for the same input. :mod:`article`
+gives the page's lines with their structure, :mod:`layout` finds the steps in them and
+:mod:`doses` reads each step's hold, sides and reps from its words; statements that apply
+to every step ("hold each for 30 seconds", "do each of these twice", "repeat 1 & 2 on the
+other leg") are read here. The YAML carries a ``# guessed: ...`` or ``# note: ...``
+comment on every value the article does not state plainly, and it always keeps within a
+routine's limits.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from .article import Article, Line, read_article
+from .doses import Dose, find_breaths, find_hold, find_reps, find_sides, is_dose_only
 from .errors import ArticleError, RoutineError
-from .routine import DEFAULTS, MAX_REPS, MAX_SECONDS, MAX_TEXT, parse_routine
+from .layout import (
+    EVERY_STEP,
+    HOWTO_LABELS,
+    JUNK,
+    META_LABELS,
+    VERBS,
+    FoundStep,
+    clean_name,
+    field_label,
+    find_steps,
+)
+from .routine import (
+    DEFAULTS,
+    MAX_REPS,
+    MAX_ROUTINE_SECONDS,
+    MAX_SECONDS,
+    MAX_STEPS,
+    MAX_TEXT,
+    parse_routine,
+)
 
 #: Largest article accepted, in characters (a saved page with its scripts fits easily).
 MAX_ARTICLE_CHARS = 8_000_000
-#: Seconds one breath is taken to last when a hold is given in breaths.
-SECONDS_PER_BREATH = 5
 MAX_NAME = 80
+#: Longest sentence read as one; a longer run of words is read in pieces of this size.
+MAX_SENTENCE = 1_000
+#: Most characters of one step that are read: more than any stretch's instructions, so
+#: that no step costs more than this however long the page runs on.
+MAX_STEP_CHARS = 8_000
+#: Most cautions kept from an article (they are spoken before the first stretch).
+MAX_WARNINGS = 5
 
-_SMALL_WORDS = {
-    "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or",
-    "the", "to", "with", "your", "vs", "&", "-", "\u2013", "\u2014",
-}  # fmt: skip
-#: Words that praise a stretch rather than name it: "a gentle chin tuck".
-_FILLER = {
-    "gentle", "simple", "easy", "quick", "good", "great", "basic", "classic", "nice", "slow",
-    "light", "little", "short", "soft", "relaxing",
-}  # fmt: skip
-#: Nouns that end a stretch's name: "Seated hamstring stretch", "Child's pose".
-_STRETCH_NOUN = re.compile(
-    r"\b(stretch(es)?|pose|twist|fold|bend|lunge|squat|bridge|raise|roll|circles?|rotation|"
-    r"tilt|reach|opener|release|hug|curl|press|extension|flexion|tuck|shrug|kick|swing|march|"
-    r"plank|cobra|pigeon|cat|cow|dog|butterfly|figure[- ]four|windmill|sphinx|salutation)\b",
-    re.IGNORECASE,
-)
-#: Words an instruction starts with or contains: what makes a block a step's how-to.
-_VERB_WORDS = (
-    "sit stand lie lay kneel place put hold keep bend lean pull push bring reach extend "
-    "raise lift lower repeat switch rest relax breathe inhale exhale start begin grab cross "
-    "step turn twist roll move draw slide press rotate tuck clasp interlace hinge return "
-    "release stay drop arch round squeeze tilt rock hug fold straighten point flex walk "
-    "wrap sink gaze look do try stretch"
-)
-_VERB = re.compile(r"\b(" + "|".join(_VERB_WORDS.split()) + r")\b", re.IGNORECASE)
-#: A standalone line starting with one of these is an instruction, never a step's name.
-_FLOW = re.compile(
-    r"^(switch|swap|change|repeat|rest|relax|release|breathe|hold|inhale|exhale|return|"
-    r"then|now|next|and|or|also|again)\b",
-    re.IGNORECASE,
-)
-#: Labels of a step's fields ("Tip: ...", "Hold: ...", "How to do it:").
-_META_LABELS = (
-    "target", "targets", "target area", "target areas", "muscles", "muscles worked",
-    "muscles stretched", "benefit", "benefits", "equipment", "props", "you'll need",
-    "you will need", "level", "difficulty", "good for", "best for", "helps with", "purpose",
-    "goal", "focus", "area", "areas", "works", "why", "what", "who", "when", "where",
-    "muscle", "type", "category", "props needed",
-)  # fmt: skip
-_HOWTO_LABELS = ("how", "instructions", "steps", "directions", "method", "technique")
-_OTHER_LABELS = (
-    "tip", "tips", "note", "notes", "modification", "modifications", "variation",
-    "variations", "hold", "hold time", "duration", "time", "reps", "repetitions", "sets",
-    "rounds", "frequency", "caution", "warning", "avoid", "common mistakes", "mistakes",
-    "cue", "cues", "breathing", "breath", "position", "starting position", "make it easier",
-    "make it harder", "easier", "harder", "progression", "regression", "bonus", "option",
-    "options", "remember", "important", "safety", "pro tip", "alternative",
-)  # fmt: skip
-#: Headings that close a step and open none: introductions, outros, site furniture.
-_NOT_A_STEP = re.compile(
-    r"\b(benefits?|conclusions?|summary|faqs?|frequently|questions?|thoughts|takeaways?|"
-    r"bottom line|why|how often|when to|tips|about|related|references?|sources?|share|"
-    r"comments?|reply|author|disclaimer|safety|precautions?|introduction|overview|"
-    r"what is|what are|causes?|symptoms?|video|newsletter|subscribe|contents|"
-    r"getting started|before you|final|more|you may also|popular|recent|categories|"
-    r"search|menu|follow us|sign up|log in|privacy|cookies?|advert\w*|sponsored)\b",
-    re.IGNORECASE,
-)
-#: A line or paragraph that starts the article's outro: nothing after it is a step's text.
-_OUTRO = re.compile(
-    r"^(and )?that['\u2019]?s (it|all)\b|^in (conclusion|summary|short)\b|^to (sum|wrap) up\b|"
-    r"^(the )?bottom line\b|^final(ly)?\b(?! stretch)|\bthese (stretches|exercises|poses|moves)\b|"
-    r"^hope (this|that|these)\b|^(try|do|perform|practi[cs]e) (these|this routine|them)\b|"
-    r"^(always )?(consult|check with|talk to) (your|a)\b|^share (this|on)\b|^related\b",
-    re.IGNORECASE,
-)
-_JUNK = re.compile(
-    r"https?://|www\.|\bclick here\b|\bread more\b|\bsubscribe\b|\bsign up\b|\bnewsletter\b|"
-    r"\bview all posts\b|\bposted (by|on|in)\b|^by [A-Z][a-z]+|^written by\b|\bshop (now|the)\b|"
-    r"\bbuy (now|it)\b|\baffiliate\b|\badvertisement\b|^(photo|image|credit|music|video)\s*:|"
-    r"\b(in this|watch the|watch our|the) video\b|\bcopyright\b|©|\ball rights reserved\b|"
-    r"\bcookies?\b|\bshare (this|on)\b|\bpin it\b|^(leave a (reply|comment)|comments?)\b",
-    re.IGNORECASE,
-)
 _WARNING = re.compile(
-    r"\b(consult|check with|talk (to|with)|speak (to|with)|see) (your|a) (doctor|physician|"
+    r"\b(consult|check with|talk (to|with)|speak (to|with)|see|ask) (your|a) (doctor|physician|"
     r"physio\w*|health ?care|medical|gp|physical therapist|therapist)\b|"
     r"\bstop (immediately |right away |at once )?if\b|\bif (it|this|anything) hurts\b|"
     r"\bshould(n['\u2019]t| not| never) (hurt|be painful|cause pain)\b|"
@@ -108,81 +61,20 @@ _WARNING = re.compile(
 )
 _DEEPER = re.compile(
     r"^(for|to get) (a |an )?(deeper|more intense|stronger|bigger) (stretch|version)|"
-    r"^to (deepen|intensify) (the|this) (stretch|pose)|^to go deeper\b|^for more (of a )?stretch",
+    r"^to (deepen|intensify) (the|this) (stretch|pose)|^to go deeper\b|^for more (of a )?stretch|"
+    r"^if you want more (of a )?stretch",
     re.IGNORECASE,
 )
-#: "#2 - Name", "Stretch 3: Name", "No. 4 Name", "5) Name": a number before a name.
-_MARKER = re.compile(
-    r"^(?:#\s?\d+\s*[.):\u2013\u2014-]?|(?:step|stretch|exercise|pose|move|no\.?|number)\s*#?\d+\s*"
-    r"[.):\u2013\u2014-]?|\d+\s*[.):\u2013\u2014-])\s*",
-    re.IGNORECASE,
+#: "Repeat 1 & 2 on the other leg", "repeat steps 1-3": steps named by their numbers.
+_STEP_NUMBERS = re.compile(
+    r"\b(?:steps?\s*|stretch(?:es)?\s*|exercises?\s*|#\s*|numbers?\s*)?"
+    r"(?P<first>\d{1,2})(?P<more>(?:\s*(?:&|and|,|-|\u2013|to|through)\s*#?\s*\d{1,2})+)\b"
 )
-_INLINE_LABEL = re.compile(
-    r"^(?P<name>[^:.!?;]{2,60}?)\s*(?::|[-\u2013\u2014]\s|\s[-\u2013\u2014])\s*(?P<body>\S.*)$"
+_PARENTHESES = re.compile(r"\(([^()]*)\)")
+#: What a parenthesis that points elsewhere says: "(pictured below)", "(see the video)".
+_POINTER = re.compile(
+    r"https?://|www\.|click|see |pictured|photo|image|video|below|above|shown|link", re.I
 )
-
-_NUMBER = r"\d+(?:\.\d+)?"
-_RANGE = rf"(?P<low>{_NUMBER})(?:\s*(?:-|\u2013|\u2014|to|or)\s*(?P<high>{_NUMBER}))?"
-_TIME = re.compile(
-    rf"{_RANGE}(?:\s*|-)(?P<unit>seconds?|secs?\b\.?|s\b|minutes?|mins?\b\.?)", re.IGNORECASE
-)
-_WORD_TIME = re.compile(
-    r"\b(?P<what>half a minute|a half minute|a minute or two|a couple of minutes|"
-    r"a (?:full )?minute)\b",
-    re.IGNORECASE,
-)
-_BREATHS = re.compile(
-    rf"{_RANGE}\s*(?:(?:deep|slow|full|long|steady|calm|easy|complete)\s+)*breath(?:s|\s+cycles)?\b",
-    re.IGNORECASE,
-)
-_FEW_BREATHS = re.compile(r"\b(a few|several|some) (deep |slow )?breaths\b", re.IGNORECASE)
-_HOLD_CONTEXT = re.compile(
-    r"\b(hold\w*|stay\w*|remain\w*|maintain\w*|keep\w*|sustain\w*|for|about|around|"
-    r"approximately)\b|:",
-    re.IGNORECASE,
-)
-_NOT_HOLD = re.compile(
-    r"\b(pause|break|wait|between|every|inhale|exhale|breathe (in|out)|up to|count of)\b"
-    r"[^.;]{0,12}$",
-    re.IGNORECASE,
-)
-_FREQUENCY = re.compile(r"^\s*(a|per|each|every)\s+(day|week|night|morning|hour)|^\s*daily")
-_REPS = re.compile(
-    rf"{_RANGE}\s*(?:more\s+)?(?P<unit>times|reps?|repetitions?|rounds?|sets?|cycles?)\b",
-    re.IGNORECASE,
-)
-_TWICE = re.compile(r"\b(twice|thrice)\b", re.IGNORECASE)
-_VAGUE_REPS = re.compile(
-    r"\brepeat\w*\b[^.;]{0,30}\b(several|a few|many|multiple|some) times\b", re.IGNORECASE
-)
-_LIMB_WORDS = r"(sides?|legs?|arms?|feet|foot|knees?|hips?|shoulders?|hands?|ankles?)"
-_SIDES = [
-    re.compile(rf"\b(switch\w*|swap\w*|chang\w*|alternat\w*) (to )?(the )?{_LIMB_WORDS}\b", re.I),
-    re.compile(rf"\b(each|every|per|either) {_LIMB_WORDS}\b", re.I),
-    re.compile(
-        rf"\b(do|repeat\w*|on|for|stretch|switch to|work) (the )?both {_LIMB_WORDS}\b", re.I
-    ),
-    re.compile(r"\b(other|opposite) side\b(?!['\u2019]s)", re.I),
-    re.compile(
-        rf"\b(repeat\w*|switch\w*|swap\w*|chang\w*|same|forget|then|now)\b[^.;!?]{{0,30}}"
-        rf"\b(the |your )?(other|opposite) {_LIMB_WORDS}\b(?!['\u2019]s)",
-        re.I,
-    ),
-    re.compile(rf"\bone {_LIMB_WORDS} at a time\b|\bthen the other\b", re.I),
-    re.compile(r"\brepeat\w*\b[^.;!?]{0,40}\b(left|right)\b", re.I),
-    re.compile(
-        r"\b(left|right)\b[^.;!?]{0,40}\b(then|followed by|and then|before)\b[^.;!?]{0,20}"
-        r"\b(right|left)\b",
-        re.I,
-    ),
-    re.compile(r"\balternating\b", re.I),
-]
-_LIMB_OF = {
-    "leg": "leg", "legs": "leg", "foot": "leg", "feet": "leg", "knee": "leg", "knees": "leg",
-    "hip": "leg", "hips": "leg", "ankle": "leg", "ankles": "leg",
-    "arm": "arm", "arms": "arm", "hand": "arm", "hands": "arm", "shoulder": "arm",
-    "shoulders": "arm",
-}  # fmt: skip
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
 _ABBREVIATIONS = [
     (re.compile(r"\b(\d+)\s?secs?\b\.?", re.I), r"\1 seconds"),
@@ -216,6 +108,7 @@ class ImportedStep:
     hold_note: str | None = None
     sides_note: str | None = None
     reps_note: str | None = None
+    instructions_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,16 +122,19 @@ class ImportedRoutine:
     name_note: str | None = None
     hold_note: str | None = None
     source_url: str | None = None
+    #: What the importer changed to keep the routine within a routine's limits.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
-class _Segment:
-    name: str | None
-    lines: list[Line] = field(default_factory=list)
-    #: A list item or a "Name: text" line: its text ends where its list or paragraph ends.
-    bounded: bool = False
-    block: int = 0
-    labels: set[str] = field(default_factory=set)
+class _General:
+    """What the article says once for every step (or for steps it names by number)."""
+
+    hold: Dose | None = None
+    reps: Dose | None = None
+    sides: str | None = None
+    #: Step numbers a sentence such as "repeat 1 & 2 on the other leg" gives each side.
+    sided_numbers: frozenset[int] = frozenset()
 
 
 def import_article(text: str, source: str = "<article>") -> str:
@@ -256,8 +152,12 @@ def import_article(text: str, source: str = "<article>") -> str:
     yaml_text = routine_yaml(routine, source)
     try:
         parse_routine(yaml_text, source)
-    except RoutineError as error:  # a bug here, not the user's: say what to send
-        raise ArticleError(f"the imported routine is not valid ({error.message})") from None
+    except RoutineError as error:
+        # The importer keeps within every limit itself, so this is a bug in it.
+        raise ArticleError(
+            f"voice-coach's importer made a routine it cannot use ({error.message}); "
+            "this is a bug: please report it with the article"
+        ) from None
     return yaml_text
 
 
@@ -298,33 +198,288 @@ def extract_routine(text: str) -> ImportedRoutine:
             else "guessed: the article has no title"
         )
         title = title or "Imported stretches"
-    segments, loose = _segment(lines)
-    steps_found = [segment for segment in segments if _is_step(segment)]
-    if not steps_found:
-        steps_found = _prose_steps(lines)
-        loose = [line for line in lines if not any(line in s.lines for s in steps_found)]
-    if not steps_found:
+    layout = find_steps(lines, MAX_STEPS)
+    if not layout.steps:
         raise ArticleError(
             "found no stretches in the article; it needs stretches under headings, in a "
             "list, or as 'Name: how to do it' lines"
         )
-    intro = [line.text for line in loose]
-    default_hold, hold_note = _intro_hold(intro)
-    steps = []
+    general = _general(layout.steps[:MAX_STEPS], layout.loose)
     warnings: list[str] = []
-    for number, segment in enumerate(steps_found, start=1):
-        steps.append(_step(segment, number, default_hold, hold_note, warnings))
-    for sentence in _sentences(" ".join(intro)):
-        _collect_warning(sentence, warnings)
+    steps = [
+        _step(found, number, general, warnings)
+        for number, found in enumerate(layout.steps[:MAX_STEPS], start=1)
+    ]
+    for line in layout.loose:
+        for sentence in _sentences(line.text):
+            _collect_warning(sentence, warnings)
+    notes = []
+    if len(layout.steps) > MAX_STEPS:
+        notes.append(
+            f"note: the article has over {MAX_STEPS} stretches, more than a routine may "
+            f"have; these are its first {MAX_STEPS} (import the rest from a copy without them)"
+        )
+    steps, note = _within_routine_length(steps)
+    notes += [note] if note else []
+    default = general.hold
     return ImportedRoutine(
-        name=_limit(title, MAX_NAME),
+        name=_limit(title if _has_words(title) else "Imported stretches", MAX_NAME),
         steps=tuple(steps),
         warnings=tuple(warnings),
-        hold=default_hold or DEFAULTS["hold"],
+        hold=min(max(default.value, 1), MAX_SECONDS) if default else DEFAULTS["hold"],
+        name_note=name_note,
+        hold_note=_every_step_note(default) if default else None,
+        source_url=source_url,
+        notes=tuple(notes),
+    )
+
+
+def _every_step_note(dose: Dose) -> str:
+    said = dose.note.removeprefix("note: the article says ") if dose.note else None
+    return (
+        "note: the article gives one hold" + (f" ({said})" if said else "") + " for every stretch"
+    )
+
+
+def _general(steps: list[FoundStep], loose: list[Line]) -> _General:
+    """What the article says once for all steps: in its introduction or outro, or in a
+    sentence inside a step that speaks of all of them ("Do each of these twice")."""
+    general = _General()
+    inside = [
+        sentence
+        for step in steps
+        for line in step.lines
+        for sentence in _sentences(line.text)
+        if EVERY_STEP.search(sentence)
+        or (_STEP_NUMBERS.search(sentence) and not step.numbered_lines)
+    ]
+    outside = [sentence for line in loose for sentence in _sentences(line.text)]
+    sided: set[int] = set()
+    for sentence in outside + inside:
+        every = bool(EVERY_STEP.search(sentence))
+        if (
+            general.hold is None
+            and (every or sentence in outside)
+            and re.search(r"\b(?:hold\w*|held|stay|remain)\b", sentence, re.IGNORECASE)
+        ):
+            general.hold = find_hold(sentence) or find_breaths(sentence)
+        if every and general.reps is None:
+            reps = find_reps(sentence)
+            general.reps = reps if reps is not None and reps.value > 1 else None
+        if every and general.sides is None:
+            general.sides = find_sides(sentence)
+        numbers = _STEP_NUMBERS.search(sentence)
+        if (
+            numbers
+            and re.search(r"\brepeat\w*\b", sentence, re.IGNORECASE)
+            and find_sides(sentence)
+        ):
+            sided.update(_numbers_in(numbers))
+    general.sided_numbers = frozenset(sided)
+    return general
+
+
+def _numbers_in(match: re.Match) -> set[int]:
+    """The step numbers a reference names: "1 & 2", "1-3", "2, 4 and 5"."""
+    numbers = [int(match["first"])]
+    for joiner, number in re.findall(
+        r"(&|and|,|-|\u2013|to|through)\s*#?\s*(\d{1,2})", match["more"]
+    ):
+        if joiner in ("-", "\u2013", "to", "through") and int(number) > numbers[-1]:
+            numbers.extend(range(numbers[-1] + 1, int(number) + 1))
+        else:
+            numbers.append(int(number))
+    return set(numbers)
+
+
+def _step_sentences(found: FoundStep) -> list[str]:
+    """The sentences a step's doses are read from: its name's line first, then its text
+    up to :data:`MAX_STEP_CHARS`, without fields that say nothing of the dose."""
+    texts = [found.head_rest] if found.head_rest else []
+    size = 0
+    for line in found.lines:
+        if field_label(line.text) in META_LABELS:
+            continue
+        texts.append(line.text)
+        size += len(line.text)
+        if size > MAX_STEP_CHARS:
+            break
+    return [sentence for text in texts for sentence in _sentences(text)]
+
+
+def _step(found: FoundStep, number: int, general: _General, warnings: list[str]) -> ImportedStep:
+    sentences = _step_sentences(found)
+    hold = None
+    for sentence in sentences:
+        hold = find_hold(sentence) or find_breaths(sentence)
+        if hold is not None:
+            break
+    hold_note = hold.note if hold else None
+    if hold is None and general.hold is not None:
+        hold, hold_note = general.hold, _every_step_note(general.hold)
+    seconds = hold.value if hold else DEFAULTS["hold"]
+    if hold is None:
+        hold_note = "guessed: no hold time given"
+    if seconds > MAX_SECONDS:
+        said = f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
+        most = MAX_SECONDS // 60
+        hold_note = f"note: the article says {said}; a hold lasts {most} minutes at most"
+    seconds = min(max(seconds, 1), MAX_SECONDS)
+    reps = _reps(sentences, general)
+    limb = next((limb for limb in map(find_sides, sentences) if limb), None)
+    if limb is None and (general.sides or number in general.sided_numbers
+                         or (found.ordinal in general.sided_numbers)):  # fmt: skip
+        limb = general.sides or "side"
+    body = _instruction_lines(found)
+    spoken_sentences = _sentences(" ".join(body))
+    deeper = [sentence for sentence in spoken_sentences if _DEEPER.search(sentence)]
+    spoken = [sentence for sentence in spoken_sentences if sentence not in deeper]
+    for sentence in spoken_sentences:
+        _collect_warning(sentence, warnings)
+    name, name_note = found.name if _has_words(found.name) else None, None
+    if not name:
+        name = _unnamed(found, number)
+        name_note = "guessed: the article names no stretch here"
+    instructions = _speakable(" ".join(spoken)) if _has_words(" ".join(spoken)) else ""
+    instructions_note = None
+    if len(instructions) > MAX_TEXT:
+        instructions_note = (
+            f"note: the article's text is cut to the {MAX_TEXT:,} characters a step may say"
+        )
+    return ImportedStep(
+        name=_limit(name, MAX_NAME),
+        instructions=_limit(instructions, MAX_TEXT),
+        instructions_note=instructions_note,
+        hold=float(seconds),
+        sides="each" if limb else "none",
+        reps=int(reps.value),
+        limb=limb if limb in ("leg", "arm") else None,
+        deeper=_limit(_speakable(" ".join(deeper)), MAX_TEXT)
+        if _has_words(" ".join(deeper))
+        else None,
         name_note=name_note,
         hold_note=hold_note,
-        source_url=source_url,
+        reps_note=reps.note,
     )
+
+
+def _reps(sentences: list[str], general: _General) -> Dose:
+    """The step's own reps (the first number given), else the article's for every step."""
+    vague = None
+    for sentence in sentences:
+        reps = find_reps(sentence)
+        if reps is None:
+            continue
+        if reps.note and reps.note.startswith("guessed"):
+            vague = vague or reps
+            continue
+        if reps.value > MAX_REPS:
+            return Dose(MAX_REPS, f"note: the article says {reps.value:g}; capped")
+        return reps
+    if general.reps is not None:
+        return Dose(
+            min(general.reps.value, MAX_REPS), "note: the article gives this for every stretch"
+        )
+    return vague or Dose(1)
+
+
+def _unnamed(found: FoundStep, number: int) -> str:
+    for line in found.lines:
+        if field_label(line.text) in ("target", "targets", "target area", "target areas", "focus"):
+            what = line.text.split(":", 1)[1].strip().rstrip(".")
+            if what and len(what.split()) <= 6:
+                return f"Stretch for {what[:1].lower() + what[1:]}"
+    return f"Stretch {number}"
+
+
+def _instruction_lines(found: FoundStep) -> list[str]:
+    """The step's own how-to: field labels and furniture dropped, after "How to do it:"."""
+    lines = [line.text for line in found.lines]
+    if found.head_rest and not is_dose_only(found.head_rest):
+        lines.insert(0, found.head_rest)
+    howto = [i for i, text in enumerate(lines) if field_label(text) in HOWTO_LABELS]
+    if howto:
+        start = howto[0]
+        after = lines[start].split(":", 1)[1].strip()
+        lines = ([after] if after else []) + lines[start + 1 :]
+    kept = []
+    size = 0
+    for text in lines:
+        label = field_label(text)
+        if label in META_LABELS or label in (
+            "reps",
+            "repetitions",
+            "sets",
+            "rounds",
+            "sides",
+            "side",
+        ):
+            continue
+        if JUNK.search(text) and not _has_verb(_strip_junk(text)):
+            continue
+        if label in ("hold", "hold time", "duration", "time"):
+            text = "Hold for " + text.split(":", 1)[1].strip()
+        text = _strip_junk(text)
+        if text and not text.endswith((".", "!", "?", ":", ";")):
+            text += "."
+        if text:
+            kept.append(text)
+            size += len(text)
+        if size > MAX_STEP_CHARS:
+            break
+    return kept
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _has_words(text: str | None) -> bool:
+    """Whether ``text`` has anything to say: a routine's texts need a letter or digit."""
+    return any(char.isalnum() for char in text or "")
+
+
+def _has_verb(text: str) -> bool:
+    return any(word in VERBS for word in re.findall(r"[a-z]+", text.lower()))
+
+
+def _step_seconds(step: ImportedStep) -> float:
+    """How long ``step`` lasts with the default prep, rest and switch, as
+    :func:`~voice_coach.routine.parse_routine` counts it."""
+    sides = 2 if step.sides == "each" else 1
+    rest, switch = DEFAULTS["rest"], DEFAULTS["switch"]
+    return (
+        DEFAULTS["prep"]
+        + step.reps * sides * (step.hold + rest)
+        + step.reps * (sides - 1) * (switch - rest)
+    )
+
+
+def _within_routine_length(
+    steps: list[ImportedStep],
+) -> tuple[list[ImportedStep], str | None]:
+    """``steps`` cut to a routine's longest length: fewer reps for a step that alone is
+    longer, then the first steps that fit, with a note when any step is left out."""
+    fitted: list[ImportedStep] = []
+    total = 0.0
+    for step in steps:
+        if _step_seconds(step) > MAX_ROUTINE_SECONDS:
+            most = max(1, int(MAX_ROUTINE_SECONDS // _step_seconds(replace(step, reps=1))))
+            step = replace(
+                step,
+                reps=most,
+                reps_note=f"note: the article asks for more; {most} fill the "
+                f"{MAX_ROUTINE_SECONDS // 3600} hours a routine may last",
+            )
+        if total + _step_seconds(step) > MAX_ROUTINE_SECONDS:
+            hours = MAX_ROUTINE_SECONDS // 3600
+            return fitted, (
+                f"note: the article's stretches would last over {hours} hours, longer than a "
+                f"routine may; these are the first {len(fitted)} of {len(steps)}, which fit"
+            )
+        fitted.append(step)
+        total += _step_seconds(step)
+    return fitted, None
 
 
 def _check_text(text: str) -> None:
@@ -349,15 +504,25 @@ def _take_title(article: Article, lines: list[Line]) -> tuple[str | None, list[L
         if line.kind == "heading" and line.level == 1:
             return _clean_name(line.text), lines[:index] + lines[index + 1 :]
     if article.title:
-        title = re.split(r"\s+[|\u2013\u2014-]\s+", article.title)[0]
+        title = re.split(r"\s+[|\u2013\u2014-]\s+", article.title[:300])[0]
         # The page's heading often repeats its <title>: drop that line too.
         rest = [line for line in lines if _similar(line.text, title) < 0.9]
         return _clean_name(title), rest
     for index, line in enumerate(lines[:3]):
-        if _JUNK.search(line.text):
+        if JUNK.search(line.text):
             continue
         words = line.text.split()
-        standalone = all(other.block != line.block for other in lines if other is not line)
+        following = lines[index + 1] if index + 1 < len(lines) else None
+        standalone = (
+            following is None
+            or following.block != line.block
+            or (
+                # a title typed right over the text, with no blank line between
+                index == 0
+                and len(following.text.split()) >= 6
+                and following.text.endswith((".", "!", "?"))
+            )
+        )
         if (
             line.kind in ("heading", "text")
             and 1 <= len(words) <= 14
@@ -383,274 +548,19 @@ def _title_from_url(url: str | None) -> str | None:
     return text[:1].upper() + text[1:]
 
 
-def _segment(lines: list[Line]) -> tuple[list[_Segment], list[Line]]:
-    """Cut the lines into candidate steps at each line that names one.
-
-    Returns the segments and the lines that belong to none (intro, outro, furniture).
-    """
-    segments: list[_Segment] = []
-    loose: list[Line] = []
-    current: _Segment | None = None
-    for line in lines:
-        head = _head(line)
-        if head is not None:
-            name, body, bounded = head
-            current = _Segment(name, bounded=bounded, block=line.block)
-            if body:
-                current.lines.append(Line(body, "text", line.block, line.level))
-            segments.append(current)
-            continue
-        if line.kind == "heading" or _is_section_line(line):
-            current = None
-            loose.append(line)
-            continue
-        if current is None:
-            loose.append(line)
-            continue
-        if current.bounded and line.block != current.block and line.level == 0:
-            current = None
-            loose.append(line)
-            continue
-        if _OUTRO.search(line.text):
-            current = None
-            loose.append(line)
-            continue
-        label = _label(line.text)
-        if label in _META_LABELS and label in current.labels and _is_step(current):
-            # The same field again ("Targets: ...") starts the next stretch, unnamed.
-            current = _Segment(None, block=line.block)
-            segments.append(current)
-        if label:
-            current.labels.add(label)
-        current.lines.append(line)
-    return segments, loose
-
-
-def _head(line: Line) -> tuple[str, str | None, bool] | None:
-    """If ``line`` names a step: its name, the text after the name, and whether bounded."""
-    text = line.text
-    if _JUNK.search(text):
-        return None
-    marked = _MARKER.match(text)
-    bare = text[marked.end() :] if marked else text
-    if _name_like(bare, line.kind == "heading" or bool(marked) or line.kind == "item"):
-        return _clean_name(bare), None, line.kind == "item"
-    if line.kind == "heading":
-        return None
-    inline = _INLINE_LABEL.match(bare)
-    if inline and len(inline.group("body").split()) >= 3:
-        name = inline.group("name").strip()
-        label = name.lower().replace("\u2019", "'")
-        if (
-            len(name.split()) <= 6
-            and _label(name + ":") is None
-            and (
-                _title_case(name)
-                or _STRETCH_NOUN.search(name)
-                # a list item's short lead label is a name even in sentence case
-                or (line.kind == "item" and len(name.split()) <= 5 and not _VERB.match(name))
-            )
-            and not _FLOW.match(name)
-            and name[:1].isupper()
-            and not re.match(r"^(i|you|we|it|this|that|these|there|here)\b", label)
-        ):
-            return _clean_name(name), inline.group("body"), True
-    return None
-
-
-def _name_like(text: str, structured: bool) -> bool:
-    """A short line that reads as a stretch's name, not as a sentence or a field."""
-    words = text.split()
-    if not 1 <= len(words) <= 8 or len(text) > 70:
-        return False
-    if text.endswith((".", "!", "?", ",", ";", ":")) or not text[:1].isupper():
-        return False
-    if _label(text) is not None or _FLOW.match(text) or _NOT_A_STEP.search(text):
-        return False
-    if not any(char.isalpha() for char in text):
-        return False
-    return _title_case(text) or bool(_STRETCH_NOUN.search(text)) or (structured and len(words) <= 5)
-
-
-def _title_case(text: str) -> bool:
-    words = [word for word in re.findall(r"[A-Za-z][\w'\u2019-]*", text)]
-    significant = [word for word in words if word.lower() not in _SMALL_WORDS]
-    return (
-        bool(significant)
-        and all(word[0].isupper() for word in significant)
-        and (len(significant) >= 2 or len(words) == 1)
-    )
-
-
-def _label(text: str) -> str | None:
-    """The field label a line starts with ("Tip", "Hold", "how"), if it has one."""
-    found = re.match(r"^([A-Za-z][A-Za-z'\u2019 ]{0,30}?)\s*:", text)
-    if not found:
-        return None
-    label = found.group(1).lower().replace("\u2019", "'").strip()
-    for known in (*_META_LABELS, *_HOWTO_LABELS, *_OTHER_LABELS):
-        if label == known or label.startswith(known + " "):
-            return known
-    if label.startswith(("what ", "how ", "why ")):
-        return label.split()[0]
-    return None
-
-
-def _is_section_line(line: Line) -> bool:
-    """A short standalone line that opens an article's furniture ("Related posts")."""
-    text = line.text
-    return (
-        len(text.split()) <= 6
-        and not text.endswith((".", ","))
-        and bool(_NOT_A_STEP.search(text))
-        and _title_case(text)
-    )
-
-
-def _is_step(segment: _Segment) -> bool:
-    """Whether a segment instructs a stretch: it says how to move, or how long to hold."""
-    text = " ".join(line.text for line in segment.lines)
-    if not text or len(text.split()) < 2:
-        return False
-    return bool(_VERB.search(text) or _find_hold(text)[0] is not None or _find_breaths(text)[0])
-
-
-def _prose_steps(lines: list[Line]) -> list[_Segment]:
-    """With no structure, each paragraph that names a stretch and instructs it is a step."""
-    blocks: dict[int, list[Line]] = {}
-    for line in lines:
-        blocks.setdefault(line.block, []).append(line)
-    found = []
-    for block_lines in blocks.values():
-        text = " ".join(line.text for line in block_lines)
-        if _OUTRO.search(text) or _JUNK.search(text):
-            continue
-        name = _subject(text)
-        segment = _Segment(name, list(block_lines))
-        if name and _is_step(segment) and (_find_hold(text)[0] or _find_breaths(text)[0]):
-            found.append(segment)
-    return found
-
-
-def _subject(text: str) -> str | None:
-    """The stretch a prose paragraph is about: its first "... stretch/pose/twist" phrase."""
-    for match in _STRETCH_NOUN.finditer(text):
-        before = text[: match.start()].split()[-3:]
-        kept: list[str] = []
-        for word in reversed(before):
-            clean = word.strip(",;:()\"'")
-            if clean != word or clean.lower() in _SMALL_WORDS | _FILLER or _VERB.fullmatch(clean):
-                break
-            kept.insert(0, clean)
-        # "chin tuck stretch": the name runs on over the nouns that follow
-        after = re.match(rf"(?:[ -]{_STRETCH_NOUN.pattern})*", text[match.end() :], re.I)
-        name = " ".join([*kept, match.group(0) + (after.group(0) if after else "")])
-        if kept or match.group(0)[0].isupper():
-            return name[:1].upper() + name[1:]
-    return None
-
-
-def _intro_hold(intro: list[str]) -> tuple[float | None, str | None]:
-    """A hold the introduction gives for every stretch ("hold each for 15-40 seconds")."""
-    for sentence in _sentences(" ".join(intro)):
-        if re.search(r"\bhold\w*\b", sentence, re.IGNORECASE):
-            seconds, note = _find_hold(sentence)
-            if seconds is not None:
-                said = f" ({note.removeprefix('note: the article says ')})" if note else ""
-                return seconds, f"note: the article gives one hold{said} for every stretch"
-            breaths, note = _find_breaths(sentence)
-            if breaths:
-                return breaths, note
-    return None, None
-
-
-def _step(
-    segment: _Segment,
-    number: int,
-    default_hold: float | None,
-    default_note: str | None,
-    warnings: list[str],
-) -> ImportedStep:
-    body = _instruction_lines(segment)
-    text = " ".join(body)
-    all_text = " ".join(line.text for line in segment.lines)
-    seconds, hold_note = _find_hold(all_text)
-    if seconds is None:
-        seconds, hold_note = _find_breaths(all_text)
-    if seconds is None:
-        if default_hold is not None:
-            seconds, hold_note = default_hold, default_note
-        else:
-            seconds, hold_note = DEFAULTS["hold"], "guessed: no hold time given"
-    seconds = min(max(seconds, 1), MAX_SECONDS)
-    sides, limb = _find_sides(all_text)
-    reps, reps_note = _find_reps(all_text)
-    sentences = _sentences(text)
-    deeper = [sentence for sentence in sentences if _DEEPER.search(sentence)]
-    spoken = [sentence for sentence in sentences if sentence not in deeper]
-    for sentence in sentences:
-        _collect_warning(sentence, warnings)
-    name, name_note = segment.name, None
-    if not name:
-        name = _unnamed(segment, number)
-        name_note = "guessed: the article names no stretch here"
-    return ImportedStep(
-        name=_limit(name, MAX_NAME),
-        instructions=_limit(_speakable(" ".join(spoken)), MAX_TEXT),
-        hold=float(seconds),
-        sides=sides,
-        reps=reps,
-        limb=limb,
-        deeper=_limit(_speakable(" ".join(deeper)), MAX_TEXT) or None,
-        name_note=name_note,
-        hold_note=hold_note,
-        reps_note=reps_note,
-    )
-
-
-def _unnamed(segment: _Segment, number: int) -> str:
-    for line in segment.lines:
-        if _label(line.text) in ("target", "targets", "target area", "target areas", "focus"):
-            what = line.text.split(":", 1)[1].strip().rstrip(".")
-            if what and len(what.split()) <= 6:
-                return f"Stretch for {what[:1].lower() + what[1:]}"
-    return f"Stretch {number}"
-
-
-def _instruction_lines(segment: _Segment) -> list[str]:
-    """The step's own how-to: field labels and furniture dropped, after "How to do it:"."""
-    lines = [line.text for line in segment.lines]
-    howto = [i for i, text in enumerate(lines) if _label(text) in _HOWTO_LABELS]
-    if howto:
-        start = howto[0]
-        after = lines[start].split(":", 1)[1].strip()
-        lines = ([after] if after else []) + lines[start + 1 :]
-    kept = []
-    for text in lines:
-        label = _label(text)
-        if label in _META_LABELS or label in ("reps", "repetitions", "sets", "rounds"):
-            continue
-        if _JUNK.search(text) and not _VERB.search(_strip_junk(text)):
-            continue
-        if label in ("hold", "hold time", "duration", "time"):
-            text = "Hold for " + text.split(":", 1)[1].strip()
-        text = _strip_junk(text)
-        if text and not text.endswith((".", "!", "?", ":", ";")):
-            text += "."
-        if text:
-            kept.append(text)
-    return kept
-
-
 def _strip_junk(text: str) -> str:
     """Drop links, references and parentheses that do not read well aloud."""
-    text = re.sub(r"\([^()]*(https?://|www\.|click|see |pictured|photo|image|video|below|"
-                  r"above|shown|link)[^()]*\)", "", text, flags=re.IGNORECASE)  # fmt: skip
+    text = _PARENTHESES.sub(_unless_pointer, text)
     text = re.sub(r"https?://\S+|www\.\S+", "", text)
     text = re.sub(r"\[\d+\]|\(\d+\)", "", text)
     # A short aside reads well as a clause: "arch your back, cow pose, and ...".
     text = re.sub(r"\s*\(([^()]{1,200})\)\s*([.,;:!?]?)", _aside, text)
     return " ".join(text.split())
+
+
+def _unless_pointer(match: re.Match) -> str:
+    """Nothing for a parenthesis that points at a link or picture, else the parenthesis."""
+    return "" if _POINTER.search(match.group(1)) else match.group(0)
 
 
 def _aside(match: re.Match) -> str:
@@ -670,127 +580,30 @@ def _speakable(text: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
+    """The sentences of ``text``; one longer than :data:`MAX_SENTENCE` is cut at spaces,
+    so that every pattern read over a sentence reads a bounded string."""
+    sentences = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        while len(piece) > MAX_SENTENCE:
+            cut = piece.rfind(" ", MAX_SENTENCE // 2, MAX_SENTENCE)
+            cut = cut if cut > 0 else MAX_SENTENCE
+            sentences.append(piece[:cut].strip())
+            piece = piece[cut:].strip()
+        if piece:
+            sentences.append(piece)
+    return sentences
 
 
 def _collect_warning(sentence: str, warnings: list[str]) -> None:
-    if _WARNING.search(sentence) and len(sentence) < 300:
+    if len(warnings) < MAX_WARNINGS and len(sentence) < 300 and _WARNING.search(sentence):
         clean = _speakable(_strip_junk(sentence))
         if clean and clean not in warnings:
             warnings.append(clean)
 
 
-def _digits(text: str) -> str:
-    """``text`` with numbers in words written as digits ("one to two" -> "1 to 2")."""
-    from text_to_num import alpha2digit
-
-    try:
-        return alpha2digit(text, "en", threshold=0)
-    except Exception:  # the library's parser is native code; never let it stop an import
-        return text
-
-
-def _upper(match: re.Match) -> tuple[float, float | None]:
-    low = float(match.group("low"))
-    high = match.group("high")
-    return (float(high), low) if high is not None and float(high) > low else (low, None)
-
-
-def _find_hold(text: str) -> tuple[float | None, str | None]:
-    """The hold in seconds, from the first time phrase that reads as a hold."""
-    for sentence in _sentences(_digits(text)):
-        candidates: list[tuple[int, float, str | None]] = []
-        for match in _TIME.finditer(sentence):
-            if match.group("unit").lower() == "s" and not re.match(r"\d+s\b", match.group(0)):
-                continue  # "30 s" is seconds only when written together: "30s"
-            value, low = _upper(match)
-            minutes = match.group("unit").lower().startswith("m")
-            scale = 60 if minutes else 1
-            note = None
-            if low is not None:
-                unit = "minutes" if minutes else "seconds"
-                note = f"note: the article says {_number(low)} to {_number(value)} {unit}"
-            candidates.append((match.start(), value * scale, note))
-        for match in _WORD_TIME.finditer(sentence):
-            what = match.group("what").lower()
-            if what in ("a minute or two", "a couple of minutes"):
-                candidates.append((match.start(), 120, f"note: the article says {what}"))
-            elif "half" in what:
-                candidates.append((match.start(), 30, None))
-            else:
-                candidates.append((match.start(), 60, None))
-        for start, seconds, note in sorted(candidates):
-            before = sentence[:start]
-            after = sentence[start:]
-            if _NOT_HOLD.search(before) or _FREQUENCY.match(re.sub(r"^\S+\s+\S+", "", after)):
-                continue
-            if not _HOLD_CONTEXT.search(before):
-                continue
-            return seconds, note
-    return None, None
-
-
-def _find_breaths(text: str) -> tuple[float | None, str | None]:
-    """A hold given in breaths, at about five seconds a breath."""
-    digits = _digits(text)
-    for match in _BREATHS.finditer(digits):
-        count, low = _upper(match)
-        said = f"{_number(low)} to {_number(count)}" if low is not None else _number(count)
-        return count * SECONDS_PER_BREATH, (
-            f"note: the article says {said} breaths; about {SECONDS_PER_BREATH} s a breath"
-        )
-    few = _FEW_BREATHS.search(text)
-    if few:
-        return 3 * SECONDS_PER_BREATH, f"guessed: the article says {few.group(0).lower()}"
-    return None, None
-
-
-def _find_sides(text: str) -> tuple[str, str | None]:
-    """``("each", limb)`` when the text switches sides, else ``("none", None)``."""
-    for pattern in _SIDES:
-        match = pattern.search(text)
-        if match:
-            limb = None
-            for word in re.findall(r"[a-z]+", match.group(0).lower()):
-                if word in _LIMB_OF:
-                    limb = _LIMB_OF[word]
-                    break
-            return "each", limb
-    return "none", None
-
-
-def _find_reps(text: str) -> tuple[int, str | None]:
-    """Repetitions per side: "repeat 3 times", "2-3 reps" (the upper bound), "twice"."""
-    digits = _digits(text)
-    for match in _REPS.finditer(digits):
-        if _FREQUENCY.match(digits[match.end() :]):
-            continue
-        count, low = _upper(match)
-        if count != int(count) or count < 1:
-            continue
-        note = None
-        if low is not None:
-            note = f"note: the article says {_number(low)} to {_number(count)} times"
-        if count > MAX_REPS:
-            count, note = MAX_REPS, f"note: the article says {_number(count)}; capped"
-        return int(count), note
-    twice = _TWICE.search(text)
-    if twice and not _FREQUENCY.match(text[twice.end() :]):
-        return (2 if twice.group(1).lower() == "twice" else 3), None
-    vague = _VAGUE_REPS.search(text)
-    if vague:
-        return 1, f"guessed: the article says '{vague.group(1).lower()} times', with no number"
-    return 1, None
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
 def _clean_name(text: str) -> str:
-    text = _strip_junk(text)
-    text = re.sub(r"^[\s#*•\u2013\u2014-]+|[\s:\u2013\u2014-]+$", "", text)
-    return " ".join(text.split())
+    return clean_name(_strip_junk(text))
 
 
 def _limit(text: str, most: int) -> str:
@@ -808,7 +621,9 @@ def _limit(text: str, most: int) -> str:
 def _similar(a: str, b: str) -> float:
     import difflib
 
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+    matcher = difflib.SequenceMatcher(None, a.lower(), b.lower())
+    # The quick upper bound first: the full ratio takes time by the product of the lengths.
+    return matcher.ratio() if matcher.real_quick_ratio() >= 0.5 else 0.0
 
 
 def _quoted(text: str) -> str:
@@ -827,6 +642,7 @@ def routine_yaml(routine: ImportedRoutine, source: str = "<article>") -> str:
         f"# Imported by voice-coach from {_one_line(source)}"
         + (f" ({_one_line(routine.source_url)})" if routine.source_url else ""),
         "# Check the values marked 'guessed' or 'note' before you rely on them.",
+        *(f"# {note}" for note in routine.notes),
         line("", "name", _quoted(routine.name), routine.name_note),
     ]
     description = f'Imported from the article "{routine.name}".'
@@ -844,7 +660,7 @@ def routine_yaml(routine: ImportedRoutine, source: str = "<article>") -> str:
             instructions = _limit(f"{caution} {instructions}".strip(), MAX_TEXT)
         out.append(line("  - ", "name", _quoted(step.name), step.name_note))
         if instructions:
-            out.append(line("    ", "instructions", _quoted(instructions)))
+            out.append(line("    ", "instructions", _quoted(instructions), step.instructions_note))
         if step.deeper:
             out.append(line("    ", "deeper", _quoted(step.deeper)))
         out.append(line("    ", "hold", _number(step.hold), step.hold_note))
