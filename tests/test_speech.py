@@ -223,3 +223,51 @@ def test_an_unwritable_cache_falls_back_to_a_temporary_one_with_a_warning(tmp_pa
     assert clip.size > 0
     assert speaker.cache_dir != cache
     assert sorted(p.name for p in tmp_path.rglob("*")) in (["locked"], ["blocked"])
+
+
+def test_a_clip_made_by_other_code_is_not_reused(tmp_path, monkeypatch):
+    from voice_coach import speech
+
+    made = Speaker(engine=ENGINE, cache_dir=tmp_path)
+    made.clip("Switch legs.")
+    first_path = made.cache_path("Switch legs.")
+    monkeypatch.setattr(speech, "clip_code_digest", lambda: "other code")
+    later = Speaker(engine=ENGINE, cache_dir=tmp_path)
+    assert later.cache_path("Switch legs.") != first_path
+    later.clip("Switch legs.")
+    assert later.synthesised == 1
+
+
+def test_editing_a_module_that_makes_clips_changes_the_cache_key(tmp_path):
+    import shutil
+
+    import voice_coach
+
+    def digest_of(package_parent: Path) -> str:
+        shown = subprocess.run(
+            [sys.executable, "-c", "import voice_coach.speech as s; print(s.clip_code_digest())"],
+            env={**os.environ, "PYTHONPATH": str(package_parent)},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return shown.stdout.strip()
+
+    source = Path(voice_coach.__file__).parent
+    copies = {}
+    for name in ("same", "edited"):
+        shutil.copytree(
+            source, tmp_path / name / "voice_coach", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        copies[name] = tmp_path / name
+    loudness = copies["edited"] / "voice_coach" / "loudness.py"
+    loudness.write_text(loudness.read_text() + "\n# a change to how clips are levelled\n")
+    assert digest_of(copies["same"]) == speech_digest()
+    assert digest_of(copies["edited"]) != speech_digest()
+
+
+def speech_digest() -> str:
+    from voice_coach.speech import clip_code_digest
+
+    return clip_code_digest()

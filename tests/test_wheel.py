@@ -113,8 +113,9 @@ def test_wheel_ships_its_data_and_exports_from_a_fresh_venv(tmp_path, voice_coac
     # The same length as the in-repo export.
     reference = tmp_path / "reference.wav"
     # The wheel was installed without the neural extra, so it speaks through pyttsx3.
+    # A cache of its own too: both sides synthesise afresh with the same engine.
     command = [voice_coach_command, "export", "hamstrings", "-o", reference, "--engine", "pyttsx3"]
-    run(command, outside, env)
+    run(command, outside, clean_env(VOICE_COACH_CACHE=str(tmp_path / "reference-cache")))
     expected = soundfile.info(str(reference))
     assert info.samplerate == expected.samplerate
     assert info.frames == expected.frames

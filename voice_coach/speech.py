@@ -7,8 +7,8 @@ is installed. Nothing past this module knows which engine made a clip.
 This is the only module that imports pyttsx3. Clips are cached in the user
 cache folder, one WAV per phrase, named by a hash of everything that changes
 the sound (engine, voice, and for Piper the model file's hash, rate, text,
-processing version), and written atomically so a crash never leaves a broken
-clip behind.
+processing version and a digest of the code that makes clips), and written
+atomically so a crash never leaves a broken clip behind.
 
 Missing clips are made by a short-lived worker process (``voice_coach._speech_worker``)
 that sets the voice and rate once, before its first phrase. pyttsx3 drives
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -53,6 +54,10 @@ PIPER = "piper"
 ENGINES = (PYTTSX3, PIPER)
 #: Bump when the trimming or levelling below changes, so old cached clips are not reused.
 CLIP_FORMAT = 5
+#: The modules whose code decides a clip's samples. Their digest is part of every
+#: clip's cache key, so a change to any of them (a forgotten CLIP_FORMAT bump, another
+#: checkout sharing the cache) can never serve a clip made by other code.
+CLIP_MAKERS = ("speech", "_speech_worker", "neural", "audiofile", "loudness", "filters")
 
 #: A sample counts as sound above this level (about -46 dBFS).
 TRIM_THRESHOLD = 0.005
@@ -98,6 +103,19 @@ class Voice:
 def default_engine() -> str:
     """Piper where it is installed (a natural voice), else pyttsx3 (the OS voices)."""
     return PIPER if neural.available() else PYTTSX3
+
+
+@functools.cache
+def clip_code_digest() -> str:
+    """A short digest of the source of the modules that make clips (``CLIP_MAKERS``)."""
+    digest = hashlib.sha256()
+    folder = Path(__file__).parent
+    for name in CLIP_MAKERS:
+        source = folder / f"{name}.py"
+        digest.update(name.encode() + b"\0")
+        with contextlib.suppress(OSError):  # a module shipped only as bytecode
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -272,6 +290,7 @@ class Speaker:
                 "rate": self.rate,
                 "text": text,
                 "format": CLIP_FORMAT,
+                "code": clip_code_digest(),
                 "sample_rate": self.sample_rate,
             },
             sort_keys=True,
