@@ -184,6 +184,22 @@ def play(
     play_program(routine, plain=plain, volume=volume, audio=settings.audio)
 
 
+def import_article(text: str, source: str = "<article>") -> str:
+    """An article's ``text`` (plain text, Markdown or saved HTML) as routine YAML text,
+    as ``voice-coach import`` writes it (and ``play --from-article`` plays it);
+    ``parse_routine(yaml_text, source)`` loads it. ``source`` names the article in the
+    YAML's header comment.
+
+    Raises
+    ------
+    ArticleError
+        When the text is empty, too large, not text, or names no stretch.
+    """
+    from .importer import import_article as imported
+
+    return imported(text, source)
+
+
 def _optional_path(value: str | Path | None) -> Path | None:
     return None if value is None else Path(value)
 
@@ -216,6 +232,7 @@ __all__ = [
     "builtin_names",
     "compile_script",
     "export",
+    "import_article",
     "load_routine",
     "parse_routine",
     "play",
