@@ -5,7 +5,7 @@ round and reports medians; read the ratios, not the absolute times.
 
     scripts/bench            # everything
     scripts/bench render     # one group: start, render, prepare, export, loudness, voices,
-                             # import, listen
+                             # import, listen, play
 """
 
 from __future__ import annotations
@@ -1588,6 +1588,109 @@ def bench_listen() -> None:
         print(f"  {line}")
 
 
+class _JumpingClock:
+    """A clock that sleeping moves on: simpleaudio's output runs through a routine as
+    it would in real time, without the wait."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 1e-4)
+
+
+class _StandInSimpleaudio:
+    """simpleaudio's play_buffer on the jumping clock: each buffer plays for its length."""
+
+    class Play:
+        def __init__(self, clock: _JumpingClock, seconds: float) -> None:
+            self.clock, self.end, self.stopped = clock, clock.now + seconds, False
+
+        def is_playing(self) -> bool:
+            return not self.stopped and self.clock.now < self.end
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    def __init__(self, clock: _JumpingClock) -> None:
+        self.clock = clock
+        self.lengths: list[int] = []
+
+    def play_buffer(self, audio, channels: int, width: int, rate: int) -> Play:
+        self.lengths.append(len(audio))
+        return self.Play(self.clock, len(audio) / rate)
+
+
+def bench_play() -> None:
+    """simpleaudio playback (segmented.py) against routine length: 10 min and 1 hour.
+
+    The output plans, fills and starts its buffers from a real Transport as it does
+    in real time, but on a clock that sleeping moves on and with a stand-in for
+    simpleaudio's play_buffer (so no device and no waiting). Flat memory means the
+    hour peaks no higher than the ten minutes (Python's allocations, numpy's
+    included, traced while playing; the Program is made before). CPU is the feeding
+    thread's work per minute of audio (tracemalloc's cost included).
+    """
+    folder, cache = temp_dir("play"), temp_dir("play-cache")
+    saved = os.environ.get("VOICE_COACH_CACHE")
+    os.environ["VOICE_COACH_CACHE"] = str(cache)
+    try:
+        _bench_play(folder)
+    finally:
+        if saved is None:
+            os.environ.pop("VOICE_COACH_CACHE")
+        else:
+            os.environ["VOICE_COACH_CACHE"] = saved
+        for path in (folder, cache):
+            shutil.rmtree(path, ignore_errors=True)
+            SCRATCH.remove(path)
+
+
+def _bench_play(folder: Path) -> None:
+    """The play group's measurements, with the clip cache set."""
+    import tracemalloc
+
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.segmented import SegmentedOutput
+    from voice_coach.settings import Settings
+    from voice_coach.transport import Transport
+
+    routines = {
+        "10 min": make_routine(folder, "10-min", 10, seed=10),
+        "1 hour": make_routine(folder, "1-hour", 60, seed=60),
+    }
+    print("simpleaudio playback: buffers, peak memory and CPU against routine length")
+    peaks, cpu = {}, {}
+    for label, path in routines.items():
+        program = prepare(load_routine(path), Settings(engine=EXPORT_ENGINE))
+        transport = Transport(program)
+        clock = _JumpingClock()
+        player = _StandInSimpleaudio(clock)
+        tracemalloc.start()
+        started = time.process_time()
+        output = SegmentedOutput(transport, player, clock=clock, sleep=clock.sleep)
+        output.start()
+        output.stop()
+        seconds = time.process_time() - started
+        peaks[label] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        minutes = program.script.length_samples / program.script.sample_rate / 60
+        cpu[label] = seconds / minutes
+        print(
+            f"  {label:<7} {minutes:5.1f} min of audio, {len(player.lengths)} buffers of at "
+            f"most {max(player.lengths) / program.script.sample_rate:.1f} s; peak "
+            f"{peaks[label] / 2**20:.1f} MiB; {cpu[label] * 1000:.0f} ms CPU a minute"
+        )
+    ratio = peaks["1 hour"] / peaks["10 min"]
+    print(f"  peak memory, 1 hour / 10 min: x{ratio:.2f}")
+    print(f"  CPU a minute, 1 hour / 10 min: x{cpu['1 hour'] / cpu['10 min']:.2f}")
+    goal(ratio <= 1.2, f"simpleaudio playback memory flat: x{ratio:.2f} (goal <= 1.2)")
+
+
 GROUPS = {
     "start": bench_start,
     "render": bench_render,
@@ -1597,6 +1700,7 @@ GROUPS = {
     "voices": bench_voices,
     "import": bench_import,
     "listen": bench_listen,
+    "play": bench_play,
 }
 
 

@@ -48,6 +48,11 @@ install_system_packages() {
   [[ "$extras" == *test* ]] && wanted+=(pulseaudio pulseaudio-utils libasound2-plugins dbus-daemon playerctl)
   version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
   "$python" -c 'import ensurepip' 2>/dev/null || wanted+=("python$version-venv")
+  # The simpleaudio extra (playing where PortAudio is missing) builds from source:
+  # a C compiler, Python's headers and ALSA's. It exists for Python 3.11 only.
+  if [[ "$extras" == *simpleaudio* ]] && "$python" -c 'import sys; sys.exit(sys.version_info >= (3, 12))'; then
+    wanted+=(libasound2-dev gcc "python$version-dev")
+  fi
   local missing
   missing="$(apt_missing "${wanted[@]}")"
   if [ -n "$missing" ]; then

@@ -87,6 +87,29 @@ def paced_sink(tmp_path):
         yield sink
 
 
+def skip_without_simpleaudio() -> None:
+    """Skip, saying why, on the Pythons the simpleaudio extra leaves out (3.12 and
+    later: simpleaudio 1.0.4 crashes there); on 3.11 it must be installed."""
+    import sys
+
+    if sys.version_info >= (3, 12):
+        pytest.skip("simpleaudio 1.0.4 runs on Python 3.11 only (the extra leaves it out)")
+
+
+@pytest.fixture(params=["portaudio", "simpleaudio"])
+def backend_sink(request, tmp_path):
+    """(sink, play options): a private PulseAudio server as ``paced_sink``, and the
+    options that play into it through each backend. simpleaudio's sink does not
+    rewind, so its monitor records what its buffers played (see live.py)."""
+    from live import private_pulseaudio
+
+    portaudio = request.param == "portaudio"
+    if not portaudio:
+        skip_without_simpleaudio()
+    with private_pulseaudio(tmp_path, rewinds=portaudio) as sink:
+        yield sink, [] if portaudio else ["--audio", "simpleaudio"]
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MB file system of the test's own (tmpfs), mounted for the test only."""
@@ -107,7 +130,14 @@ def small_disk(tmp_path):
 
 #: Fixtures that play through a real device (a private PulseAudio server, an ALSA file
 #: device) or a session bus: the tests that use them are marked live.
-LIVE_FIXTURES = {"paced_sink", "alsa_capture", "alsa_no_device", "alsa_paced", "session_bus"}
+LIVE_FIXTURES = {
+    "paced_sink",
+    "backend_sink",
+    "alsa_capture",
+    "alsa_no_device",
+    "alsa_paced",
+    "session_bus",
+}
 
 
 def pytest_collection_modifyitems(items) -> None:

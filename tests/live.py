@@ -49,10 +49,16 @@ class PacedSink:
 
 
 @contextlib.contextmanager
-def private_pulseaudio(folder: Path) -> Iterator[PacedSink]:
+def private_pulseaudio(folder: Path, rewinds: bool = True) -> Iterator[PacedSink]:
     """A private PulseAudio server under ``folder`` with a real-time null sink
     (``vc_sink``), ALSA's default device routed to it (Debian's pulseaudio and
-    libasound2-plugins); stopped on leaving."""
+    libasound2-plugins); stopped on leaving.
+
+    Without ``rewinds`` the sink never re-renders what it has mixed ahead to fit a
+    new stream in sooner, so its monitor records exactly what was played (with
+    rewinds, the monitor keeps the first rendering around a new stream's start; a
+    real card, or PipeWire, which never rewinds, plays the second).
+    """
     for tool in ("pulseaudio", "parec", "pactl"):
         assert shutil.which(tool), f"{tool} is missing: scripts/test installs pulseaudio"
     home, runtime = folder / "pa-home", folder / "pa-run"
@@ -70,7 +76,8 @@ def private_pulseaudio(folder: Path) -> Iterator[PacedSink]:
             "--log-target=stderr",
             "--log-level=error",
             "-L",
-            "module-null-sink sink_name=vc_sink rate=22050 channels=2",
+            "module-null-sink sink_name=vc_sink rate=22050 channels=2"
+            + ("" if rewinds else " norewinds=1"),
             "-L",
             "module-native-protocol-unix",
         ],
@@ -89,6 +96,51 @@ def private_pulseaudio(folder: Path) -> Iterator[PacedSink]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def tee_to_files(sink: PacedSink, folder: Path) -> dict:
+    """An environment whose default ALSA device is the file plugin in front of the
+    sink: what is played is also written, as raw int16, into ``folder``, one file
+    per opening of the device (``0.raw``, ``1.raw``, ...: simpleaudio opens it for
+    each buffer). Read them back with :func:`handed`.
+
+    One file per opening, not one file appended to: buffers overlap by a moment, and
+    two writers appending at once interleave their pieces.
+
+    PulseAudio's ALSA hook replaces the default device with its own wherever a
+    server can be found, so this one finds none (an empty runtime folder) and its
+    pulse plugin names the server's socket itself.
+    """
+    home, runtime = sink.folder / "tee-home", sink.folder / "tee-run"
+    home.mkdir()
+    runtime.mkdir(mode=0o700)
+    folder.mkdir(exist_ok=True)
+    native = Path(sink.env["XDG_RUNTIME_DIR"]) / "pulse" / "native"
+    (home / ".asoundrc").write_text(
+        "pcm.!default {\n"
+        "  type file\n"
+        f'  slave.pcm {{ type pulse server "unix:{native}" }}\n'
+        f'  file "|n={folder}/$(ls {folder} | wc -l); cat > $n.part; mv $n.part $n.raw"\n'
+        '  format "raw"\n'
+        "}\n"
+    )
+    return {**sink.env, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
+
+
+def handed(folder: Path) -> tuple[np.ndarray, int]:
+    """What :func:`tee_to_files` wrote into ``folder``: the int16 samples of every
+    opening of the device, in order, and how many openings there were.
+
+    Each file is written as ``N.part`` and renamed once its writer has seen the end
+    (a writer can outlive the player by a moment), so this waits for those first.
+    """
+    deadline = time.monotonic() + 10
+    while any(folder.glob("*.part")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(folder.glob("*.part")), "a capture of the device was never finished"
+    files = sorted(folder.glob("*.raw"), key=lambda path: int(path.stem))
+    pieces = [np.fromfile(path, dtype="<i2") for path in files]
+    return (np.concatenate(pieces) if pieces else np.zeros(0, np.int16)), len(files)
 
 
 class Room:

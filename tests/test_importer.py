@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from article_scoring import OWN_ARTICLES, Score, labelled_articles, score_steps
@@ -477,4 +479,31 @@ def test_one_routine_laid_out_four_ways_imports_alike(form):
     assert [(step.name, step.hold, step.sides, step.reps) for step in steps] == [
         ("Wall calf stretch", 30, "each", 1),
         ("Step drop", 20, "none", 3),
+    ]
+
+
+def test_the_readme_example_article_imports_and_checks(voice_coach_command, tmp_path):
+    """The README's import example, from a clone: the article shipped in examples/."""
+    root = Path(__file__).resolve().parent.parent
+    routine = tmp_path / "hamstrings-article.yaml"
+    commands = [
+        ["import", "examples/hamstrings-article.txt", "-o", str(routine)],
+        ["check", str(routine)],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [voice_coach_command, *command],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{routine}: ok · 3 steps · 8 holds")
+    loaded = parse_routine(routine.read_text(encoding="utf-8"), str(routine))
+    assert [(s.name, s.hold, s.sides, s.reps) for s in loaded.steps] == [
+        ("Seated hamstring stretch", 30, "each", 1),
+        ("Standing hamstring stretch", 20, "each", 1),
+        ("Lying hamstring stretch", 45, "each", 2),
     ]

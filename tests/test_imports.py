@@ -38,6 +38,7 @@ HEAVY = (
     "matplotlib",
     "dbus_fast",
     "pocketsphinx",
+    "simpleaudio",
 )
 #: Every module of the package, from the core out, in the order of ARCHITECTURE.md's
 #: table: each imports only modules above it (imports for type annotations aside).
@@ -76,6 +77,7 @@ RANK = (
     "keys",
     "views",
     "devices",
+    "segmented",
     "mpris_service",
     "mpris",
     "listen",
@@ -124,6 +126,7 @@ OWNER = {
     "matplotlib": "chart",
     "dbus_fast": "mpris_service",
     "pocketsphinx": "listen",
+    "simpleaudio": "segmented",
 }
 #: Modules the clock-free, file-free core modules must not import.
 _FILES_AND_CLOCK = {"os", "sys", "time", "pathlib", "io", "tempfile", "shutil", "subprocess"}

@@ -26,10 +26,10 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
+from audio_analysis import assert_same_audio, start_of, without_waiting
 from voice_coach import devices
 from voice_coach.cli import cli
 from voice_coach.keys import parse_keys
-from voice_coach.mixer import FLOOR_PEAK
 from voice_coach.pipeline import prepare
 from voice_coach.routine import load_routine
 from voice_coach.script import clock
@@ -63,54 +63,6 @@ def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
         timeout=SUBPROCESS_TIMEOUT,
         check=False,
     )
-
-
-def start_of(captured: np.ndarray, expected: np.ndarray, sample_rate: int) -> int:
-    """Where ``expected`` begins in ``captured``: PortAudio primes the device with a
-    little digital silence before the first block it was given."""
-    probe = expected[:512]
-    for offset in range(min(len(captured) - len(probe), sample_rate // 2) + 1):
-        if np.array_equal(captured[offset : offset + len(probe)], probe):
-            assert not captured[:offset].any(), "the priming before the audio is not silent"
-            return offset
-    raise AssertionError("the rendered audio does not start within 0.5 s of the capture")
-
-
-def assert_same_audio(captured: np.ndarray, expected: np.ndarray, sample_rate: int) -> None:
-    """``captured`` is ``expected`` sample for sample, after a little silent priming and
-    before at most a little silent padding (the last block is filled out)."""
-    assert captured.dtype == np.int16 and expected.dtype == np.int16
-    captured = captured[start_of(captured, expected, sample_rate) :]
-    assert len(captured) >= len(expected), (
-        f"the device got {len(captured)} samples, the rendered audio has {len(expected)}"
-    )
-    head = captured[: len(expected)]
-    differing = np.flatnonzero(head != expected)
-    assert differing.size == 0, (
-        f"{differing.size} samples differ, first at sample {differing[0]} "
-        f"(device {head[differing[0]]}, rendered {expected[differing[0]]})"
-    )
-    padding = captured[len(expected) :]
-    assert len(padding) < sample_rate, f"{len(padding)} extra samples after the end"
-    if padding.size:
-        assert int(np.abs(padding.astype(np.int32)).max()) <= FLOOR_PEAK, "padding is not silent"
-
-
-def without_waiting(captured: np.ndarray, minimum: int = 64) -> np.ndarray:
-    """``captured`` with every run of at least ``minimum`` exact zeros taken out.
-
-    The player outputs digital silence only while it waits: PortAudio priming the
-    device, the routine not ready yet when an unpaced device has already taken the
-    pre-roll or the first step, and the padding after the end. The routine itself
-    always carries its noise floor, so it never has such a run.
-    """
-    zero = np.concatenate(([False], captured == 0, [False])).astype(np.int8)
-    edges = np.flatnonzero(np.diff(zero)).reshape(-1, 2)
-    keep = np.ones(len(captured), dtype=bool)
-    for first, end in edges:
-        if end - first >= minimum:
-            keep[first:end] = False
-    return captured[keep]
 
 
 def lines_of(text: str) -> list[str]:

@@ -393,6 +393,7 @@ def test_config_path_and_show(tmp_path):
         ("rate = \n", 1, "not valid TOML"),
         ("countdown = 'sometimes'\n", 1, "'countdown' must be"),
         ("sounds = { finish = 'x.wav' }\n", 1, "a set name"),
+        ("rate = 170\naudio = 'jack'\n", 2, "'audio' must be 'portaudio' or 'simpleaudio'"),
     ],
 )
 def test_a_bad_config_is_one_line_with_file_and_line(tmp_path, text, line, phrase):
@@ -437,6 +438,32 @@ def test_config_volume_and_pan_reach_the_player(tmp_path, monkeypatch):
     assert seen["volume"] == pytest.approx(0.4) and seen["pan"] is True
     assert run("play", "hamstrings", "--volume", "90", "--no-pan", config=config).exit_code == 0
     assert seen["volume"] == pytest.approx(0.9) and seen["pan"] is False
+
+
+def test_the_audio_backend_from_config_flag_and_api_reaches_the_player(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('audio = "simpleaudio"\n')
+    seen = []
+    monkeypatch.setattr(
+        "voice_coach.player.play_routine", lambda routine, settings, **_: seen.append(settings)
+    )
+    for command in ("play", "remind"):
+        assert "--audio [portaudio|simpleaudio]" in run(command, "--help").stdout
+    assert run("play", "hamstrings", config=config).exit_code == 0
+    assert run("play", "hamstrings", "--audio", "portaudio", config=config).exit_code == 0
+    assert [settings.audio for settings in seen] == ["simpleaudio", "portaudio"]
+    assert Settings.from_config(load_config(config).settings).audio == "simpleaudio"
+    assert run("play", "hamstrings", "--audio", "jack").exit_code == 2
+    with pytest.raises(ValueError, match="unknown playback 'jack'"):
+        Settings(audio="jack")
+    # A prepared Program, through the API: the settings' backend reaches the player.
+    import voice_coach
+
+    calls = []
+    monkeypatch.setattr("voice_coach.player.play", lambda program, **options: calls.append(options))
+    program = prepare(load_routine("hamstrings"), stream_clips=True)
+    voice_coach.play(program, Settings(audio="simpleaudio", volume=50))
+    assert calls == [{"plain": None, "volume": 0.5, "audio": "simpleaudio"}]
 
 
 def test_config_beats_a_step_and_the_sounds_flag_beats_the_config(tmp_path, monkeypatch):

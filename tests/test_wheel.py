@@ -1,9 +1,11 @@
 """Packaging: the built wheel carries its data files and works from a plain install.
 
 Builds the wheel (build isolation fetches hatchling from PyPI), installs it into a
-fresh virtualenv (dependencies from PyPI, quick through pip's cache), and exports
-the built-in routine from a folder outside the source tree, so nothing can be
-found in the checkout by accident.
+fresh virtualenv with pip alone (dependencies from PyPI, quick through pip's cache),
+and exports the built-in routine from a folder outside the source tree, so nothing
+can be found in the checkout by accident. Then, with the simpleaudio extra built
+(where a C compiler and ALSA's headers are there to build it), it plays on a
+machine without PortAudio: PortAudio is hidden from it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from live import handed, private_pulseaudio, tee_to_files
+
+from audio_analysis import assert_same_audio, without_waiting
 
 ROOT = Path(__file__).resolve().parent.parent
 STEP_TIMEOUT = 300
@@ -58,6 +63,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.network
 @pytest.mark.slow
+@pytest.mark.live
 def test_wheel_ships_its_data_and_exports_from_a_fresh_venv(tmp_path, voice_coach_command):
     env = clean_env()
     outside = tmp_path / "elsewhere"
@@ -121,3 +127,42 @@ def test_wheel_ships_its_data_and_exports_from_a_fresh_venv(tmp_path, voice_coac
     assert info.frames == expected.frames
     samples, _ = soundfile.read(str(out), dtype="int16")
     assert int(abs(samples.astype("int32")).max()) > 3000, "the exported audio is silent"
+
+    if sys.version_info >= (3, 12):  # the simpleaudio extra is for Python 3.11 only
+        return
+    # Plays without PortAudio: the simpleaudio extra, built by pip, then the installed
+    # command with PortAudio hidden (as on a machine without libportaudio2) plays a
+    # short routine into a real-time sink: the device gets exactly the export.
+    run([python, "-m", "pip", "install", f"{wheels[0]}[simpleaudio]"], outside, env)
+    routine = outside / "short.yaml"
+    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+    exact = outside / "exact.wav"
+    command = [venv / "bin" / "voice-coach", "export", routine, "-o", exact, "--loudness", "off"]
+    run(command, outside, installed_env)
+    shim = tmp_path / "no-portaudio"
+    shim.mkdir()
+    (shim / "sounddevice.py").write_text("raise OSError('PortAudio library not found')\n")
+    captured = tmp_path / "handed"
+    (tmp_path / "sink").mkdir()
+    with private_pulseaudio(tmp_path / "sink", rewinds=False) as sink:
+        play_env = {
+            **tee_to_files(sink, captured),
+            "VOICE_COACH_CACHE": installed_env["VOICE_COACH_CACHE"],
+            "PYTHONPATH": str(shim),
+        }
+        played = run([venv / "bin" / "voice-coach", "play", routine, "--plain"], outside, play_env)
+    assert played.stderr == ""
+    written, _ = soundfile.read(str(exact), dtype="int16")
+    assert_same_audio(without_waiting(handed(captured)[0]), written, RATE)
+
+
+SHORT_ROUTINE = """\
+name: Short
+steps:
+  - name: Neck roll
+    instructions: Roll your head slowly from one shoulder to the other.
+    hold: 5
+    sides: each
+    countdown: 3
+"""
+RATE = 22050

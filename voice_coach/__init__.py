@@ -166,9 +166,11 @@ def play(
     the keyboard's controls when stdin is a terminal, until it ends or is quit.
 
     A Routine starts at once: its first step plays while the rest is prepared.
-    ``settings`` are as for :func:`prepare` (and their ``volume`` is the starting
-    volume); ``plain`` forces the one-line-per-cue view; ``listen`` obeys spoken
-    commands ("coach pause"; the listen extra).
+    ``settings`` are as for :func:`prepare`; their ``volume`` is the starting volume,
+    and their ``audio`` the way to the device ("portaudio", or "simpleaudio", which is
+    also used by itself where PortAudio cannot be loaded); ``plain`` forces the
+    one-line-per-cue view; ``listen`` obeys spoken commands ("coach pause"; the listen
+    extra).
     """
     from .player import play as play_program
     from .player import play_routine
@@ -177,8 +179,25 @@ def play(
     if isinstance(routine, Routine):
         play_routine(routine, settings, plain=plain, listen=listen)
         return
-    volume = volume_for(routine.routine, settings or Settings())
-    play_program(routine, plain=plain, volume=volume)
+    settings = settings or Settings()
+    volume = volume_for(routine.routine, settings)
+    play_program(routine, plain=plain, volume=volume, audio=settings.audio)
+
+
+def import_article(text: str, source: str = "<article>") -> str:
+    """An article's ``text`` (plain text, Markdown or saved HTML) as routine YAML text,
+    as ``voice-coach import`` writes it (and ``play --from-article`` plays it);
+    ``parse_routine(yaml_text, source)`` loads it. ``source`` names the article in the
+    YAML's header comment.
+
+    Raises
+    ------
+    ArticleError
+        When the text is empty, too large, not text, or names no stretch.
+    """
+    from .importer import import_article as imported
+
+    return imported(text, source)
 
 
 def _optional_path(value: str | Path | None) -> Path | None:
@@ -213,6 +232,7 @@ __all__ = [
     "builtin_names",
     "compile_script",
     "export",
+    "import_article",
     "load_routine",
     "parse_routine",
     "play",

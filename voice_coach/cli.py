@@ -205,6 +205,15 @@ class _Countdown(click.ParamType):
         return raw
 
 
+_audio_option = click.option(
+    "--audio",
+    type=click.Choice(["portaudio", "simpleaudio"]),
+    default=None,
+    help="Play through PortAudio (the default) or simpleaudio (used by itself where "
+    "PortAudio is missing; the simpleaudio extra).",
+)
+
+
 def _settings(speech: dict, **more):
     """The user's config, with this command's flags (those given) over it."""
     from .config import load_config
@@ -740,6 +749,7 @@ class _ProgressBar:
     help="Starting volume in percent, 100 by default (+ and - change it while playing).",
 )
 @click.option("--plain", is_flag=True, help="One line per cue, for screen readers and logs.")
+@_audio_option
 @click.option(
     "--from-article",
     is_flag=True,
@@ -752,7 +762,13 @@ class _ProgressBar:
     '"coach next", "coach back", "coach repeat" (the listen extra).',
 )
 def play(
-    routine: str, volume: float, plain: bool, from_article: bool, listen: bool, **speech
+    routine: str,
+    volume: float,
+    plain: bool,
+    audio: str | None,
+    from_article: bool,
+    listen: bool,
+    **speech,
 ) -> None:
     """Play ROUTINE through the sound device.
 
@@ -767,7 +783,7 @@ def play(
         require_pocketsphinx()
     play_routine(
         _load(routine, from_article),
-        _settings(speech, volume=volume),
+        _settings(speech, volume=volume, audio=audio),
         routine_ref=routine,
         plain=plain or None,
         listen=listen,
@@ -836,6 +852,7 @@ class _RemindCommand(click.Command):
     help="Volume in percent of the prompt and the routine, 100 by default.",
 )
 @click.option("--plain", is_flag=True, help="One line per cue, for screen readers and logs.")
+@_audio_option
 @click.pass_context
 def remind(
     ctx: click.Context,
@@ -845,6 +862,7 @@ def remind(
     print_as: str | None,
     volume: float | None,
     plain: bool,
+    audio: str | None,
     **speech,
 ) -> None:
     """Remind you to do ROUTINE: at each time speak a prompt, then play it.
@@ -857,7 +875,7 @@ def remind(
 
     # Loaded as `play` loads it; a bad routine fails now, not at the first reminder.
     loaded = _load(routine)
-    settings = _settings(speech, volume=volume)
+    settings = _settings(speech, volume=volume, audio=audio)
     schedule = Schedule(every, between or ALL_DAY)
     if print_as is not None:
         command = [*_voice_coach_command(), *_play_arguments(ctx, routine)]

@@ -1,9 +1,9 @@
 """The user's config: a TOML file of personal defaults in the platform's config folder.
 
 It holds how routines sound for this user: voice, rate, volume, countdown style,
-sounds and pan. Its settings override a routine's own; command-line flags
-override it (see README.md, "Settings"). ``VOICE_COACH_CONFIG`` names another
-file, for tests and for people who keep several.
+sounds and pan, and how live playback reaches the sound device (audio). Its settings
+override a routine's own; command-line flags override it (see README.md, "Settings").
+``VOICE_COACH_CONFIG`` names another file, for tests and for people who keep several.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from .errors import ConfigError, InputFileError
 from .inputs import read_input
 from .routine import SOUND_SETS, setting_value
-from .settings import Settings
+from .settings import AUDIO_BACKENDS, Settings
 
 #: The keys a config file may hold, with what each one means.
 CONFIG_KEYS = {
@@ -29,9 +29,10 @@ CONFIG_KEYS = {
     "countdown": 'the last N seconds, "off", or { every = N } (optionally last = M)',
     "sounds": f"the sound set: {', '.join(SOUND_SETS)}",
     "pan": "true: left-side cues in the left ear, right-side cues in the right",
+    "audio": 'how to play: "portaudio" or "simpleaudio" (default: PortAudio where it loads)',
 }
 CONFIG_ENV = "VOICE_COACH_CONFIG"
-#: Largest config file read, in bytes: six settings need a few hundred.
+#: Largest config file read, in bytes: seven settings need a few hundred.
 MAX_CONFIG_BYTES = 64 * 1024
 
 
@@ -112,6 +113,14 @@ def _checked(key: str, value: Any, source: str, line: int | None) -> Any:
         if not isinstance(value, bool):
             raise ConfigError("'pan' must be true or false", source, line)
         return value
+    if key == "audio":
+        if value not in AUDIO_BACKENDS:
+            raise ConfigError(
+                f"'audio' must be {' or '.join(repr(name) for name in AUDIO_BACKENDS)}",
+                source,
+                line,
+            )
+        return value
     if key == "sounds" and not isinstance(value, str):
         # A routine's own sound files live beside it; the config only picks a set.
         raise ConfigError(
@@ -146,6 +155,7 @@ def config_template() -> str:
         "countdown": "{ every = 5, last = 3 }",
         "sounds": '"woodblock"',
         "pan": "true",
+        "audio": '"simpleaudio"',
     }
     for key, meaning in CONFIG_KEYS.items():
         lines.append(f"# {key}: {meaning}")

@@ -1,13 +1,15 @@
-"""The sound devices: the output stream the player writes to, and the microphone.
+"""The sound devices through PortAudio: the output stream the player writes to, and
+the microphone.
 
 This is the only module that imports sounddevice (PortAudio). An output stream pulls
 its audio from a :class:`~voice_coach.transport.Transport`, one block at a time, and
 keeps a log of when each block reaches the listener (PortAudio's DAC time), so that
 the view follows what is heard, not what was written.
 
-An output offers: ``active`` (still playing), ``time`` (its clock, in seconds),
-``clock_log`` ((DAC time, output index) of recent blocks), ``stop()`` (play out what
-it holds), ``abort()`` (stop at once) and ``close()``.
+An output (this one, or :mod:`segmented`'s on simpleaudio) offers: ``active`` (still
+playing), ``time`` (its clock, in seconds), ``clock_log`` ((DAC time, output index) of
+recent blocks), ``stop()`` (play out what it holds), ``abort()`` (stop as soon as it
+can) and ``close()``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from .transport import Transport
 
 if TYPE_CHECKING:
     import numpy as np
+
+#: How to install PortAudio, in one line (sounddevice's wheels bring it on macOS and
+#: Windows; on Linux it is the system's library).
+PORTAUDIO_INSTALL = (
+    "install it with `sudo apt-get install libportaudio2` (Debian, Ubuntu; "
+    "portaudio on other systems)"
+)
 
 #: Samples per callback block: 1024 at 22,050 Hz is 46 ms, so a control is heard
 #: within one block plus the device latency.
@@ -52,7 +61,8 @@ def quiet_c_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def _no_device(cause: str, routine_ref: str) -> NoSoundDeviceError:
+def no_device(cause: str, routine_ref: str) -> NoSoundDeviceError:
+    """The one-line error for an output that cannot be opened, and the way to a file."""
     if "device -1" in cause:  # PortAudio found no output device at all
         cause = "no output device was found"
     return NoSoundDeviceError(
@@ -73,14 +83,38 @@ class AudioSource(Protocol):
     def fill(self, frames: int) -> np.ndarray:
         """The next ``frames`` samples, int16 of shape (frames, channels)."""
 
+    @property
+    def idle(self) -> bool:
+        """Whether every fill from now on is silence until a control changes that."""
 
-def open_stream(transport: AudioSource, routine_ref: str):
-    """An started output stream that pulls its audio from ``transport``."""
+    def quiet_point(self, lowest: int, highest: int, guard: int) -> int | None:
+        """Samples to the latest quiet point ``lowest`` to ``highest`` ahead, or None
+        (see :meth:`Transport.quiet_point`)."""
+
+    def quiet_at(self, ahead: int, guard: int) -> bool:
+        """Whether the output ``ahead`` samples on is quiet (see :meth:`Transport.quiet_at`)."""
+
+
+def load_portaudio():
+    """The sounddevice module, or None when the PortAudio library cannot be loaded
+    (sounddevice raises OSError on import where libportaudio2 is missing)."""
     try:
         with quiet_c_stderr():
             import sounddevice
-    except OSError as error:  # the PortAudio library itself is missing
-        raise _no_device(f"PortAudio is not installed: {error}", routine_ref) from None
+    except OSError:
+        return None
+    return sounddevice
+
+
+def open_stream(transport: AudioSource, routine_ref: str):
+    """A started PortAudio output stream that pulls its audio from ``transport``.
+
+    Raises NoSoundDeviceError when the default output cannot be opened, and
+    PlaybackError when PortAudio itself is not installed.
+    """
+    sounddevice = load_portaudio()
+    if sounddevice is None:
+        raise PlaybackError(f"PortAudio is not installed; {PORTAUDIO_INSTALL}")
     clock_log: deque[tuple[float, int]] = deque(maxlen=256)
 
     def callback(outdata, frames, timing, status) -> None:
@@ -100,7 +134,7 @@ def open_stream(transport: AudioSource, routine_ref: str):
             callback=callback,
         )
     except (sounddevice.PortAudioError, ValueError) as error:
-        raise _no_device(_cause(error), routine_ref) from None
+        raise no_device(_cause(error), routine_ref) from None
     stream.clock_log = clock_log
     return stream
 
@@ -112,11 +146,12 @@ def open_microphone(rate: int, block_samples: int, callback):
     ago, in seconds, its first sample was captured. Raises PlaybackError when no
     microphone can be opened.
     """
-    try:
-        with quiet_c_stderr():
-            import sounddevice
-    except OSError as error:
-        raise PlaybackError(f"no microphone: PortAudio is not installed ({error})") from None
+    sounddevice = load_portaudio()
+    if sounddevice is None:
+        raise PlaybackError(
+            f"spoken commands need PortAudio for the microphone, which is not installed; "
+            f"{PORTAUDIO_INSTALL}"
+        )
 
     def on_block(indata, frames, timing, status) -> None:
         adc = timing.inputBufferAdcTime

@@ -17,11 +17,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
 
-from .devices import audio_position, open_microphone, open_stream, quiet_c_stderr
+from .devices import audio_position, open_microphone, quiet_c_stderr
 from .errors import PlaybackError
 from .keys import keyboard, read_commands
 from .routine import Routine
 from .script import SAMPLE_RATE
+from .segmented import open_output
 from .settings import Settings, volume_for
 from .transport import JUMPS, Command, Transport
 from .views import PlainView, RichView
@@ -41,6 +42,7 @@ def play(
     plain: bool | None = None,
     volume: float = 1.0,
     keys: TextIO | None = None,
+    audio: str | None = None,
 ) -> None:
     """Play a prepared ``program`` on the default sound device until it ends or the
     user quits.
@@ -60,6 +62,9 @@ def play(
         Starting volume, 0 to 2 (1 is as rendered).
     keys:
         The keyboard (default stdin); controls work only when it is a terminal.
+    audio:
+        "portaudio" or "simpleaudio" (see :mod:`segmented`); None: PortAudio, or
+        simpleaudio where PortAudio cannot be loaded.
 
     Raises
     ------
@@ -70,7 +75,7 @@ def play(
         terminal is restored and KeyboardInterrupt propagates.
     """
     transport = Transport(program, volume=volume)
-    output = open_stream(transport, routine_ref)
+    output = open_output(transport, routine_ref, audio)
     _run(transport, output, program.routine.name, stream, plain, keys)
 
 
@@ -84,7 +89,8 @@ def play_routine(
     keys: TextIO | None = None,
     listen: bool = False,
 ) -> None:
-    """Play ``routine`` with the sound starting at once, before everything is ready.
+    """Play ``routine`` with the sound starting at once, before everything is ready,
+    through the backend ``settings.audio`` names (see :func:`play`).
 
     The output opens first and plays the pre-roll while the first step is
     prepared; the first step then plays while the rest of the routine is prepared
@@ -100,7 +106,7 @@ def play_routine(
         channels=2 if settings.pan else 1,
         volume=volume_for(routine, settings),
     )
-    output = open_stream(transport, routine_ref)
+    output = open_output(transport, routine_ref, settings.audio)
     failures: list[BaseException] = []
     listener = None
     try:
@@ -146,6 +152,9 @@ def _run(
     # Imported here: the sound is already playing, so its import costs no start-up time.
     from .mpris import MediaControls
 
+    notice = getattr(output, "notice", None)  # simpleaudio chosen by itself
+    if notice:
+        view.event(notice)
     media = MediaControls(transport, title)
     media.start()
     try:

@@ -461,20 +461,36 @@ class _PromptSource:
         self.finished = self.output_index >= len(self.pcm)
         return out
 
+    @property
+    def idle(self) -> bool:
+        """Whether all that is left is silence: once the prompt has been given out."""
+        return self.finished
 
-def play_prompt(pcm: np.ndarray, sample_rate: int, routine_ref: str) -> None:
-    """Play ``pcm`` through the player's output stream and return once it has sounded.
+    def quiet_point(self, lowest: int, highest: int, guard: int) -> int | None:
+        """The prompt is one buffer: no quiet point is looked for."""
+        return None
+
+    def quiet_at(self, ahead: int, guard: int) -> bool:
+        """The prompt is one buffer, never cut short."""
+        return True
+
+
+def play_prompt(
+    pcm: np.ndarray, sample_rate: int, routine_ref: str, audio: str | None = None
+) -> None:
+    """Play ``pcm`` through the player's output (``audio``: see :func:`player.play`)
+    and return once it has sounded.
 
     Raises
     ------
     NoSoundDeviceError
         When no output device can be opened.
     """
-    from .devices import open_stream
     from .player import POLL_SECONDS
+    from .segmented import open_output
 
     source = _PromptSource(pcm, sample_rate)
-    stream = open_stream(source, routine_ref)
+    stream = open_output(source, routine_ref, audio)
     deadline = time.monotonic() + len(pcm) / sample_rate + 5  # a device that hangs
     finished = False
     try:
@@ -535,7 +551,7 @@ def remind_in_foreground(
             if terminal is not None:
                 terminal.discard_typed()
             pcm = prompt_audio(speaker.clip(text), speaker.sample_rate, volume)
-            play_prompt(pcm, speaker.sample_rate, routine_ref)
+            play_prompt(pcm, speaker.sample_rate, routine_ref, settings.audio)
 
         def play() -> None:
             play_routine(routine, settings, routine_ref=routine_ref, plain=plain, keys=keys)

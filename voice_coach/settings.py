@@ -26,6 +26,9 @@ from .routine import Routine, Sounds, setting_value
 
 #: The speech engines, by the names ``--engine`` takes.
 ENGINES = ("piper", "pyttsx3")
+#: The ways to play live, by the names ``--audio`` takes: PortAudio (through
+#: sounddevice) first, simpleaudio where PortAudio cannot be loaded.
+AUDIO_BACKENDS = ("portaudio", "simpleaudio")
 #: Words a minute when nothing sets a rate: a little slower than eSpeak's 200, for
 #: following with eyes closed.
 DEFAULT_RATE = 165
@@ -70,11 +73,18 @@ class Settings:
     deeper: bool = False
     #: Chimes and the countdown only: no names or instructions.
     quiet: bool = False
+    #: How live playback reaches the sound device: "portaudio" or "simpleaudio";
+    #: None: PortAudio, or simpleaudio where PortAudio cannot be loaded.
+    audio: str | None = None
 
     def __post_init__(self) -> None:
         if self.engine is not None and self.engine not in ENGINES:
             raise ValueError(
                 f"unknown speech engine {self.engine!r}; choose {' or '.join(ENGINES)}"
+            )
+        if self.audio is not None and self.audio not in AUDIO_BACKENDS:
+            raise ValueError(
+                f"unknown playback {self.audio!r}; choose {' or '.join(AUDIO_BACKENDS)}"
             )
         for key, value in (
             ("voice", self.voice),
@@ -100,6 +110,7 @@ class Settings:
             countdown=known.get("countdown"),
             sounds=known.get("sounds"),
             pan=known.get("pan"),
+            audio=known.get("audio"),
         )
 
     def but(self, **changes: Any) -> Settings:

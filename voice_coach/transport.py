@@ -9,6 +9,7 @@ effect at the next block. A lock keeps the audio thread and the controls apart.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import threading
 from collections import deque
@@ -172,6 +173,7 @@ class Transport:
         with self._lock:
             self.script, self.mixer = program.script, mixer
             self._lead_in, self._turn_starts = lead_in, turn_starts
+            self._cue_ends = [cue.end_sample for cue in program.script.cues]
             self._pause_points = [
                 span.end_sample for span in program.script.steps[:-1] if span.pause_after
             ]
@@ -342,6 +344,90 @@ class Transport:
                 index = span.step
         return index
 
+    # ----------------------------------------------------------------- what is ahead
+    @property
+    def idle(self) -> bool:
+        """Whether every fill from now on is silence until a control (or ``attach``)
+        changes that: paused with nothing to say, waiting for the rest of the routine,
+        or finished. An output that plays whole buffers stops its device meanwhile."""
+        with self._lock:
+            if self.finished:
+                return True
+            if self._inserted is not None:
+                return False
+            return self.paused or self.position >= self.ready_until
+
+    def quiet_stretches(self, horizon: int) -> list[tuple[int, int]]:
+        """Where only the noise floor or silence will play within the next ``horizon``
+        output samples, if no control changes anything: (first, end) offsets from the
+        next sample :meth:`fill` returns, in order.
+
+        The gaps between the Script's cues are quiet, and so is the silence after a
+        pause point or the end; the player's own voice is not, nor is what is not yet
+        prepared. An output that plays whole buffers joins them only here, where a
+        join a few milliseconds off cannot be heard.
+        """
+        with self._lock:
+            if self.finished or (self.paused and self._inserted is None):
+                return [(0, horizon)] if horizon > 0 else []
+            offset = 0
+            if self._inserted is not None:
+                offset = len(self._inserted) - self._inserted_at
+                if self.paused:  # "Paused." then silence
+                    return [(offset, horizon)] if offset < horizon else []
+            return _clipped(self._timeline_quiet(offset, horizon), horizon)
+
+    def _timeline_quiet(self, offset: int, horizon: int) -> list[tuple[int, int]]:
+        """Quiet stretches of the timeline from the current position, placed ``offset``
+        samples ahead (the lock is held)."""
+        start = self.position
+        stop = next(
+            (p for p in self._pause_points if p > start or p == start != self._waited_at),
+            None,
+        )
+        end = self.ready_until if stop is None else min(stop, self.ready_until)
+        silent_after = stop is not None and stop <= self.ready_until
+        if self.script is None:
+            quiet = [(start, end)]  # the pre-roll: the noise floor alone
+        else:
+            if self.complete and end >= self.script.length_samples:
+                end, silent_after = self.script.length_samples, True
+            quiet, at = [], start
+            limit = min(end, start + horizon - offset)
+            cues = self.script.cues
+            for index in range(bisect.bisect_right(self._cue_ends, at), len(cues)):
+                cue = cues[index]
+                if cue.start_sample >= limit:
+                    break
+                if cue.start_sample > at:
+                    quiet.append((at, cue.start_sample))
+                at = cue.end_sample
+            if at < end:
+                quiet.append((at, end))
+        if silent_after:
+            quiet.append((end, start + horizon - offset))
+        return [(offset + a - start, offset + b - start) for a, b in quiet if b > a]
+
+    def quiet_point(self, lowest: int, highest: int, guard: int) -> int | None:
+        """Samples from the next output to the latest point, ``lowest`` to ``highest``
+        ahead, with only the noise floor or silence ``guard`` samples either side of it
+        (the middle of its quiet stretch where that is in range); None if there is none.
+        """
+        best = None
+        for first, end in self.quiet_stretches(highest + guard):
+            low, high = max(first + guard, lowest), min(end - guard, highest)
+            if low <= high:
+                best = min(max((first + end) // 2, low), high)
+        return best
+
+    def quiet_at(self, ahead: int, guard: int) -> bool:
+        """Whether the output ``ahead`` samples from the next one is quiet, ``guard``
+        samples either side (see :meth:`quiet_stretches`)."""
+        return any(
+            first + guard <= ahead <= end - guard
+            for first, end in self.quiet_stretches(ahead + guard)
+        )
+
     # ----------------------------------------------------------------- audio clock
     def position_at_output(self, output_index: float) -> int | None:
         """The timeline sample that output sample ``output_index`` carries, or None."""
@@ -354,6 +440,20 @@ class Transport:
                 offset = min(int(output_index - block.output_start), block.frames)
                 return block.position + offset
         return 0
+
+
+def _clipped(stretches: list[tuple[int, int]], horizon: int) -> list[tuple[int, int]]:
+    """``stretches`` within [0, horizon), touching ones merged."""
+    merged: list[tuple[int, int]] = []
+    for first, end in stretches:
+        first, end = max(0, first), min(end, horizon)
+        if end <= first:
+            continue
+        if merged and merged[-1][1] >= first:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((first, end))
+    return merged
 
 
 def _turn_starts(script: Script) -> list[tuple[int, int]]:
