@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .script import Script
+from .script import PREROLL_SECONDS, Script
 from .settings import DEFAULT_DUCK, DEFAULT_HOLD_LEVEL, DEFAULT_MUSIC_LEVEL
 
 #: The music is all the way down this long before a cue starts...
@@ -31,7 +31,8 @@ AFTER_CUE_SECONDS = 0.15
 RELEASE_SECONDS = 0.6
 #: Cues closer than this (from the end of one dip to the start of the next) share a dip.
 MERGE_GAP_SECONDS = 1.0
-#: The fade-in at the start of the timeline.
+#: The fade-in, from the end of the pre-roll (which stays the noise floor alone: the
+#: live player plays it before anything is prepared).
 FADE_IN_SECONDS = 2.0
 #: The fade-out after the finishing sound: the timeline grows by this much with music.
 FADE_OUT_SECONDS = 3.0
@@ -124,7 +125,8 @@ class Envelope:
                 dips[-1][2] = dips[-1][3] = self.length + 1
         self._dips = dips
         self._dip_ends = [dip[3] for dip in dips]
-        self._fade_in = round(FADE_IN_SECONDS * rate)
+        self._preroll = round(PREROLL_SECONDS * rate)
+        self._fade_in = self._preroll + round(FADE_IN_SECONDS * rate)
         ramp = round(HOLD_RAMP_SECONDS * rate)
         self._holds = [
             (
@@ -165,7 +167,8 @@ class Envelope:
         if start_sample < self._fade_in:
             high = min(end, self._fade_in)
             t = np.arange(start_sample, high, dtype=np.float64)
-            level[: high - start_sample] *= smoothstep(t / self._fade_in)
+            ramp = self._fade_in - self._preroll
+            level[: high - start_sample] *= smoothstep((t - self._preroll) / ramp)
         if self._fade_out is not None and end > self._fade_out[0]:
             first, last = self._fade_out
             low = max(first, start_sample)

@@ -188,7 +188,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
-    parent, factor = argv[0], 10 ** (-float(argv[1]) / 20)
+    # Pulse volumes are cubic (pa_sw_volume_from_linear): amplitude = volume ** 3.
+    parent, factor = argv[0], 10 ** (-float(argv[1]) / 20 / 3)
     try:
         import pulsectl
     except ImportError:
