@@ -5,6 +5,7 @@ is the mix with it minus the mix without it)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,7 +53,13 @@ def write_music(path: Path, audio: np.ndarray, rate: int = 44100) -> Path:
         import soxr
 
         audio, rate = soxr.resample(audio, rate, 48000).astype(np.float32), 48000
-    soundfile.write(path, audio, rate, format=container, subtype=subtype)
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    # In blocks: libsndfile's encoders have crashed on one huge write.
+    with soundfile.SoundFile(
+        path, "w", samplerate=rate, channels=channels, format=container, subtype=subtype
+    ) as out:
+        for start in range(0, len(audio), 65536):
+            out.write(audio[start : start + 65536])
     return path
 
 
@@ -71,10 +78,23 @@ def rms_db(audio: np.ndarray) -> float:
     return 10 * np.log10(max(float(np.mean(np.square(audio))), 1e-20))
 
 
-def music_levels(program, music: np.ndarray) -> tuple[float, float, float]:
-    """The music's RMS level (dBFS) during speech cues, between cues outside every dip
-    and its ramps, and through holds outside the dips, leaving out the fades at the
-    ends; from what the music adds to the rendered mix."""
+class MusicLevels(NamedTuple):
+    """The music's RMS level (dBFS) in parts of a mix, from what the music adds to it."""
+
+    #: During speech cues.
+    during: float
+    #: Between cues: outside every dip and its ramps (holds included).
+    between: float
+    #: Between cues and outside holds.
+    outside_holds: float
+    #: Between cues and through holds.
+    holds: float
+
+
+def music_levels(program, music: np.ndarray) -> MusicLevels:
+    """The music's levels during speech cues and between them (outside holds and through
+    holds), leaving out the fades at the ends; from what the music adds to the rendered
+    mix (see :func:`music_part`)."""
     from voice_coach.ducking import FADE_IN_SECONDS, RELEASE_SECONDS, duck_spans
     from voice_coach.script import PREROLL_SECONDS
 
@@ -87,14 +107,15 @@ def music_levels(program, music: np.ndarray) -> tuple[float, float, float]:
     for cue in script.cues:
         if cue.kind == "speech":
             during[cue.start_sample : cue.end_sample] = True
-    between = np.ones_like(usable)
+    between = usable.copy()
     for start, end in duck_spans(script):
         between[start : end + round(RELEASE_SECONDS * rate)] = False
     holds = np.zeros_like(usable)
     for hold in script.holds:
         holds[hold.start_sample : hold.end_sample] = True
-    return (
-        rms_db(music[during & usable]),
-        rms_db(music[between & usable]),
-        rms_db(music[between & holds & usable]),
+    return MusicLevels(
+        during=rms_db(music[during & usable]),
+        between=rms_db(music[between]),
+        outside_holds=rms_db(music[between & ~holds]),
+        holds=rms_db(music[between & holds]),
     )

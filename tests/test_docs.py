@@ -32,7 +32,10 @@ def test_every_example_on_the_api_page_runs(tmp_path):
     assert "Hamstring stretches 3 steps" in result.stdout
     assert "['01 Neck roll.flac', 'Desk break.m3u']" in result.stdout
     written = sorted(path.name for path in tmp_path.iterdir())
-    assert written == ["desk-tracks", "desk.flac", "desk.json", "desk.ogg", "desk.vtt"]
+    assert written == [
+        *("desk-music.ogg", "desk-tracks", "desk.flac", "desk.json", "desk.ogg", "desk.vtt"),
+        "tune.wav",
+    ]
 
 
 def test_every_public_name_is_on_the_api_page():

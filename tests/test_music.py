@@ -84,17 +84,18 @@ def test_speech_stays_ten_db_above_the_music_during_cues(program):
             ratios.append(rms_db(speech[span]) - rms_db(music[span]))
     assert min(ratios) >= 10, ratios
     # The music is there between cues, and drops by about --duck (12 dB) under them.
-    during, between, _ = music_levels(program, music)
-    assert 9 <= between - during <= 15, (between, during)
+    levels = music_levels(program, music)
+    assert 9 <= levels.between - levels.during <= 15, levels
 
 
 def test_music_hold_level_lowers_the_music_through_holds(routine, chord_file):
+    """The same samples through holds, with --music-hold-level -10 and without: about
+    10 dB apart (the ramps into and out of the holds take a little)."""
     quieter = prepare(routine, Settings(music=(str(chord_file),), music_hold_level=-10))
-    _, _, usual = music_levels(quieter, music_part(quieter)[1])
-    _, between, _ = music_levels(quieter, music_part(quieter)[1])
+    lowered = music_levels(quieter, music_part(quieter)[1]).holds
     plain = prepare(routine, Settings(music=(str(chord_file),)))
-    _, _, held = music_levels(plain, music_part(plain)[1])
-    assert 8 <= held - usual <= 11, (held, usual, between)
+    usual = music_levels(plain, music_part(plain)[1]).holds
+    assert 8 <= usual - lowered <= 11, (usual, lowered)
 
 
 def test_ramps_add_no_clicks(program, chord_file):
@@ -276,3 +277,36 @@ def test_the_clearance_holds_whatever_the_flags_say(routine, chord_file):
     cue = next(c for c in loud.script.cues if c.role == "instructions")
     span = slice(cue.start_sample, cue.end_sample)
     assert rms_db(speech[span]) - rms_db(music[span]) >= MIN_CLEARANCE_DB - 2
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="issue 20's goal, not met yet: pocketsphinx heard 0.588 of the words with this "
+    "music against 0.679 without (x0.87; goal x0.9), and ducking 15 or 18 dB instead of "
+    "12 did not change it (see scripts/bench music)",
+    strict=False,
+)
+def test_the_recogniser_hears_the_instructions_over_the_music(tmp_path):
+    """pocketsphinx's word accuracy on every built-in routine's instructions, with the
+    music under them, is at least 0.9 of its accuracy without."""
+    from audio_analysis import recognise, word_accuracy
+    from voice_coach.mixer import Mixer
+    from voice_coach.routine import builtin_names
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    write_music(folder / "1 chord.mp3", chord(40.0, seed=1))
+    write_music(folder / "2 drums.ogg", noise_bursts(40.0))
+    scores: dict[bool, list[float]] = {False: [], True: []}
+    for name in builtin_names():
+        program = prepare(load_routine(name), Settings(music=(str(folder),)))
+        plain = Mixer(program.script, program.clips)
+        for cue in program.script.cues:
+            if cue.role == "instructions":
+                for music, mixer in ((False, plain), (True, program.mixer())):
+                    pcm = mixer.render(cue.start_sample, cue.end_sample - cue.start_sample)
+                    heard = recognise(pcm / 32768, RATE)
+                    scores[music].append(word_accuracy(cue.text, heard))
+    without, with_music = np.mean(scores[False]), np.mean(scores[True])
+    print(f"word accuracy without music {without:.3f}, with {with_music:.3f}")
+    assert with_music >= 0.9 * without, (with_music, without)
