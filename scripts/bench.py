@@ -5,7 +5,7 @@ round and reports medians; read the ratios, not the absolute times.
 
     scripts/bench            # everything
     scripts/bench render     # one group: start, render, prepare, export, loudness, voices,
-                             # import, listen, play
+                             # import, listen, play, music
 """
 
 from __future__ import annotations
@@ -1691,6 +1691,190 @@ def _bench_play(folder: Path) -> None:
     goal(ratio <= 1.2, f"simpleaudio playback memory flat: x{ratio:.2f} (goal <= 1.2)")
 
 
+# ---------------------------------------------------------------------------
+# music: the levels of music under the coach, the recogniser's accuracy with it, clicks,
+# speed against the same export without it, and memory of 10-minute and 2-hour exports.
+# The music is made here (tests/music_fixtures.py): chords and noise bursts.
+# ---------------------------------------------------------------------------
+
+#: Issue 20's goals: the speech at least this far above the music during cues (dB),
+#: and the recogniser's accuracy with music at least this share of it without.
+MUSIC_CLEARANCE_GOAL = 10.0
+MUSIC_ACCURACY_GOAL = 0.9
+
+
+def music_folder(folder: Path, minutes: float = 3.0) -> Path:
+    """A folder of made-up music: a chord as MP3 and noise bursts as Ogg, each
+    ``minutes`` long, and a chord in another key as FLAC."""
+    use_test_helpers()
+    from music_fixtures import chord, noise_bursts, write_music
+
+    folder.mkdir(parents=True, exist_ok=True)
+    seconds = minutes * 60
+    write_music(folder / "1 chord.mp3", chord(seconds, seed=1))
+    write_music(folder / "2 drums.ogg", noise_bursts(seconds))
+    write_music(folder / "3 chord.flac", chord(seconds, root=196.0, seed=3))
+    return folder
+
+
+def bench_music_levels(folder: Path) -> None:
+    """The exported mix of hamstrings with music: the music's level during speech cues,
+    between cues and through holds; the speech-to-music ratio of every speech cue; the
+    largest sample-to-sample jump the music adds against the music's own."""
+    import numpy as np
+
+    use_test_helpers()
+    from music_fixtures import music_levels, music_part, rms_db
+
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.script import SPEECH
+    from voice_coach.settings import Settings
+
+    program = prepare(load_routine("hamstrings"), Settings(music=(str(folder),)))
+    speech, music = music_part(program)
+    levels = music_levels(program, music)
+    print("music: levels in the mix of hamstrings with music (RMS, dBFS, from the samples)")
+    print(
+        f"  music during speech cues {levels.during:6.1f}  between cues (outside holds) "
+        f"{levels.outside_holds:6.1f}  through holds (outside cues) {levels.holds:6.1f}"
+    )
+    print(
+        f"  music between cues - during cues = {levels.between - levels.during:.1f} dB (--duck 12)"
+    )
+    ratios = [
+        rms_db(speech[c.start_sample : c.end_sample]) - rms_db(music[c.start_sample : c.end_sample])
+        for c in program.script.cues
+        if c.kind == SPEECH
+    ]
+    print(
+        f"  speech over music during each speech cue: min {min(ratios):.1f} dB, "
+        f"median {statistics.median(ratios):.1f} dB ({len(ratios)} cues)"
+    )
+    goal(
+        min(ratios) >= MUSIC_CLEARANCE_GOAL,
+        f"speech over music in every cue {min(ratios):.1f} dB (goal >= {MUSIC_CLEARANCE_GOAL:g})",
+    )
+    bed = program.music.samples(0, program.script.length_samples) * program.music_gain
+    own, added = float(np.abs(np.diff(bed)).max()), float(np.abs(np.diff(music)).max())
+    print(
+        f"  largest jump between samples: the music's own (at its loudest) {own * 32768:.0f}, "
+        f"in what the music adds to the mix {added * 32768:.0f} (int16 steps)"
+    )
+    goal(added <= own + 2 / 32768, "no clicks: the ramps add no jump above the music's own")
+    quieter = prepare(
+        load_routine("hamstrings"), Settings(music=(str(folder),), music_hold_level=-6)
+    )
+    lowered = music_levels(quieter, music_part(quieter)[1])
+    print(
+        f"  with --music-hold-level -6: between cues (outside holds) "
+        f"{lowered.outside_holds:.1f}, through holds {lowered.holds:.1f} (holds - "
+        f"between {lowered.holds - lowered.outside_holds:+.1f} dB; through holds without "
+        f"the flag - with it {levels.holds - lowered.holds:+.1f} dB)"
+    )
+
+
+def bench_music_accuracy(folder: Path) -> None:
+    """pocketsphinx's word accuracy on the instructions of every built-in routine, cut
+    from the rendered mix, with the music under them and without."""
+    from pocketsphinx import Decoder
+
+    from voice_coach.mixer import Mixer
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import builtin_names, load_routine
+    from voice_coach.settings import Settings
+
+    decoder = Decoder()
+    scores: dict[str, list[float]] = {"without music": [], "with music": []}
+    engine = ""
+    for name in builtin_names():
+        program = prepare(load_routine(name), Settings(music=(str(folder),)))
+        script, engine = program.script, program.speaker.engine
+        plain = Mixer(script, program.clips)
+        for cue in script.cues:
+            if cue.role != "instructions":
+                continue
+            for label, mixer in (("without music", plain), ("with music", program.mixer())):
+                pcm = mixer.render(cue.start_sample, cue.end_sample - cue.start_sample)
+                heard = recognise(decoder, pcm.astype("float32") / 32768, script.sample_rate)
+                scores[label].append(word_accuracy(cue.text, heard))
+    means = {label: statistics.mean(values) for label, values in scores.items()}
+    print(
+        f"music: pocketsphinx word accuracy on the built-in routines' instructions "
+        f"({len(scores['with music'])} cues, engine {engine})"
+    )
+    for label, mean in means.items():
+        print(f"  {label:<14} {mean:.3f}")
+    share = means["with music"] / means["without music"]
+    goal(
+        share >= MUSIC_ACCURACY_GOAL,
+        f"accuracy with music / without = {share:.3f} (goal >= {MUSIC_ACCURACY_GOAL})",
+    )
+
+
+def bench_music_speed(folder: Path) -> None:
+    """Export hamstrings to MP3 in-process, with music and without (warm cache)."""
+    from voice_coach.exporter import export_audio
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+    from voice_coach.settings import Settings
+
+    routine = load_routine("hamstrings")
+    out = temp_dir("music-speed")
+    medians = interleaved(
+        {
+            "without music": lambda: export_audio(prepare(routine), out / "plain.mp3"),
+            "with music": lambda: export_audio(
+                prepare(routine, Settings(music=(str(folder),))), out / "music.mp3"
+            ),
+        },
+        rounds=3,
+    )
+    report("export hamstrings to MP3 (prepare + export, warm cache)", medians, "without music")
+
+
+def bench_music_memory(folder: Path) -> None:
+    """Peak RSS of `voice-coach export --music FOLDER` to MP3: 10 minutes and 2 hours."""
+    work = temp_dir("music-memory")
+    short = make_routine(work, "10-min", 10, seed=10)
+    long = make_routine(work, "2-hour", 120, seed=120)
+    warm = temp_dir("music-memory-warm")
+    for path in (short, long):
+        check_routine(path, warm)
+    print("music: export to MP3 with --music (three 3-minute files), peak RSS, warm cache")
+    peaks = {}
+    for label, path in (("10-min", short), ("2-hour", long)):
+        run = run_measured(
+            [VOICE_COACH, "export", str(path), "-o", str(work / "out.mp3"), "--music",
+             str(folder), *ENGINE_ARGS],
+            env=vc_env(warm),
+        )  # fmt: skip
+        peaks[label] = run.tree_peak
+        print(f"  {label:<7} {run.seconds:6.1f} s  peak {mib(run.tree_peak)}")
+    warm_long = peaks["2-hour"] / 1024
+    goal(warm_long <= 150, f"2-hour warm export with music peak {warm_long:.1f} MiB (goal <= 150)")
+    growth = peaks["2-hour"] / peaks["10-min"]
+    goal(growth <= 1.2, f"with music, peak 2-hour / 10-min = x{growth:.2f} (goal <= 1.2)")
+
+
+def bench_music() -> None:
+    """Music under the coach (issue 20): levels, accuracy, clicks, speed, memory."""
+    first_goal = len(GOALS)
+    folder = music_folder(temp_dir("music") / "music")
+    try:
+        bench_music_levels(folder)
+        bench_music_accuracy(folder)
+        bench_music_speed(folder)
+        bench_music_memory(folder)
+    finally:
+        for scratch in SCRATCH:
+            shutil.rmtree(scratch, ignore_errors=True)
+        SCRATCH.clear()
+    print("music goals")
+    for _, line in GOALS[first_goal:]:
+        print(f"  {line}")
+
+
 GROUPS = {
     "start": bench_start,
     "render": bench_render,
@@ -1701,6 +1885,7 @@ GROUPS = {
     "import": bench_import,
     "listen": bench_listen,
     "play": bench_play,
+    "music": bench_music,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -89,17 +90,26 @@ def word_accuracy(reference: str, heard: str) -> float:
     return max(0.0, 1 - row[len(hyp)] / max(1, len(ref)))
 
 
+@functools.cache
+def _decoder():
+    """pocketsphinx's decoder with its US English model, made once: loading the model
+    takes seconds, and one decoder serves every utterance."""
+    from pocketsphinx import Decoder
+
+    return Decoder(samprate=16000)
+
+
 def recognise(clip: np.ndarray, sample_rate: int) -> str:
     """What pocketsphinx's US English model (inside its package) hears in ``clip``."""
     import soxr
-    from pocketsphinx import Decoder
 
     pcm = np.clip(soxr.resample(clip, sample_rate, 16000) * 32767, -32768, 32767)
-    decoder = Decoder(samprate=16000)
+    decoder = _decoder()
     decoder.start_utt()
     decoder.process_raw(pcm.astype(np.int16).tobytes(), full_utt=True)
     decoder.end_utt()
-    return decoder.hyp().hypstr if decoder.hyp() else ""
+    hypothesis = decoder.hyp()
+    return hypothesis.hypstr if hypothesis is not None else ""
 
 
 #: Samples compared to place a piece of a recording in the rendered audio.

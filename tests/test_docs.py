@@ -34,7 +34,10 @@ def test_every_example_on_the_api_page_runs(tmp_path):
     assert "unknown playback 'jack'; choose portaudio or simpleaudio" in result.stdout
     assert "Two stretches for the neck ['Neck tilt', 'Chin tuck']" in result.stdout
     written = sorted(path.name for path in tmp_path.iterdir())
-    assert written == ["desk-tracks", "desk.flac", "desk.json", "desk.ogg", "desk.vtt"]
+    assert written == [
+        *("desk-music.ogg", "desk-tracks", "desk.flac", "desk.json", "desk.ogg", "desk.vtt"),
+        "tune.wav",
+    ]
 
 
 def test_every_public_name_is_on_the_api_page():
@@ -51,6 +54,7 @@ ELSEWHERE = {
     "output": "export: path",
     "file_format": "export: the path's suffix",
     "from_article": "import_article, then parse_routine",
+    "no_music": "Settings(music=()): no music, whatever the routine or config says",
 }
 
 

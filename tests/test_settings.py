@@ -463,7 +463,7 @@ def test_the_audio_backend_from_config_flag_and_api_reaches_the_player(tmp_path,
     monkeypatch.setattr("voice_coach.player.play", lambda program, **options: calls.append(options))
     program = prepare(load_routine("hamstrings"), stream_clips=True)
     voice_coach.play(program, Settings(audio="simpleaudio", volume=50))
-    assert calls == [{"plain": None, "volume": 0.5, "audio": "simpleaudio"}]
+    assert calls == [{"plain": None, "volume": 0.5, "audio": "simpleaudio", "duck_others": False}]
 
 
 def test_config_beats_a_step_and_the_sounds_flag_beats_the_config(tmp_path, monkeypatch):

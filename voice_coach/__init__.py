@@ -88,8 +88,9 @@ def prepare(
     """Synthesise (or take from the cache) every clip of ``routine`` and compile it into
     a ``Program``, ready to export or play: see :func:`voice_coach.pipeline.prepare`.
 
-    ``settings`` choose the voice, rate, engine, countdown, sounds, pan, ``deeper``
-    and ``quiet`` over the routine's own (None: the routine as written, in its own
+    ``settings`` choose the voice, rate, engine, countdown, sounds, pan, ``deeper``,
+    ``quiet`` and the music (``music``, ``duck``, ``music_level``,
+    ``music_hold_level``) over the routine's own (None: the routine as written, in its own
     voice and rate).
     """
     from .pipeline import prepare as prepare_program
@@ -161,27 +162,29 @@ def play(
     *,
     plain: bool | None = None,
     listen: bool = False,
+    duck_others: bool = False,
 ) -> None:
     """Play ``routine`` (or a prepared Program) live on the default sound device, with
     the keyboard's controls when stdin is a terminal, until it ends or is quit.
 
     A Routine starts at once: its first step plays while the rest is prepared.
     ``settings`` are as for :func:`prepare`; their ``volume`` is the starting volume,
-    and their ``audio`` the way to the device ("portaudio", or "simpleaudio", which is
-    also used by itself where PortAudio cannot be loaded); ``plain`` forces the
-    one-line-per-cue view; ``listen`` obeys spoken commands ("coach pause"; the listen
-    extra).
+    their ``music`` plays under the cues, and their ``audio`` is the way to the device
+    ("portaudio", or "simpleaudio", which is also used by itself where PortAudio cannot
+    be loaded); ``plain`` forces the one-line-per-cue view; ``listen`` obeys spoken
+    commands ("coach pause"; the listen extra); ``duck_others`` lowers other apps' sound
+    under every cue (PulseAudio or PipeWire; the duck extra).
     """
     from .player import play as play_program
     from .player import play_routine
     from .settings import volume_for
 
     if isinstance(routine, Routine):
-        play_routine(routine, settings, plain=plain, listen=listen)
+        play_routine(routine, settings, plain=plain, listen=listen, duck_others=duck_others)
         return
     settings = settings or Settings()
     volume = volume_for(routine.routine, settings)
-    play_program(routine, plain=plain, volume=volume, audio=settings.audio)
+    play_program(routine, plain=plain, volume=volume, audio=settings.audio, duck_others=duck_others)
 
 
 def import_article(text: str, source: str = "<article>") -> str:

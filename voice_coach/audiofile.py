@@ -303,3 +303,62 @@ def _write_resampled(out, resampler, block: np.ndarray, *, last: bool) -> int:
     resampled = resampler.resample_chunk(samples, last=last)
     out.write(resampled)
     return len(resampled)
+
+
+class AudioStream:
+    """An open audio file decoded from its start, as float32 mono at one rate, in blocks.
+
+    For music, which may be hours long: nothing is decoded until asked for. The file is
+    always read in blocks of the same size and resampled by one streaming resampler, so
+    the samples depend on the file alone, never on how much is asked for at a time.
+
+    Raises ``UnusualFileError`` for a header that declares a sample rate above
+    :data:`MAX_INPUT_RATE` or no channels, and ``RuntimeError``
+    (``soundfile.LibsndfileError``) for a file that is not audio libsndfile reads.
+    """
+
+    #: Frames read from the file at a time.
+    BLOCK_FRAMES = 16384
+
+    def __init__(self, source: BinaryIO, sample_rate: int) -> None:
+        import soundfile
+
+        self._sound = soundfile.SoundFile(source)
+        self.file_rate: int = self._sound.samplerate
+        channels = self._sound.channels
+        if not 0 < self.file_rate <= MAX_INPUT_RATE or channels < 1:
+            self._sound.close()
+            raise UnusualFileError(f"{self.file_rate} Hz, {channels} channels")
+        self.sample_rate = sample_rate
+        unknown = self._sound.frames >= _UNKNOWN_FRAMES
+        #: The length the header gives, in samples at ``sample_rate``; None when it
+        #: does not say.
+        self.samples: int | None = (
+            None if unknown else round(self._sound.frames * sample_rate / self.file_rate)
+        )
+        self._resampler = None
+        if self.file_rate != sample_rate:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(self.file_rate, sample_rate, 1, dtype="float32")
+        self._ended = False
+
+    def next_block(self) -> np.ndarray:
+        """The next decoded samples (an empty array once the file has ended)."""
+        while not self._ended:
+            try:
+                block = self._sound.read(self.BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except RuntimeError:
+                block = np.zeros((0, 1), dtype=np.float32)  # a damaged end: the sound so far
+            last = len(block) < self.BLOCK_FRAMES
+            self._ended = last
+            mono = block.mean(axis=1, dtype=np.float32)
+            if self._resampler is not None:
+                mono = self._resampler.resample_chunk(mono, last=last)
+            if len(mono) or last:
+                return np.asarray(mono, dtype=np.float32)
+        return np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._sound.close()

@@ -174,6 +174,52 @@ def _speech_options(command):
     return command
 
 
+def _music_options(command):
+    """--music and its levels: for commands that render the routine (export, play, remind)."""
+    options = [
+        click.option(
+            "--music",
+            multiple=True,
+            metavar="FILE|FOLDER",
+            help="Music under the cues (repeatable): WAV, FLAC, Ogg, Opus or MP3 files, or a "
+            "folder played in name order; looped, ducked under every cue. Over the "
+            "config's and the routine's.",
+        ),
+        click.option(
+            "--no-music", is_flag=True, help="No music, whatever the config and routine say."
+        ),
+        click.option(
+            "--duck",
+            type=_Number(0, 40),
+            default=None,
+            help="How far the music drops under each cue, in dB (default 12).",
+        ),
+        click.option(
+            "--music-level",
+            type=_Number(-40, 0),
+            default=None,
+            help="The music against the voice between cues, in dB (default -8).",
+        ),
+        click.option(
+            "--music-hold-level",
+            type=_Number(-40, 0),
+            default=None,
+            help="The music through holds, in dB against its level (default 0).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _music_settings(music: tuple[str, ...], no_music: bool, **levels) -> dict[str, Any]:
+    """The music options as Settings changes: --no-music is music=()."""
+    if music and no_music:
+        raise click.UsageError("--music and --no-music contradict each other; give one")
+    chosen: tuple[str, ...] | None = () if no_music else (music or None)
+    return {"music": chosen, **levels}
+
+
 class _Countdown(click.ParamType):
     """--countdown: 5, off, every:5 or every:10,last:3; checked, passed on as the YAML
     form (5, "off", {"every": 5})."""
@@ -406,6 +452,8 @@ def _toml_value(value) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     return str(value)
 
 
@@ -477,6 +525,7 @@ class _Loudness(click.ParamType):
     help="0 (smallest) to 10 (best), for ogg, opus and mp3. Default: the encoder's.",
 )
 @_speech_options
+@_music_options
 def export(
     routines: tuple[str, ...],
     output: str | None,
@@ -487,15 +536,25 @@ def export(
     loudness: float | None,
     true_peak: float,
     quality: float | None,
+    music: tuple[str, ...],
+    no_music: bool,
+    duck: float | None,
+    music_level: float | None,
+    music_hold_level: float | None,
     **speech,
 ) -> None:
     """Render ROUTINE to an audio file, tagged, with a chapter per step and side.
 
-    Several ROUTINEs go into the folder -o names, exported in parallel.
+    Several ROUTINEs go into the folder -o names, exported in parallel. With --music,
+    your music plays under the coach, lowered under every cue.
     """
     from .exporter import ExportSettings
 
-    settings = _settings(speech)
+    settings = _settings(
+        speech,
+        **_music_settings(music, no_music, duck=duck, music_level=music_level,
+                          music_hold_level=music_hold_level),
+    )  # fmt: skip
     export_settings = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
     # A folder: several routines, a trailing slash, or an existing folder not named
     # like an audio file (-o out.wav where out.wav is a folder is a mistake to report).
@@ -576,7 +635,7 @@ def _inputs(routine, settings) -> list[tuple[str, Path]]:
     (see :func:`pipeline.input_files`) and the user's config."""
     from .pipeline import input_files
 
-    return [*input_files(routine, settings.voice), *_config_input()]
+    return [*input_files(routine, settings.voice, settings), *_config_input()]
 
 
 def _config_input() -> list[tuple[str, Path]]:
@@ -761,6 +820,13 @@ class _ProgressBar:
     help='Obey spoken commands on the microphone: "coach pause", "coach resume", '
     '"coach next", "coach back", "coach repeat" (the listen extra).',
 )
+@_music_options
+@click.option(
+    "--duck-others",
+    is_flag=True,
+    help="Lower other apps' sound (PulseAudio or PipeWire) under every cue; restored "
+    "after each, and on exit (the duck extra).",
+)
 def play(
     routine: str,
     volume: float,
@@ -768,6 +834,12 @@ def play(
     audio: str | None,
     from_article: bool,
     listen: bool,
+    music: tuple[str, ...],
+    no_music: bool,
+    duck: float | None,
+    music_level: float | None,
+    music_hold_level: float | None,
+    duck_others: bool,
     **speech,
 ) -> None:
     """Play ROUTINE through the sound device.
@@ -781,12 +853,14 @@ def play(
         from .listen import require_pocketsphinx
 
         require_pocketsphinx()
+    levels = {"duck": duck, "music_level": music_level, "music_hold_level": music_hold_level}
     play_routine(
         _load(routine, from_article),
-        _settings(speech, volume=volume, audio=audio),
+        _settings(speech, volume=volume, audio=audio, **_music_settings(music, no_music, **levels)),
         routine_ref=routine,
         plain=plain or None,
         listen=listen,
+        duck_others=duck_others,
     )
 
 
@@ -845,6 +919,7 @@ class _RemindCommand(click.Command):
     help="Print crontab lines or systemd units that play ROUTINE at these times, and exit.",
 )
 @_speech_options
+@_music_options
 @click.option(
     "--volume",
     type=_Number(0, 200),
@@ -863,6 +938,11 @@ def remind(
     volume: float | None,
     plain: bool,
     audio: str | None,
+    music: tuple[str, ...],
+    no_music: bool,
+    duck: float | None,
+    music_level: float | None,
+    music_hold_level: float | None,
     **speech,
 ) -> None:
     """Remind you to do ROUTINE: at each time speak a prompt, then play it.
@@ -875,7 +955,10 @@ def remind(
 
     # Loaded as `play` loads it; a bad routine fails now, not at the first reminder.
     loaded = _load(routine)
-    settings = _settings(speech, volume=volume, audio=audio)
+    levels = {"duck": duck, "music_level": music_level, "music_hold_level": music_hold_level}
+    settings = _settings(
+        speech, volume=volume, audio=audio, **_music_settings(music, no_music, **levels)
+    )
     schedule = Schedule(every, between or ALL_DAY)
     if print_as is not None:
         command = [*_voice_coach_command(), *_play_arguments(ctx, routine)]

@@ -1,9 +1,10 @@
 """The user's config: a TOML file of personal defaults in the platform's config folder.
 
 It holds how routines sound for this user: voice, rate, volume, countdown style,
-sounds and pan, and how live playback reaches the sound device (audio). Its settings
-override a routine's own; command-line flags override it (see README.md, "Settings").
-``VOICE_COACH_CONFIG`` names another file, for tests and for people who keep several.
+sounds, pan, music, and how live playback reaches the sound device (audio). Its
+settings override a routine's own; command-line flags override it (see README.md,
+"Settings"). ``VOICE_COACH_CONFIG`` names another file, for tests and for people who
+keep several.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ CONFIG_KEYS = {
     "sounds": f"the sound set: {', '.join(SOUND_SETS)}",
     "pan": "true: left-side cues in the left ear, right-side cues in the right",
     "audio": 'how to play: "portaudio" or "simpleaudio" (default: PortAudio where it loads)',
+    "music": 'music under the cues: a file or folder, or a list of them ("off": none)',
+    "duck": "how far the music drops under each cue, in dB (0 to 40; 12 by default)",
+    "music_level": "the music against the voice between cues, in dB (-40 to 0; -8)",
+    "music_hold_level": "the music through holds, in dB against its level (-40 to 0; 0)",
 }
 CONFIG_ENV = "VOICE_COACH_CONFIG"
 #: Largest config file read, in bytes: seven settings need a few hundred.
@@ -104,6 +109,10 @@ def load_config(path: Path | None = None) -> Config:
             hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(CONFIG_KEYS)}"
             raise ConfigError(f"unknown setting '{key}'; {hint}", str(path), line)
         _checked(key, value, str(path), line)
+        if key == "music":
+            # "~/Music" as a shell reads it; a relative path from the config's folder.
+            music = setting_value("music", value)
+            value = [str(path.parent / Path(item).expanduser()) for item in music]
         settings[key] = value
     return Config(path=path, exists=True, settings=settings)
 
@@ -156,6 +165,10 @@ def config_template() -> str:
         "sounds": '"woodblock"',
         "pan": "true",
         "audio": '"simpleaudio"',
+        "music": '"~/Music/stretching"',
+        "duck": "12",
+        "music_level": "-8",
+        "music_hold_level": "-6",
     }
     for key, meaning in CONFIG_KEYS.items():
         lines.append(f"# {key}: {meaning}")

@@ -87,6 +87,11 @@ class ConfigError(RoutineError):
     """The user's config file cannot be used (reported as FILE:LINE like a routine)."""
 
 
+class MusicWarning(UserWarning):
+    """A music file in a folder that cannot be played, left out (one line, as
+    :class:`VoiceWarning`)."""
+
+
 class VoiceWarning(UserWarning):
     """No installed voice speaks the routine's language; the default voice speaks it.
 

@@ -28,7 +28,7 @@ from .atomic import atomic_target, check_distinct, check_target
 from .audiofile import FORMATS, write_blocks
 from .chapters import Chapter, captions, chapters, timestamp, tracks
 from .errors import ExportError, TargetError
-from .loudness import LoudnessMeter, decibels, ratio, true_peak
+from .loudness import LoudnessMeter, TruePeakMeter, decibels, ratio, true_peak
 from .mixer import clip_key
 from .pipeline import Program
 from .routine import Routine
@@ -114,7 +114,8 @@ def measure_levels(
 
     The loudness is measured on the rendered mix, streamed block by block; the
     true peak comes from the clips themselves, which never overlap on the
-    timeline, so the mix's true peak is the loudest clip's.
+    timeline, so the mix's true peak is the loudest clip's; with music under them,
+    it is measured on the mix too, in the same pass.
     """
     rate = program.script.sample_rate
     # Only the clips the timeline plays: the player's own phrases are never exported.
@@ -122,7 +123,8 @@ def measure_levels(
     peak = max((true_peak(program.clips[key], rate) for key in played), default=0.0)
     if settings.loudness is None:
         return Levels(0.0, None, decibels(peak))
-    loudness = _measure_loudness(program, progress)
+    loudness, mix_peak = _measure_loudness(program, progress)
+    peak = max(peak, mix_peak)
     if loudness == float("-inf"):
         return Levels(0.0, loudness, decibels(peak), ("the routine is silent",))
     gain_db = settings.loudness - loudness
@@ -137,16 +139,24 @@ def measure_levels(
     return Levels(gain_db, loudness + gain_db, decibels(peak) + gain_db, notes)
 
 
-def _measure_loudness(program: Program, progress: Progress | None) -> float:
+def _measure_loudness(program: Program, progress: Progress | None) -> tuple[float, float]:
+    """The mix's integrated loudness, and its true peak when music plays (else 0)."""
     meter = LoudnessMeter(program.script.sample_rate, program.channels)
+    peaks = None
+    if program.music is not None:
+        peaks = TruePeakMeter(program.script.sample_rate, program.channels)
     total = program.script.length_samples * 2  # this pass, then the encoding pass
     done = 0
     for block in program.blocks(BLOCK_SAMPLES):
         meter.feed(block)
+        if peaks is not None:
+            peaks.feed(block)
         done += len(block)
         if progress:
             progress(done, total)
-    return meter.integrated()
+    if peaks is not None:
+        peaks.ring_out()
+    return meter.integrated(), peaks.peak if peaks is not None else 0.0
 
 
 def export_files(
@@ -552,7 +562,7 @@ def export_routine(
     from .pipeline import input_files, prepare
 
     settings = settings or Settings()
-    every_input = [*input_files(routine, settings.voice), *inputs]
+    every_input = [*input_files(routine, settings.voice, settings), *inputs]
     replaced = check_export_targets(targets, routine, every_input)
     program = prepare(routine, settings, stream_clips=True)
     return _write_targets(program, targets, export_settings, progress, replaced)

@@ -5,6 +5,10 @@ default or stereo with ``pan`` (left-side cues in the left ear, right-side cues
 in the right). Any span of the timeline renders on its own, so the exporter can
 stream fixed-size blocks with flat memory and the live player can jump, pause
 and resume anywhere; both get exactly the same samples.
+
+Music, when there is some, comes from a :class:`MusicSource` (the bed at any
+timeline sample, see :mod:`music`), under the levels :mod:`ducking` computes from
+the Script, so it too is the same whichever span is rendered.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
+from .ducking import Envelope, MusicMix
 from .script import Cue, Script
 
 DEFAULT_BLOCK_SAMPLES = 8192
@@ -27,6 +33,14 @@ FLOOR_PEAK = 8
 PAN_GAINS = {"left": (1.0, 0.0), "right": (0.0, 1.0), None: (1.0, 1.0)}
 
 ClipKey = tuple[str, str]
+
+
+class MusicSource(Protocol):
+    """Music at any timeline sample: the same values whichever span asks for them."""
+
+    def samples(self, start_sample: int, count: int) -> np.ndarray:
+        """The music of samples ``start_sample`` onwards (float, mono; 1.0 is as loud as
+        the voice)."""
 
 
 def clip_key(cue: Cue) -> ClipKey:
@@ -62,15 +76,32 @@ class Mixer:
         is exactly as long as its cue.
     pan:
         Render stereo, each sided cue in its own ear; otherwise mono.
+    music:
+        Music under the cues, or None.
+    mix:
+        How the music sits under the voice (see :class:`ducking.MusicMix`).
+    music_gain:
+        The music's gain at its ``mix.level`` (the routine's speech level, and the
+        level against the voice, as a linear gain).
     """
 
     def __init__(
-        self, script: Script, clips: Mapping[ClipKey, np.ndarray], *, pan: bool = False
+        self,
+        script: Script,
+        clips: Mapping[ClipKey, np.ndarray],
+        *,
+        pan: bool = False,
+        music: MusicSource | None = None,
+        mix: MusicMix | None = None,
+        music_gain: float = 1.0,
     ) -> None:
         self.script = script
         self.clips = clips
         self.channels = 2 if pan else 1
         self.pan = pan
+        self.music = music
+        self.music_gain = music_gain
+        self._envelope = Envelope(script, mix or MusicMix()) if music is not None else None
         # Cues are sorted and never overlap, so their ends are sorted too.
         self._ends = [cue.end_sample for cue in script.cues]
 
@@ -95,6 +126,10 @@ class Mixer:
                 else:
                     mix[low - start : high - start, 0] += piece
             index += 1
+        if self.music is not None and self._envelope is not None and end > start:
+            bed = self.music.samples(start, end - start)
+            bed *= self._envelope.gains(start, end - start) * self.music_gain
+            mix += bed.astype(np.float32)[:, None]
         if gain != 1.0:
             mix *= gain
         pcm = np.clip(np.rint(mix * 32767.0), -32768 + FLOOR_PEAK, 32767 - FLOOR_PEAK)
@@ -111,15 +146,17 @@ def render_blocks(
     start_sample: int = 0,
     pan: bool = False,
     gain: float = 1.0,
+    mixer: Mixer | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the rendered audio from ``start_sample`` to the end, in int16 blocks.
 
     The output does not depend on ``block_samples`` (the last block may be shorter).
-    See :class:`Mixer` for the other parameters.
+    See :class:`Mixer` for the other parameters; ``mixer``, if given, renders them
+    (with its music).
     """
     if block_samples <= 0:
         raise ValueError("block_samples must be positive")
-    mixer = Mixer(script, clips, pan=pan)
+    mixer = mixer or Mixer(script, clips, pan=pan)
     for block_start in range(start_sample, script.length_samples, block_samples):
         yield mixer.render(block_start, block_samples, gain)
 

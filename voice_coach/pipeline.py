@@ -6,6 +6,7 @@ every exporter render it through the same mixer, so they play the same audio.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections import OrderedDict
@@ -16,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .audiofile import read_mono
+from .ducking import FADE_OUT_SECONDS, MusicMix
 from .errors import RoutineError, UnknownVoiceError, VoiceCoachError, VoiceWarning, no_voice_for
 from .mixer import DEFAULT_BLOCK_SAMPLES, ClipKey, Mixer, render_blocks
+from .music import MusicBed, music_files
 from .phrases import language_of_voice
 from .routine import Routine
 from .script import (
@@ -29,7 +32,7 @@ from .script import (
     player_phrases,
     spoken_phrases,
 )
-from .settings import Settings, applied, rate_for, voice_for
+from .settings import Settings, applied, music_levels, rate_for, voice_for
 from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
 from .speech import PEAK_LIMIT, Speaker
 
@@ -46,6 +49,11 @@ class Program:
     speaker: Speaker = field(compare=False, repr=False)
     #: Stereo, with left-side cues in the left ear and right-side cues in the right.
     pan: bool = False
+    #: Music under the cues, or None; its levels, and its gain at its level (the
+    #: routine's speech level with the music's level against it).
+    music: MusicBed | None = field(default=None, compare=False, repr=False)
+    mix: MusicMix = field(default_factory=MusicMix)
+    music_gain: float = 1.0
 
     @property
     def channels(self) -> int:
@@ -54,7 +62,14 @@ class Program:
 
     def mixer(self) -> Mixer:
         """A Mixer over this Program, for rendering any span."""
-        return Mixer(self.script, self.clips, pan=self.pan)
+        return Mixer(
+            self.script,
+            self.clips,
+            pan=self.pan,
+            music=self.music,
+            mix=self.mix,
+            music_gain=self.music_gain,
+        )
 
     def blocks(
         self, block_samples: int = DEFAULT_BLOCK_SAMPLES, start_sample: int = 0, gain: float = 1.0
@@ -67,6 +82,7 @@ class Program:
             start_sample=start_sample,
             pan=self.pan,
             gain=gain,
+            mixer=self.mixer(),
         )
 
 
@@ -77,6 +93,7 @@ def prepare(
     speaker: Speaker | None = None,
     first_step_only: bool = False,
     stream_clips: bool = False,
+    music: MusicBed | None = None,
 ) -> Program:
     """Synthesise (or fetch from the cache) every clip, measure it, and compile the Script.
 
@@ -100,7 +117,13 @@ def prepare(
         :class:`CachedClips`): for exports, whose memory must not grow with the
         routine. The live player keeps them in memory, as its audio thread must
         never wait for a disk.
+    music:
+        Play this music (the live player prepares the rest of a routine with its
+        first step's, which is already playing) instead of opening what the settings
+        and the routine ask for.
 
+    The music (``settings.music``, else the routine's own beside its file) is opened
+    here: a file that cannot be played raises :class:`InputFileError` (one line).
     The live player's own phrases (its lead-in after a pause) are synthesised too and
     land in ``Program.clips``, so any Program can be played. When no voice was asked
     for and none speaks the routine's language, a :class:`VoiceWarning` says so in one
@@ -108,18 +131,18 @@ def prepare(
     """
     settings = settings or Settings()
     if speaker is not None:
-        return _prepare(routine, settings, speaker, first_step_only, stream_clips)
+        return _prepare(routine, settings, speaker, first_step_only, stream_clips, music)
     chosen = voice_for(routine, settings)
     try:
         return _prepare(routine, settings, speaker_for(routine, settings), first_step_only,
-                        stream_clips)  # fmt: skip
+                        stream_clips, music)  # fmt: skip
     except UnknownVoiceError:
         # Only a voice picked by the routine's language gives way to the default voice.
         if chosen != routine.language or not routine.language:
             raise
     warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
     fallback = Speaker(voice=None, rate=rate_for(routine, settings), engine=settings.engine)
-    return _prepare(routine, settings, fallback, first_step_only, stream_clips)
+    return _prepare(routine, settings, fallback, first_step_only, stream_clips, music)
 
 
 def speaker_for(routine: Routine, settings: Settings | None = None) -> Speaker:
@@ -139,8 +162,13 @@ def _prepare(
     speaker: Speaker,
     first_step_only: bool,
     stream_clips: bool,
+    music: MusicBed | None = None,
 ) -> Program:
     whole = applied(routine, settings)
+    # Opened before any synthesis: a bad music file is reported at once.
+    if music is None:
+        sources = music_sources(routine, settings)
+        music = MusicBed(sources, speaker.sample_rate) if sources else None
     spoken = replace(whole, steps=whole.steps[:1]) if first_step_only else whole
     deeper, quiet = settings.deeper, settings.quiet
     # The cue phrases are in the routine's language, else in the voice's.
@@ -184,9 +212,51 @@ def _prepare(
         language=language,
         continues=first_step_only and len(whole.steps) > 1,
     )
+    level, duck, hold_level = music_levels(routine, settings)
+    if music is not None and any(cue.role == "finish" for cue in script.cues):
+        # Room after the finishing sound for the music to fade out.
+        tail = round(FADE_OUT_SECONDS * speaker.sample_rate)
+        script = replace(script, length_samples=script.length_samples + tail)
     return Program(
-        routine=spoken, script=script, clips=clips, pan=bool(settings.pan), speaker=speaker
+        routine=spoken,
+        script=script,
+        clips=clips,
+        pan=bool(settings.pan),
+        speaker=speaker,
+        music=music,
+        mix=MusicMix(level, duck, hold_level),
+        music_gain=speech_gain * 10 ** (level / 20),
     )
+
+
+def music_sources(routine: Routine, settings: Settings | None = None) -> list[Path]:
+    """The music files and folders to play under ``routine``: the settings' (as given),
+    else the routine's own, found beside its file and kept inside its folder (see
+    :func:`sounds.resolve_sound_path`). Empty for none."""
+    settings = settings or Settings()
+    if settings.music is not None:
+        return [Path(path) for path in settings.music]
+    if not routine.music:
+        return []
+    source = Path(routine.source)
+    if not os.path.isfile(source):
+        raise RoutineError(
+            "music is only found beside a routine file; save the routine as a .yaml file "
+            "in the folder that holds it, or give --music",
+            routine.source,
+            routine.music[0].line,
+        )
+    return [
+        resolve_sound_path(
+            source.parent,
+            music.path,
+            source=routine.source,
+            line=music.line,
+            what="music",
+            suffixes=None,
+        )
+        for music in routine.music
+    ]
 
 
 def level_gains(routine: Routine) -> tuple[float, float]:
@@ -253,9 +323,12 @@ def routine_sounds(routine: Routine, sample_rate: int) -> dict[str, np.ndarray]:
     return sounds
 
 
-def input_files(routine: Routine, voice: str | None = None) -> list[tuple[str, Path]]:
+def input_files(
+    routine: Routine, voice: str | None = None, settings: Settings | None = None
+) -> list[tuple[str, Path]]:
     """The files preparing ``routine`` reads, as (what, path) pairs: the routine file, its
-    own sound files and a Piper voice file (``voice``, or the routine's, when a path).
+    own sound files, a Piper voice file (``voice``, or the routine's, when a path) and
+    the music files (``settings``', else the routine's; those of a folder too).
 
     An export checks its targets against these before any work: writing over one
     would destroy what the user had.
@@ -275,6 +348,8 @@ def input_files(routine: Routine, voice: str | None = None) -> list[tuple[str, P
                 ("the voice file", Path(chosen)),
                 ("the voice's config", Path(f"{chosen}.json")),
             ]
+    with contextlib.suppress(VoiceCoachError):  # preparing reports a bad one
+        found += [("a music file", path) for path in music_files(music_sources(routine, settings))]
     return found
 
 

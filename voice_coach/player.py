@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from .devices import audio_position, open_microphone, quiet_c_stderr
 from .errors import PlaybackError
 from .keys import keyboard, read_commands
+from .others import OtherStreams, tag_media_role
 from .routine import Routine
 from .script import SAMPLE_RATE
 from .segmented import open_output
@@ -43,6 +44,7 @@ def play(
     volume: float = 1.0,
     keys: TextIO | None = None,
     audio: str | None = None,
+    duck_others: bool = False,
 ) -> None:
     """Play a prepared ``program`` on the default sound device until it ends or the
     user quits.
@@ -65,6 +67,8 @@ def play(
     audio:
         "portaudio" or "simpleaudio" (see :mod:`segmented`); None: PortAudio, or
         simpleaudio where PortAudio cannot be loaded.
+    duck_others:
+        Lower other apps' sound under every cue (see :mod:`others`).
 
     Raises
     ------
@@ -74,9 +78,13 @@ def play(
         When the device stops mid-routine. On Ctrl-C the sound stops at once, the
         terminal is restored and KeyboardInterrupt propagates.
     """
+    tag_media_role()
+    if program.music is not None:
+        program.music.start_prefetch()
     transport = Transport(program, volume=volume)
     output = open_output(transport, routine_ref, audio)
-    _run(transport, output, program.routine.name, stream, plain, keys)
+    others = OtherStreams.start() if duck_others else None
+    _run(transport, output, program.routine.name, stream, plain, keys, others=others)
 
 
 def play_routine(
@@ -88,6 +96,7 @@ def play_routine(
     plain: bool | None = None,
     keys: TextIO | None = None,
     listen: bool = False,
+    duck_others: bool = False,
 ) -> None:
     """Play ``routine`` with the sound starting at once, before everything is ready,
     through the backend ``settings.audio`` names (see :func:`play`).
@@ -98,9 +107,11 @@ def play_routine(
     audio is the same as :func:`play` of the whole prepared routine. ``settings``
     are as for :func:`pipeline.prepare` (their volume is the starting volume); the
     other parameters as for :func:`play`. With ``listen``, spoken commands ("coach
-    pause") on the default microphone control it too (see :mod:`listen`).
+    pause") on the default microphone control it too (see :mod:`listen`). With
+    ``duck_others``, other apps' sound is lowered under every cue (see :mod:`others`).
     """
     settings = settings or Settings()
+    tag_media_role()
     transport = Transport(
         sample_rate=SAMPLE_RATE,
         channels=2 if settings.pan else 1,
@@ -114,6 +125,8 @@ def play_routine(
         from .pipeline import prepare
 
         first = prepare(routine, settings, first_step_only=True)
+        if first.music is not None:
+            first.music.start_prefetch()  # the audio thread never waits for the music
         transport.attach(first, complete=len(routine.steps) == 1)
         if listen:
             from .listen import Listener
@@ -123,7 +136,8 @@ def play_routine(
 
             def prepare_the_rest() -> None:
                 try:
-                    transport.attach(prepare(routine, settings, speaker=first.speaker))
+                    rest = prepare(routine, settings, speaker=first.speaker, music=first.music)
+                    transport.attach(rest)
                 except BaseException as error:  # reported by the main loop
                     failures.append(error)
 
@@ -131,7 +145,8 @@ def play_routine(
     except BaseException:
         _close(output)
         raise
-    _run(transport, output, routine.name, stream, plain, keys, failures, listener)
+    others = OtherStreams.start() if duck_others else None
+    _run(transport, output, routine.name, stream, plain, keys, failures, listener, others)
 
 
 def _run(
@@ -143,6 +158,7 @@ def _run(
     keys: TextIO | None,
     failures: list[BaseException] | None = None,
     listener=None,
+    others: OtherStreams | None = None,
 ) -> None:
     """The main loop: keys in, view out, until the routine ends, fails or is quit."""
     out = stream if stream is not None else sys.stdout
@@ -164,11 +180,15 @@ def _run(
             try:
                 if listener is not None:
                     listener.start()
+                if others is not None and others.notice:
+                    view.event(others.notice)
                 with keyboard(keys) as fd:
-                    _loop(transport, output, view, fd, failures or [], media, listener)
+                    _loop(transport, output, view, fd, failures or [], media, listener, others)
             finally:
                 _close(output, drain=transport.finished)
     finally:
+        if others is not None:
+            others.close()
         if listener is not None:
             listener.close()
         media.close()
@@ -176,7 +196,14 @@ def _run(
 
 
 def _loop(
-    transport: Transport, output, view, fd: int | None, failures: list, media, listener=None
+    transport: Transport,
+    output,
+    view,
+    fd: int | None,
+    failures: list,
+    media,
+    listener=None,
+    others: OtherStreams | None = None,
 ) -> None:
     while True:
         if failures:
@@ -207,6 +234,8 @@ def _loop(
             position = transport.position  # where resuming will start
         view.update(position, transport.paused, transport.volume)
         media.follow(position)
+        if others is not None:
+            others.follow(transport.script, None if transport.paused else position)
         if not output.active:
             if transport.finished:
                 break

@@ -68,7 +68,17 @@ ROUTINE_SETTINGS: dict[str, Any] = {
     "voice": None,
     "rate": None,
     "volume": None,
+    "music": (),
+    "duck": None,
+    "music_level": None,
+    "music_hold_level": None,
 }
+#: Most music files and folders one setting may name.
+MAX_MUSIC_SOURCES = 100
+#: The music settings' ranges, in dB: how far the music drops under cues, and its level
+#: against the voice between cues and through holds.
+DUCK_RANGE = (0.0, 40.0)
+MUSIC_LEVEL_RANGE = (-40.0, 0.0)
 #: The built-in sound sets (``sounds/`` in the package) and the sounds each one has.
 SOUND_SETS = ("chime", "bell", "woodblock", "beep")
 SOUND_NAMES = ("hold-start", "hold-end", "last-set", "finish")
@@ -142,6 +152,15 @@ class Sounds:
 
 
 @dataclass(frozen=True)
+class MusicPath:
+    """A music file or folder a routine names, relative to the routine's folder (checked to
+    stay inside it when the music is opened), and the line that names it."""
+
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Routine:
     """A validated routine: a name, a description and its steps in order."""
 
@@ -161,6 +180,12 @@ class Routine:
     voice: str | None = None
     rate: int | None = None
     volume: float | None = None
+    #: Music under the cues (files and folders beside the routine), and its levels in
+    #: dB: the drop under cues, the level against the voice, the level through holds.
+    music: tuple[MusicPath, ...] = ()
+    duck: float | None = None
+    music_level: float | None = None
+    music_hold_level: float | None = None
 
 
 #: Unicode categories dropped from spoken text: controls (a terminal escape could
@@ -252,6 +277,9 @@ def routine_schema() -> dict[str, Any]:
     suffix = r"\.(?:[wW][aA][vV]|[fF][lL][aA][cC]|[oO][gG][gG])\s*$"
     sound_file = {"type": "string", "pattern": inside + ".*" + suffix,
                   "description": "A file beside the routine (its folder or below)."}  # fmt: skip
+    music_path = {"type": "string", "minLength": 1, "maxLength": MAX_PATH_CHARS,
+                  "pattern": inside + r"(?!\s*$)(?!(?:off)$)",
+                  "description": "A music file or folder beside the routine."}  # fmt: skip
     whole_routine = {
         "sounds": {"description": "A sound set, or a set with some sounds from files.",
                    "anyOf": [{"enum": list(SOUND_SETS)},
@@ -264,6 +292,15 @@ def routine_schema() -> dict[str, Any]:
                   "description": "Voice id, name or language (voice-coach voices)."},
         "rate": number("Words a minute.", 60, 400, whole=True),
         "volume": number("Playing volume in percent.", 0, 200),
+        "music": {"description": "Music under the cues: files or folders beside the routine.",
+                  "anyOf": [music_path, {"type": "array", "minItems": 1,
+                                         "maxItems": MAX_MUSIC_SOURCES, "items": music_path},
+                            {"enum": ["off", False]}]},
+        "duck": number("How far the music drops under each cue, in dB.", *DUCK_RANGE),
+        "music_level": number("The music against the voice between cues, in dB.",
+                              *MUSIC_LEVEL_RANGE),
+        "music_hold_level": number("The music through holds, in dB against its level.",
+                                   *MUSIC_LEVEL_RANGE),
     }  # fmt: skip
     step = {
         "type": "object",
@@ -660,6 +697,10 @@ class _Validator:
             voice=whole["voice"],
             rate=whole["rate"],
             volume=whole["volume"],
+            music=whole["music"],
+            duck=whole["duck"],
+            music_level=whole["music_level"],
+            music_hold_level=whole["music_hold_level"],
         )
 
     def language(self, data: Mapping) -> str | None:
@@ -774,6 +815,16 @@ class _Validator:
             }
             custom = tuple(replace(sound, line=lines[sound.name]) for sound in checked.custom)
             checked = replace(checked, custom=custom)
+        if key == "music":
+            music = []
+            for index, written in enumerate(checked):
+                at = (*where, index) if isinstance(value, list) else where
+                line = self.lines.get(at) or self.lines.get(where) or 1
+                problem = _inside_problem(written, "music", "the music", "music")
+                if problem:
+                    raise RoutineError(problem, self.source, line)
+                music.append(MusicPath(written, line))
+            checked = tuple(music)
         return checked
 
 
@@ -850,6 +901,12 @@ def setting_value(key: str, value: Any) -> Any:
         return _whole(value, "rate", 60, 400, example=170)
     if key == "volume":
         return float(_number(value, "volume", 0, 200, unit=" (percent)", example=80))
+    if key == "music":
+        return _music(value)
+    if key == "duck":
+        return float(_number(value, "duck", *DUCK_RANGE, unit=" of dB", example=12))
+    if key in ("music_level", "music_hold_level"):
+        return float(_number(value, key, *MUSIC_LEVEL_RANGE, unit=" of dB", example=-8))
     raise AssertionError(key)  # every setting is handled above
 
 
@@ -943,6 +1000,48 @@ def _sounds(value: Any) -> Sounds:
     return Sounds(set=chosen.set, custom=tuple(custom))
 
 
+#: Longest music path, in characters.
+MAX_PATH_CHARS = 4096
+
+
+def _music(value: Any) -> tuple[str, ...]:
+    """Music files and folders: one path or a list of them; "off" or false for none."""
+    if value is False or value == "off":
+        return ()
+    if isinstance(value, tuple):  # already checked
+        return tuple(str(item) for item in value)
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        raise _BadSetting("'music' lists no files; name files or folders, or write 'off'")
+    if len(items) > MAX_MUSIC_SOURCES:
+        raise _BadSetting(f"'music' names at most {MAX_MUSIC_SOURCES} files or folders")
+    paths = []
+    for index, item in enumerate(items):
+        at = index if isinstance(value, list) else None
+        if not isinstance(item, str) or not item.strip():
+            raise _BadSetting("'music' is a file or folder path, or a list of them", at)
+        if len(item) > MAX_PATH_CHARS or any(unicodedata.category(char)[0] == "C" for char in item):
+            raise _BadSetting(
+                f"music path {item[:60]!r} holds a control character or is too long", at
+            )
+        paths.append(item.strip())
+    return tuple(paths)
+
+
+def _inside_problem(text: str, what: str, thing: str, things: str) -> str | None:
+    """Why ``text``, a path a routine gives, could lead out of the routine's folder, or
+    None; ``what`` starts the message, ``thing`` and ``things`` name what to keep inside."""
+    pure = Path(text.replace("\\", "/"))
+    if pure.is_absolute() or text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
+        return (
+            f"{what} '{text}' is an absolute path; put {thing} in the routine's folder "
+            "and give its path relative to the routine"
+        )
+    if ".." in pure.parts:
+        return f"{what} '{text}' leaves the routine's folder; keep {things} inside it"
+    return None
+
+
 def _sound_path(path: Any) -> str:
     """A custom sound's path, refused when it could leave the routine's folder."""
     if not isinstance(path, str) or not path.strip():
@@ -950,14 +1049,10 @@ def _sound_path(path: Any) -> str:
     text = path.strip()
     if any(unicodedata.category(char)[0] == "C" for char in text):
         raise _BadSetting(f"sound {text!r} holds a control character; give the file's plain name")
+    problem = _inside_problem(text, "sound", "the file", "sound files")
+    if problem:
+        raise _BadSetting(problem)
     pure = Path(text.replace("\\", "/"))
-    if pure.is_absolute() or text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
-        raise _BadSetting(
-            f"sound '{text}' is an absolute path; put the file in the routine's folder "
-            "and give its path relative to the routine"
-        )
-    if ".." in pure.parts:
-        raise _BadSetting(f"sound '{text}' leaves the routine's folder; keep sound files inside it")
     if pure.suffix.lower() not in SOUND_SUFFIXES:
         raise _BadSetting(f"sound '{text}' must be a {', '.join(SOUND_SUFFIXES)} file")
     return pure.as_posix()

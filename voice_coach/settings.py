@@ -9,7 +9,9 @@ through the functions here, which are the only place each rule is written:
   asked for, over the routine's own (its own sound files are kept);
 * :func:`voice_for`, :func:`rate_for` and :func:`volume_for` choose the voice, the pace
   and the starting volume: the command line's first, then the config's (its voice only
-  for routines in that voice's language), then the routine's, then voice-coach's.
+  for routines in that voice's language), then the routine's, then voice-coach's;
+* :func:`music_for` and :func:`music_levels` choose the music under the cues and its
+  levels, in the same order.
 
 Pure: no I/O, no clock, no environment.
 """
@@ -34,6 +36,11 @@ AUDIO_BACKENDS = ("portaudio", "simpleaudio")
 DEFAULT_RATE = 165
 #: Playing volume in percent when nothing sets one.
 DEFAULT_VOLUME = 100.0
+#: The music's levels in dB when nothing sets them: the drop under each cue, the level
+#: against the voice between cues, and through holds against that.
+DEFAULT_DUCK = 12.0
+DEFAULT_MUSIC_LEVEL = -8.0
+DEFAULT_HOLD_LEVEL = 0.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,15 @@ class Settings:
     #: How live playback reaches the sound device: "portaudio" or "simpleaudio";
     #: None: PortAudio, or simpleaudio where PortAudio cannot be loaded.
     audio: str | None = None
+    #: Music files and folders under the cues, over the routine's (() for none); paths
+    #: as the user gave them.
+    music: tuple[str, ...] | None = None
+    #: How far the music drops under each cue, in dB.
+    duck: float | None = None
+    #: The music against the voice between cues, in dB.
+    music_level: float | None = None
+    #: The music through holds, in dB against its level between cues.
+    music_hold_level: float | None = None
 
     def __post_init__(self) -> None:
         if self.engine is not None and self.engine not in ENGINES:
@@ -93,9 +109,15 @@ class Settings:
             ("volume", self.volume),
             ("countdown", self.countdown),
             ("sounds", self.sounds),
+            ("music", self.music),
+            ("duck", self.duck),
+            ("music_level", self.music_level),
+            ("music_hold_level", self.music_hold_level),
         ):
             if value is not None:
                 setting_value(key, value)
+        if self.music is not None and not isinstance(self.music, tuple):
+            object.__setattr__(self, "music", setting_value("music", self.music))
         if self.sounds is not None and not isinstance(self.sounds, str):
             raise ValueError("'sounds' in the settings is a set name, such as bell")
 
@@ -111,6 +133,10 @@ class Settings:
             sounds=known.get("sounds"),
             pan=known.get("pan"),
             audio=known.get("audio"),
+            music=known.get("music"),
+            duck=known.get("duck"),
+            music_level=known.get("music_level"),
+            music_hold_level=known.get("music_hold_level"),
         )
 
     def but(self, **changes: Any) -> Settings:
@@ -161,6 +187,26 @@ def volume_for(routine: Routine, settings: Settings) -> float:
         if percent is not None:
             return percent / 100
     return DEFAULT_VOLUME / 100
+
+
+def music_for(routine: Routine, settings: Settings) -> tuple[str, ...] | None:
+    """The music the settings ask for (files and folders as the user gave them; () for
+    none), or None: the routine's own (:attr:`Routine.music`, beside its file)."""
+    return settings.music
+
+
+def music_levels(routine: Routine, settings: Settings) -> tuple[float, float, float]:
+    """The music's level against the voice, its drop under cues and its level through
+    holds, in dB: each the settings', else the routine's, else voice-coach's."""
+
+    def first(*values: float | None) -> float:
+        return next(value for value in values if value is not None)
+
+    return (
+        first(settings.music_level, routine.music_level, DEFAULT_MUSIC_LEVEL),
+        first(settings.duck, routine.duck, DEFAULT_DUCK),
+        first(settings.music_hold_level, routine.music_hold_level, DEFAULT_HOLD_LEVEL),
+    )
 
 
 def _speaks(voice: str, language: str | None) -> bool:

@@ -143,7 +143,13 @@ def load_sound_file(path: str | Path, sample_rate: int) -> np.ndarray:
 
 
 def resolve_sound_path(
-    routine_folder: Path, relative: str, *, source: str | None = None, line: int | None = None
+    routine_folder: Path,
+    relative: str,
+    *,
+    source: str | None = None,
+    line: int | None = None,
+    what: str = "sound",
+    suffixes: tuple[str, ...] | None = SOUND_SUFFIXES,
 ) -> Path:
     """The real path of a routine's sound file, given relative to the routine's folder.
 
@@ -151,23 +157,27 @@ def resolve_sound_path(
     the folder) a path that is absolute, that leaves the folder through ``..`` or
     through a symbolic link, or that does not end in .wav, .flac or .ogg: a shared
     routine must not make voice-coach read files elsewhere on the user's disk.
-    The file itself need not exist yet; loading it reports that.
+    The file itself need not exist yet; loading it reports that. ``what`` names the
+    file in messages, and ``suffixes`` are the endings allowed (None: any, and a
+    folder too): the routine's music is resolved the same way.
     """
     where = source if source is not None else str(routine_folder)
-    keep_inside = "keep sound files inside the routine's folder and give their path relative to it"
+    keep_inside = (
+        f"keep {what} files inside the routine's folder and give their path relative to it"
+    )
     if not relative.strip():
-        raise RoutineError(f"empty sound path; {keep_inside}", where, line)
+        raise RoutineError(f"empty {what} path; {keep_inside}", where, line)
     # A Windows drive or UNC path is refused on every system, so a routine is
     # judged the same wherever it is opened.
     if PurePosixPath(relative).is_absolute() or PureWindowsPath(relative).anchor:
-        raise RoutineError(f"sound path {relative!r} is absolute; {keep_inside}", where, line)
+        raise RoutineError(f"{what} path {relative!r} is absolute; {keep_inside}", where, line)
     if "\\" in relative:
         raise RoutineError(
-            f"sound path {relative!r} has a backslash; separate folders with /", where, line
+            f"{what} path {relative!r} has a backslash; separate folders with /", where, line
         )
-    if PurePosixPath(relative).suffix.lower() not in SOUND_SUFFIXES:
+    if suffixes is not None and PurePosixPath(relative).suffix.lower() not in suffixes:
         raise RoutineError(
-            f"sound path {relative!r} is not a .wav, .flac or .ogg file", where, line
+            f"{what} path {relative!r} is not a .wav, .flac or .ogg file", where, line
         )
     folder = os.path.normcase(os.path.realpath(routine_folder))
     target = os.path.realpath(os.path.join(routine_folder, relative))
@@ -177,7 +187,7 @@ def resolve_sound_path(
         inside = False
     if not inside:
         raise RoutineError(
-            f"sound path {relative!r} leads outside the routine's folder (to {target}); "
+            f"{what} path {relative!r} leads outside the routine's folder (to {target}); "
             + keep_inside,
             where,
             line,
