@@ -144,7 +144,8 @@ _DOSE_AFTER = re.compile(
 _NOT_HOLD_AFTER = re.compile(r"\s*(?:of (?:rest|walking|easy|light|cardio)|between|rest)\b", re.I)
 #: What a dose always has: a number with a unit ("30 s", "5 breaths", "3 x", "2 sets").
 _DOSE_UNIT = re.compile(
-    r"\d\s*-?\s*(?:s\b|sec|min|breath|rep|time|set|round|iteration|cycle|x\b|\u00d7)"
+    rf"\d\s*-?\s*(?:s\b|sec|min|breath|rep|time|set|round|iteration|cycle|x\b|\u00d7|"
+    rf"(?:{_COUNTED_MOVES})\b)"
     r"|\b(?:x|\u00d7)\s*\d|\b(?:reps|repetitions|sets|rounds)\s*:\s*\d",
     re.IGNORECASE,
 )
@@ -153,8 +154,8 @@ _DOSE_WORDS = re.compile(
     r"\b(?:hold|holds|hold time|for|each|per|a|an|on|side|sides|leg|legs|arm|arms|rep|reps|"
     r"repetitions?|sets?|rounds?|times|iterations?|of|x|and|seconds?|secs?|s|minutes?|mins?|"
     r"breaths?|deep|slow|about|approximately|up|to|or|stretch|the|with|both|stay|duration|"
-    r"time|repeat|more|then|switch|do|total|direction|directions)\b|\d+s\b|"
-    r"[\d\s.,;:()\-\u2013\u2014x\u00d7|]",
+    rf"time|repeat|more|then|switch|do|total|direction|directions|{_COUNTED_MOVES})\b|\d+s\b|"
+    r"/\s*(?:side|leg|arm|foot)\b|[\d\s.,;:()\-\u2013\u2014x\u00d7|]",
     re.IGNORECASE,
 )
 

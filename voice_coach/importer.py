@@ -304,6 +304,11 @@ def _step_sentences(found: FoundStep) -> list[str]:
         size += len(line.text)
         if size > MAX_STEP_CHARS:
             break
+    # the same stretch named elsewhere with its dose (a summary, a table), read last
+    for text in found.elsewhere:
+        if field_label(text) not in META_LABELS and size <= MAX_STEP_CHARS:
+            texts.append(text)
+            size += len(text)
     return [sentence for text in texts for sentence in _sentences(text)]
 
 

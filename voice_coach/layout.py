@@ -74,7 +74,8 @@ STRETCH_NOUN = re.compile(
     r"shrug|kick|swing|march|plank|cobra|pigeon|cat|cow|dog|butterfly|figure[- ](?:four|4)|"
     r"windmill|sphinx|salutation|stretcher|slide|glide|retractions?|pull|dip|hang|sit|"
     r"child|baby|frog|lizard|drop|hold|thread the needle|happy baby|\w+asana|pranayama|"
-    r"mudra)\b",
+    r"mudra|floss|rock|rockback|flick|angel|clam|bug|inchworm|crawl|jack|sprint|alphabet|"
+    r"switch)(?:e?s)?\b",
     re.IGNORECASE,
 )
 #: Words an instruction starts with: what makes a sentence a step's how-to.
@@ -123,6 +124,7 @@ _OTHER_LABELS = (
     "rounds", "sides", "caution", "warning", "avoid", "common mistakes", "mistakes",
     "cue", "cues", "breathing", "breath", "position", "starting position", "make it easier",
     "make it harder", "easier", "harder", "progression", "regression", "bonus", "option",
+    "dose", "dosage", "prescription", "progress to", "too hard", "too easy",
     "options", "remember", "important", "safety", "pro tip", "alternative", "setup",
     "set up", "start", "starting", "movement", "action", "extra", "optional",
 )  # fmt: skip
@@ -139,9 +141,14 @@ _NOT_A_STEP = re.compile(
     r"search|menu|follow us|sign up|log in|privacy|cookies?|advert\w*|sponsored|"
     r"warm[- ]?up|cool[- ]?down routine|equipment|what you(?:'|\u2019)?ll need|"
     r"instructions|how to do it|how to|directions|routine|program|workout|exercises|"
-    r"stretches|poses)\s*$|^(?:benefits?|conclusion|summary|faqs?|why|about|related|"
+    r"stretches|poses|moves|tip|at a glance|cheat sheet|quick guide|recap|in brief)\s*$"
+    r"|^(?:benefits?|conclusion|summary|faqs?|why|about|related|"
     r"references?|sources?|share|comments?|disclaimer|safety|precautions|introduction|"
-    r"overview|what is|what are|causes|symptoms|video|newsletter|subscribe|contents)\b",
+    r"overview|what is|what are|causes|symptoms|video|newsletter|subscribe|contents)\b"
+    # a class plan's sections: "Standing", "Floor", "Opening (5 min)"
+    r"|^(?:opening|closing|standing|seated|sitting|floor|supine|prone|kneeling|lying|"
+    r"centering|centring|main (?:set|sequence|part)|the session)"
+    r"(?: (?:poses|postures|sequence|section|series|work))?\s*$",
     re.IGNORECASE,
 )
 #: A line or paragraph that starts the article's outro: nothing after it is a step's text.
@@ -220,7 +227,8 @@ _QUESTION_WORDS = frozenset(("what", "why", "how", "when", "can", "should", "is"
 EVERY_STEP = re.compile(
     r"\b(?:each|all|every|both) (?:of )?(?:these|them|the (?:stretch|pose|exercise|move)\w*|"
     r"stretch\w*|pose\w*|exercise\w*|move\w*|position\w*)\b|\bthese (?:stretch|pose|exercise|"
-    r"move)\w*\b|\bhold each\b|\bhold (?:them|these)\b|\b(?:held|hold) for [^.;]{1,40}\beach\b",
+    r"move)\w*\b|\bhold each\b|\bhold (?:them|these)\b|\b(?:held|hold) for [^.;]{1,40}\beach\b"
+    r"(?!\s+(?:side|leg|arm|foot|hand|knee|way|direction|position|time|rep|set)s?\b)",
     re.IGNORECASE,
 )
 
@@ -268,6 +276,14 @@ class FoundStep:
     ordinal: int | None = None
     #: Sub-steps the page numbers inside this step ("1. Stand...", "2. Bend...").
     numbered_lines: bool = False
+    #: The article's lines this step spans (its name's line first), if it has a name's line.
+    span: range | None = None
+    #: Whether its text tells how to move, and whether it gives a dose.
+    instructed: bool = False
+    dosed: bool = False
+    #: Texts elsewhere on the page that name this stretch again with a dose: a summary
+    #: list, a routine box, a table. Read for its dose after its own text.
+    elsewhere: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -382,7 +398,7 @@ def _name_like(text: str, lowercase: bool = False) -> bool:
 def clean_name(text: str) -> str:
     """A name as it is said: no markers, dashes, trailing punctuation or parentheses of
     links."""
-    text = re.sub(r"^[\s#*\u2022\u2013\u2014-]+|[\s:\u2013\u2014.,-]+$", "", text)
+    text = re.sub(r"^[\s#*\u2022\u2013\u2014-]+|[\s:*\u2013\u2014.,-]+$", "", text)
     return " ".join(text.split())
 
 
@@ -390,14 +406,24 @@ def _without_dose(text: str) -> tuple[str, str]:
     """``text`` split into a name and the dose that follows it on the line:
     "Low lunge for one minute each side" gives ("Low lunge", "for one minute each side")."""
     parenthesis = re.search(r"\s*\(([^()]{1,80})\)\s*$", text)
-    if parenthesis and (has_dose(parenthesis[1]) or _SIDES_ONLY.fullmatch(parenthesis[1])):
-        return text[: parenthesis.start()], parenthesis[1].strip()
+    if parenthesis and not (has_dose(parenthesis[1]) or _SIDES_ONLY.fullmatch(parenthesis[1])):
+        parenthesis = None
     if len(text) > MAX_NAME_WITH_DOSE:
-        return text, ""
-    for dose in _DOSE_START.finditer(text):
+        return (text[: parenthesis.start()], parenthesis[1].strip()) if parenthesis else (text, "")
+    for dose in _DOSE_START.finditer(text, 0, parenthesis.start() if parenthesis else len(text)):
         tail = text[dose.end() :]
-        if dose.start() > 0 and is_dose_only(tail):
+        if dose.start() == 0:
+            continue
+        if is_dose_only(tail):
             return text[: dose.start()], tail
+        said = dose.group(0).strip().lower()
+        if said == "x" and re.match(r"\d{1,3}\b", tail):
+            return text[: dose.start()], f"x {tail}"  # "Inchworms x 5"
+        apart = said not in ("", ",", "for", "hold") and (said != dose.group(0) or said == ":")
+        if apart and tail[:1].isdigit() and has_dose(tail):
+            return text[: dose.start()], tail  # "Cat-cow - 8 slow rounds", "Pigeon -> 60s"
+    if parenthesis:
+        return text[: parenthesis.start()], parenthesis[1].strip()
     return text, ""
 
 
@@ -407,9 +433,11 @@ _SIDES_ONLY = re.compile(
     r"each (?:leg|arm)|both legs|both arms|one side at a time)\s*",
     re.IGNORECASE,
 )
-#: Where a dose may start after a name: "Name - 45s", "Name for one minute", "Name, 3 x".
+#: Where a dose may start after a name: "Name - 45s", "Name for one minute", "Name, 3 x",
+#: "Name ➡️ 10 reps".
 _DOSE_START = re.compile(
-    r"(?:\s*[,:|\u2013\u2014-]\s*|\s+(?:for|hold|x)\s+|\s+)(?=(?:about\s+|up to\s+)?"
+    r"(?:\s*(?:[,:|\u2013\u2014\u2192\u21d2\u27a1-]\ufe0f?|->|=>)\s*|\s+(?:for|hold)\s+|\s+x\s*|\s+)"
+    r"(?=(?:about\s+|up to\s+)?"
     r"(?:\d+s?|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|"
     r"forty|sixty|half|a minute|a few)\b)",
     re.IGNORECASE,
@@ -550,15 +578,75 @@ def _best_named(infos: list[LineInfo], most: int) -> Layout | None:
         if info.head is not None and info.head.quality >= 0:
             by_layout.setdefault(info.head.layout, []).append(index)
     layouts = sorted(by_layout, key=lambda key: -len(by_layout[key]))[:MAX_LAYOUTS]
-    best: Layout | None = None
-    for key in layouts:
-        found = _cut(infos, by_layout[key], most)
-        if best is None or found.score > best.score:
-            best = found
+    found = [_cut(infos, by_layout[key], most) for key in layouts]
     captions = _captions(infos, most)
-    if captions is not None and (best is None or captions.score > best.score):
-        best = captions
-    return best if best is not None and best.steps else None
+    if captions is not None:
+        found.append(captions)
+    found = [layout for layout in found if layout.steps]
+    if not found:
+        return None
+    ranked = sorted(found, key=lambda layout: -layout.score)  # stable: the first of equals
+    return _merged(ranked[0], ranked[1:], infos, most)
+
+
+def _merged(best: Layout, others: list[Layout], infos: list[LineInfo], most: int) -> Layout:
+    """The best layout's steps with what the others find in the lines it leaves: the same
+    stretch named again (a summary list, a routine box, a table of doses) gives that step
+    its dose, and a section laid out its own way (a warm-up list before numbered
+    stretches) adds its steps, when it has at least two."""
+    used: set[int] = set()
+    for step in best.steps:
+        used.update(step.span or ())
+    steps = list(best.steps)
+    for other in others:
+        added: list[FoundStep] = []
+        for step in other.steps:
+            if step.span is None or not used.isdisjoint(step.span):
+                continue
+            same = next((mine for mine in steps if _same_stretch(mine.name, step.name)), None)
+            if same is not None:
+                _absorb(same, step)
+                used.update(step.span)
+            elif step.instructed or step.dosed:
+                added.append(step)
+        if len(added) >= 2 and len(steps) + len(added) <= most + 1:
+            steps.extend(added)
+            for step in added:
+                used.update(step.span or ())
+    if len(steps) > len(best.steps):
+        order = {id(step): index for index, step in enumerate(best.steps)}
+        steps.sort(key=lambda step: (step.span.start if step.span else -1, order.get(id(step), 0)))
+    loose = [info.line for index, info in enumerate(infos) if index not in used]
+    return Layout(steps, loose, how=best.how, score=best.score)
+
+
+def _stretch_key(name: str | None) -> str:
+    """A name reduced to its words, without parentheses: "Nerve floss (glide)" -> "nerve floss"."""
+    text = re.sub(r"\([^()]*\)", " ", (name or "").lower())
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def _same_stretch(one: str | None, other: str | None) -> bool:
+    """Whether two names name the same stretch: alike, or one the start of the other
+    ("Lying hamstring stretch" and "Lying hamstring stretch with a strap")."""
+    first, second = _stretch_key(one), _stretch_key(other)
+    if not first or not second:
+        return False
+    short, long = sorted((first, second), key=len)
+    return long == short or long.startswith(short + " ")
+
+
+def _absorb(step: FoundStep, again: FoundStep) -> None:
+    """Give ``step`` what ``again`` (the same stretch named elsewhere) says. The mention
+    that tells how to move keeps the name and text; the other is read for its dose."""
+    texts = [again.head_rest, *(line.text for line in again.lines)]
+    if again.instructed and not step.instructed:
+        texts = [step.head_rest, *(line.text for line in step.lines)]
+        step.name, step.head_rest, step.lines = again.name, again.head_rest, again.lines
+        step.instructed = True
+        if again.span is not None and step.span is not None:
+            step.span = range(min(again.span.start, step.span.start), step.span.stop)
+    step.elsewhere.extend(text for text in texts if text)
 
 
 def _segment_end(infos: list[LineInfo], start: int, stop: int, headings: bool = True) -> int:
@@ -629,7 +717,12 @@ def _cut(infos: list[LineInfo], starts: list[int], most: int) -> Layout:
         score += value
         step = FoundStep(clean_name(head.name), head.rest, [info.line for info in body],
                          infos[start].ordinal)  # fmt: skip
-        steps.extend(_split_restarts(step, body))
+        step.instructed = any(info.instruction for info in body) or is_instruction(head.rest)
+        step.dosed = any(info.dose for info in body) or has_dose(head.rest)
+        parts = _split_restarts(step, body)
+        for part in parts:
+            part.span = range(start, end)
+        steps.extend(parts)
         used.update(range(start, end))
     first = infos[starts[0]].head
     layout = Layout(steps, [info.line for index, info in enumerate(infos) if index not in used],
@@ -699,7 +792,9 @@ def _captions(infos: list[LineInfo], most: int) -> Layout | None:
         if value <= 0:
             continue
         score += value
-        steps.append(FoundStep(name, infos[start].line.text, [info.line for info in body[:-1]]))
+        step = FoundStep(name, infos[start].line.text, [info.line for info in body[:-1]])
+        step.span, step.instructed = range(start, end), True
+        steps.append(step)
         used.update(range(start, end))
         if len(steps) > most:
             break
