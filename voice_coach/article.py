@@ -181,6 +181,8 @@ class _HtmlReader:
         self.preformatted = False
         #: Whether the table row being read has header cells only so far.
         self.header_row = False
+        #: The column names of the table being read, from its header row.
+        self.columns: list[str] = []
 
     def text(self, text: str) -> None:
         """Add the page's ``text`` (references decoded) to the line being read."""
@@ -203,10 +205,17 @@ class _HtmlReader:
                 if "".join(self.pieces).strip():
                     self.pieces.append(" | ")  # the cells of a row on one line, apart
         elif name == "tr":
+            cells = [_clean(cell) for cell in "".join(self.pieces).split(" | ")]
+            self.pieces.clear()
             if closing and self.header_row:
-                self.pieces.clear()  # a table's header row names its columns, not a step
+                self.columns = cells  # a table's header row names its columns, not a step
+            elif any(cells):
+                self.pieces.append(table_row(cells, self.columns))
             self.end_line()
             self.header_row = not closing
+        elif name == "table":
+            self.end_block()
+            self.columns = []
         elif name == "br":
             self.end_line()
         elif name in _BLOCK_TAGS:
@@ -355,7 +364,9 @@ def _markdown_lines(text: str) -> list[Line]:
             heading_level = 0
         elif kind == "inline":
             block += 1
-            for index, piece in enumerate(_inline_lines(token.content)):
+            table = _pipe_table(token.content) if not heading_level else None
+            pieces = table if table is not None else _inline_lines(token.content)
+            for index, piece in enumerate(piece for piece in pieces if piece):
                 if heading_level:
                     lines.append(Line(piece, "heading", block, heading_level))
                 elif item_starts and index == 0:
@@ -374,6 +385,56 @@ def _markdown_lines(text: str) -> list[Line]:
                 if not pieces and lines and lines[-1].block == block:
                     block += 1
     return lines
+
+
+#: Column names that say the column names the stretch; and those that number the rows.
+_NAME_COLUMN = re.compile(
+    r"^(?:stretch|exercise|move|movement|pose|name|activity|drill)e?s?$", re.IGNORECASE
+)
+_NUMBER_COLUMN = re.compile(r"^(?:#|no\.?|number|step|order)?$", re.I)
+#: A cell that says nothing: "—", "-", "n/a".
+_EMPTY_CELL = re.compile(r"^[\s\u2013\u2014\-\u2012/]*$|^n/?a$", re.I)
+#: Markdown's pipe table: a header line, then "|---|:--:|" under it.
+_PIPE_DELIMITER = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def table_row(cells: list[str], columns: list[str]) -> str:
+    """A table's row as one line, "name | Column: cell | ...": the stretch's name first
+    (from the column that names it, else the first), each other cell led by its column's
+    name so that "Hold", "Sets", "Sides" read as fields; row numbers and empty cells go."""
+    named = [(columns[index] if index < len(columns) else "", cell) for index, cell in
+             enumerate(cells)]  # fmt: skip
+    kept = [
+        (column, cell)
+        for column, cell in named
+        if not _EMPTY_CELL.match(cell)
+        and not (_NUMBER_COLUMN.match(column) and re.fullmatch(r"\d{1,3}\.?", cell))
+    ]
+    if not kept:
+        return ""
+    first = next((index for index, (column, _) in enumerate(kept) if _NAME_COLUMN.match(column)), 0)
+    name = kept.pop(first)[1]
+    rest = [f"{column}: {cell}" if column and not _NAME_COLUMN.match(column) else cell
+            for column, cell in kept]  # fmt: skip
+    return " | ".join([name, *rest])
+
+
+def _pipe_table(content: str) -> list[str] | None:
+    """The rows of a Markdown pipe table (header, delimiter, rows), each as
+    :func:`table_row` gives it; None if ``content`` is not one."""
+    rows = content.split("\n")
+    if len(rows) < 3 or "|" not in rows[0] or not _PIPE_DELIMITER.match(rows[1]):
+        return None
+
+    def cells(row: str) -> list[str]:
+        return [_clean(cell) for cell in row.strip().strip("|").split("|")]
+
+    columns = [_without_delimiters(cell) for cell in cells(rows[0])]
+    return [
+        table_row([_without_delimiters(cell) for cell in cells(row)], columns)
+        for row in rows[2:]
+        if row.strip()
+    ]
 
 
 def _plain_line(text: str, block: int, depth: int = 0) -> Line:

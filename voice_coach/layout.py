@@ -638,14 +638,21 @@ def _same_stretch(one: str | None, other: str | None) -> bool:
 
 def _absorb(step: FoundStep, again: FoundStep) -> None:
     """Give ``step`` what ``again`` (the same stretch named elsewhere) says. The mention
-    that tells how to move keeps the name and text; the other is read for its dose."""
+    that says more of how to move keeps its text, the other is read for its dose; the
+    name is the fuller one (a summary shortens it)."""
+
+    def told(found: FoundStep) -> int:
+        return sum(len(text) for text in (found.head_rest, *(line.text for line in found.lines)))
+
+    name = max((step.name, again.name), key=lambda name: (len(_stretch_key(name)), len(name or "")))
     texts = [again.head_rest, *(line.text for line in again.lines)]
-    if again.instructed and not step.instructed:
+    if again.instructed and (not step.instructed or told(again) > told(step)):
         texts = [step.head_rest, *(line.text for line in step.lines)]
-        step.name, step.head_rest, step.lines = again.name, again.head_rest, again.lines
+        step.head_rest, step.lines = again.head_rest, again.lines
         step.instructed = True
         if again.span is not None and step.span is not None:
             step.span = range(min(again.span.start, step.span.start), step.span.stop)
+    step.name = name
     step.elsewhere.extend(text for text in texts if text)
 
 
