@@ -187,7 +187,7 @@ _SIDES = [
         rf"\b(?:switch\w*|swap\w*|chang\w*|alternat\w*|trade)\s+(?:to\s+)?(?:the\s+)?{_LIMB}\b",
         re.I,
     ),
-    re.compile(r"\b(?:switch|swap|change)\b\s*(?:[.;!)]|$|and\b|then\b)", re.I),
+    re.compile(r"\b(?:switch|swap|change)\b\s*(?:[.;!),]|$|and\b|then\b)", re.I),
     # "then the other leg", but not a foot placed within one movement: "step up, then
     # bring the other foot up"
     re.compile(

@@ -163,6 +163,22 @@ OUTRO = re.compile(
 )
 
 
+#: A line that opens the page's end matter: comments, related posts, questions and
+#: answers. Nothing from it to the next heading as high as its own is the routine's.
+END_MATTER = re.compile(
+    r"^(?:\d+\s+)?(?:comments?|responses?|replies|reviews?)(?:\s*\(\d+\))?\s*:?$"
+    r"|^(?:leave|post|add|write) a (?:comment|reply|review)\b|^join the (?:discussion|conversation)"
+    r"|^(?:you (?:might|may|will) also (?:like|enjoy|love)|related(?: posts?| articles?| reading|"
+    r" stretches| content| videos?| stories)?|more from\b|more (?:articles|stories|posts)\b|"
+    r"most (?:read|popular|viewed)|trending(?: now| stories)?|"
+    r"popular(?: posts| articles| right now| now| this week)?|"
+    r"recommended(?: for you| reading| articles)?|read next|up next|"
+    r"keep reading|further reading|recent posts|latest (?:posts|articles|stories)|"
+    r"frequently asked questions|faqs?|questions and answers|q ?& ?a|common questions)\b",
+    re.IGNORECASE,
+)
+
+
 class KeywordPattern:
     """A pattern of many alternatives tried only where one of its keywords occurs: a
     substring test is many times quicker than the pattern, and most lines have none."""
@@ -462,7 +478,11 @@ def read_line(line: Line, previous: Line | None) -> LineInfo:
     info.outro = bool(OUTRO.match(head_text))
     info.furniture = bool(
         JUNK.search(head_text)
-        or (len(text.split()) <= 6 and _NOT_A_STEP.search(text) and line.kind != "item")
+        or (
+            len(text.split()) <= 6
+            and _NOT_A_STEP.search(_without_dose(text)[0])  # "Opening (5 min)"
+            and line.kind != "item"
+        )
         or info.label in META_LABELS
     )
     info.instruction = is_instruction(info.rest)
@@ -562,6 +582,39 @@ def find_steps(lines: list[Line], most: int) -> Layout:
     infos = [
         read_line(line, lines[index - 1] if index else None) for index, line in enumerate(lines)
     ]
+    end_matter = _end_matter(infos)
+    layout = _find_steps(infos, most)
+    if end_matter:
+        layout.loose = [line for line in layout.loose if id(line) not in end_matter]
+    return layout
+
+
+def _end_matter(infos: list[LineInfo]) -> set[int]:
+    """The lines of the page's end matter (ids of their :class:`Line`), made furniture:
+    from a line such as "3 comments", "Related posts" or "FAQ" standing alone, to the next
+    heading as high as its own (any heading, if it is no heading)."""
+    ended: set[int] = set()
+    level: int | None = None  # the end matter's heading level (6 when a line opened it)
+    for info in infos:
+        line = info.line
+        opens = (
+            info.standalone
+            and len(line.text) <= 60
+            and bool(END_MATTER.match(clean_name(line.text)))
+        )
+        if level is not None and line.kind == "heading" and line.level <= level and not opens:
+            level = None
+        if opens:
+            level = line.level if line.kind == "heading" else 6
+        if level is not None:
+            ended.add(id(line))
+            info.furniture, info.head = True, None
+    return ended
+
+
+def _find_steps(infos: list[LineInfo], most: int) -> Layout:
+    """The best layout of names with two steps or more, else the best-scoring of it,
+    numbered paragraphs and prose."""
     named = _best_named(infos, most)
     if named is not None and len(named.steps) >= 2:
         return named
@@ -816,7 +869,10 @@ def _numbered(infos: list[LineInfo], most: int) -> Layout | None:
     starts = [
         index
         for index, info in enumerate(infos)
-        if info.marker == "digit" and info.instruction and info.line.level <= 1
+        if info.marker == "digit"
+        and info.instruction
+        and info.line.level <= 1
+        and not info.furniture
     ]
     if not starts:
         return None
@@ -847,6 +903,9 @@ def _numbered(infos: list[LineInfo], most: int) -> Layout | None:
 _INTRODUCED_NAME = re.compile(
     r"\b(?:is|are|comes|come|up is|there['\u2019]s|called)\s+(?:the|a|an)\s+"
     r"(?P<name>[\w'\u2019-]+(?:\s+[\w'\u2019-]+){0,4}?)\s*(?:[.;:!?(]|,\s|$)"
+    # "which she calls the 'ankle alphabet'": a name in quotes that a sentence gives
+    r"|\b(?:calls?|called|known as|dubbed|nicknamed|named)\s+(?:the\s+|a\s+|an\s+)?"
+    r"['\"\u2018\u201c](?P<quoted>[\w'\u2019-]+(?:\s+[\w'\u2019-]+){0,4}?)['\"\u2019\u201d]"
 )
 _CAPITALISED_NAME = re.compile(
     r"\b(?:the|a|an)\s+(?P<name>[A-Z][\w'\u2019-]*(?:\s+(?:[A-Z][\w'\u2019-]*|of|the|to|and|on)){1,5})"
@@ -862,9 +921,13 @@ def subject(sentence: str) -> str | None:
         if len(name.split()) >= 2 and not _PRONOUN.search(name):
             return name
     introduced = _INTRODUCED_NAME.search(sentence)
+    if introduced and introduced["quoted"]:
+        return introduced["quoted"]
     if introduced and not _PRONOUN.search(introduced["name"]):
         words = introduced["name"].split()
-        if not any(word.lower() in VERBS for word in words[1:]) and words[0].lower() not in FILLER:
+        # "the wrist and forearm stretch": a stretch's noun may be a verb too
+        inner = words[1:-1] if STRETCH_NOUN.fullmatch(words[-1]) else words[1:]
+        if not any(word.lower() in VERBS for word in inner) and words[0].lower() not in FILLER:
             return introduced["name"]
     for match in STRETCH_NOUN.finditer(sentence):
         window = sentence[max(0, match.start() - 200) : match.start()].split()
@@ -874,11 +937,13 @@ def subject(sentence: str) -> str | None:
             clean = word.strip(",;:()\"'")
             if (
                 clean != word
-                or clean.lower() in _SMALL_WORDS | FILLER
+                or clean.lower() in _SMALL_WORDS | FILLER | FILLER_ADVERBS
                 or clean.lower() in VERBS
                 or (not clean.isalpha() and "-" not in clean)
+                or _FINITE_VERB.fullmatch(clean)
+                or _PRONOUN.fullmatch(clean)
             ):
-                break
+                break  # "After that come shoulder rolls", not "Then I sit", "to gently pull"
             kept.insert(0, clean)
         after = re.match(
             r"(?:[ -](?:stretch|pose|hold|twist|fold))*", sentence[match.end() :][:40], re.I
