@@ -169,7 +169,8 @@ _SIDES = [
         rf"(?:\b(?:for|on|with|to|per|\w*\d\w*|seconds?|secs?|minutes?|mins?|breaths?|times|"
         rf"reps?)|,)\s+(?:each|every|either)\s+{_LIMB}\b(?!\s+of\b)|\bper\s+{_LIMB}\b"
         rf"|^\W*each\s+{_LIMB}\b|\beach\s+{_LIMB}\s+for\b|\w\s*/\s*(?:side|leg|arm|foot)\b"
-        rf"|\b(?:\d\w*|secs?|seconds?|mins?|minutes?|reps?|times|breaths?)\.?\s+ea\b",
+        rf"|\b(?:\d\w*|secs?|seconds?|mins?|minutes?|reps?|times|breaths?)\.?\s+ea\b"
+        rf"|\b\d\w*\s+[a-z]+\s+(?:each|per)\s+{_LIMB}\b",
         re.I,
     ),
     re.compile(r"\bsides?\s*:\s*(?:both|each|2|two|left and right|alternat\w*)\b", re.I),

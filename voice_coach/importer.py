@@ -295,21 +295,47 @@ def _numbers_in(match: re.Match) -> set[int]:
 def _step_sentences(found: FoundStep) -> list[str]:
     """The sentences a step's doses are read from: its name's line first, then its text
     up to :data:`MAX_STEP_CHARS`, without fields that say nothing of the dose."""
-    texts = [found.head_rest] if found.head_rest else []
+    texts = []
     size = 0
-    for line in found.lines:
-        if field_label(line.text) in META_LABELS:
+    for text in _step_texts(found, with_head=True):
+        if field_label(text) in META_LABELS:
             continue
-        texts.append(line.text)
-        size += len(line.text)
-        if size > MAX_STEP_CHARS:
-            break
+        texts.append(text)
+        size += len(text)
     # the same stretch named elsewhere with its dose (a summary, a table), read last
     for text in found.elsewhere:
         if field_label(text) not in META_LABELS and size <= MAX_STEP_CHARS:
             texts.append(text)
             size += len(text)
     return [sentence for text in texts for sentence in _sentences(text)]
+
+
+def _step_texts(found: FoundStep, with_head: bool) -> list[str]:
+    """The step's texts (its name's line first, ``with_head``), up to about
+    :data:`MAX_STEP_CHARS`, with a sentence broken over lines put together again: a copy
+    of a PDF or a hard-wrapped e-mail ("Hold for 45" / "seconds, rest 2 minutes")."""
+    pieces = [(found.block, found.head_rest)] if with_head and found.head_rest else []
+    pieces += [(line.block, line.text) for line in found.lines]
+    joined: list[tuple[int | None, str]] = []
+    size = 0
+    for block, text in pieces:
+        if size > MAX_STEP_CHARS:
+            break
+        size += len(text)
+        if joined and block is not None and joined[-1][0] == block:
+            previous = joined[-1][1]
+            if _CONTINUED.search(previous) and _CONTINUING.match(text) and not field_label(text):
+                # "work-" / "top" is one word again; other lines join with a space
+                glue = previous[:-1] if re.search(r"[a-z]-$", previous) else previous + " "
+                joined[-1] = (block, glue + text)
+                continue
+        joined.append((block, text))
+    return [text for _, text in joined]
+
+
+#: A line that stops mid-sentence, and one that goes on with it.
+_CONTINUED = re.compile(r"[^.!?:;)\"\u201d]\s*$")
+_CONTINUING = re.compile(r"[a-z0-9]")
 
 
 def _step(found: FoundStep, number: int, general: _General, warnings: list[str]) -> ImportedStep:
@@ -399,9 +425,8 @@ def _unnamed(found: FoundStep, number: int) -> str:
 
 def _instruction_lines(found: FoundStep) -> list[str]:
     """The step's own how-to: field labels and furniture dropped, after "How to do it:"."""
-    lines = [line.text for line in found.lines]
-    if found.head_rest and not is_dose_only(found.head_rest):
-        lines.insert(0, found.head_rest)
+    with_head = bool(found.head_rest) and not is_dose_only(found.head_rest)
+    lines = _step_texts(found, with_head)
     howto = [i for i, text in enumerate(lines) if field_label(text) in HOWTO_LABELS]
     if howto:
         start = howto[0]

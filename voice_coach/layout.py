@@ -292,8 +292,10 @@ class FoundStep:
     ordinal: int | None = None
     #: Sub-steps the page numbers inside this step ("1. Stand...", "2. Bend...").
     numbered_lines: bool = False
-    #: The article's lines this step spans (its name's line first), if it has a name's line.
+    #: The article's lines this step spans (its name's line first), if it has a name's line,
+    #: and the paragraph its name's line is in.
     span: range | None = None
+    block: int | None = None
     #: Whether its text tells how to move, and whether it gives a dose.
     instructed: bool = False
     dosed: bool = False
@@ -404,6 +406,8 @@ def _name_like(text: str, lowercase: bool = False) -> bool:
         return False  # "Name: how to" is a label, read as one; "X is the Y" a sentence
     if text.endswith(".") and (len(words) > 8 or text.endswith("..") or words[0].lower() in VERBS):
         return False  # a sentence, or an instruction: "Stand with feet apart."
+    if re.search(r"[a-z]\.\s+[A-Z][a-z]", text):
+        return False  # a name and a sentence after it: "Soleus stretch. As above but ..."
     if not any(char.isalpha() for char in text):
         return False
     if field_label(text) is not None or _FLOW.match(text) or _NOT_A_STEP.search(text):
@@ -779,6 +783,7 @@ def _cut(infos: list[LineInfo], starts: list[int], most: int) -> Layout:
                          infos[start].ordinal)  # fmt: skip
         step.instructed = any(info.instruction for info in body) or is_instruction(head.rest)
         step.dosed = any(info.dose for info in body) or has_dose(head.rest)
+        step.block = infos[start].line.block
         parts = _split_restarts(step, body)
         for part in parts:
             part.span = range(start, end)
