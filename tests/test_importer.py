@@ -477,3 +477,52 @@ def test_one_routine_laid_out_four_ways_imports_alike(form):
         ("Wall calf stretch", 30, "each", 1),
         ("Step drop", 20, "none", 3),
     ]
+
+
+# --- names in bold before the text, and photos inside list items -----------------------
+
+
+def test_a_bold_lead_in_names_its_paragraph_in_markdown():
+    text = (
+        "# Rolling after a run\n\nGo slowly and breathe.\n\n"
+        "**Shins.** Kneel with the roller under your shins and rock back and forth. "
+        "*45 seconds.*\n\n"
+        "**Outer hip / TFL.** Lie on your side on the roller and roll a hand's width. "
+        "*30 seconds per side.*\n\n"
+        "**Tip:** drink some water afterwards.\n"
+    )
+    _, steps = steps_of(text)
+    assert [(step.name, step.hold, step.sides) for step in steps] == [
+        ("Shins", 45, "none"),
+        ("Outer hip / TFL", 30, "each"),
+    ]
+
+
+def test_a_bold_lead_in_names_its_paragraph_in_html():
+    text = (
+        "<html><body><h1>Two for the shoulders</h1><p>Do these after lifting.</p>"
+        "<p><strong>Sleeper stretch.</strong> Lie on your side with the arm in front and "
+        "press the wrist down. Hold 30 seconds, then switch sides.</p>"
+        "<p><b>Doorway pec stretch:</b> forearms on the frame, lean through for 20 "
+        "seconds. Repeat 3 times.</p></body></html>"
+    )
+    _, steps = steps_of(text)
+    assert [(step.name, step.hold, step.sides, step.reps) for step in steps] == [
+        ("Sleeper stretch", 30, "each", 1),
+        ("Doorway pec stretch", 20, "none", 3),
+    ]
+
+
+def test_a_photo_caption_inside_a_list_item_is_no_step():
+    text = (
+        "<html><body><h1>Ankle care</h1><ol>"
+        "<li><figure><img src='a.jpg'><figcaption>Photo: a runner at the track</figcaption>"
+        "</figure><h3>Wall calf stretch</h3><p>Lean on a wall, one foot back, for 30 "
+        "seconds a side.</p></li>"
+        "<li><figure><img src='b.jpg'><figcaption>Photo: close-up of a heel</figcaption>"
+        "</figure><h3>Ankle circles</h3><p>Draw 10 slow circles with each foot.</p></li>"
+        "</ol></body></html>"
+    )
+    _, steps = steps_of(text)
+    assert [step.name for step in steps] == ["Wall calf stretch", "Ankle circles"]
+    assert [step.sides for step in steps] == ["each", "each"]

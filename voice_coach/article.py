@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import ArticleError
 
@@ -93,6 +93,9 @@ class Line:
     level: int = 0
     #: The item's number in an ordered list, if any.
     number: int | None = None
+    #: The bold text the line opens with ("**Calves.** Sit with ..."), if any: the whole
+    #: text when the whole line is bold.
+    lead: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,34 +186,55 @@ class _HtmlReader:
         self.header_row = False
         #: The column names of the table being read, from its header row.
         self.columns: list[str] = []
+        #: How deep inside <figure> the text is: a caption does not start a list item.
+        self.figures = 0
+        #: Where the bold text that opens the line starts (None: the line opens with none),
+        #: and that text once it ends.
+        self.lead_from: int | None = None
+        self.lead: str | None = None
+        #: Whether the line being read has any text but spaces yet (kept as it grows, so
+        #: a tag never reads the line again: many tags on one line stay linear).
+        self.has_text = False
 
     def text(self, text: str) -> None:
         """Add the page's ``text`` (references decoded) to the line being read."""
         if not self.preformatted or "\n" not in text:
-            self.pieces.append(text)
+            self._add(text)
             return
         first, *rest = text.split("\n")
-        self.pieces.append(first)
+        self._add(first)
         for piece in rest:
-            if not "".join(self.pieces).strip():
+            if not self.has_text:
                 self.end_block()  # a blank line in <pre> parts paragraphs
             self.end_line()
-            self.pieces.append(piece)
+            self._add(piece)
+
+    def _add(self, text: str) -> None:
+        """Add ``text`` to the line being read, noting whether the line has text yet."""
+        self.pieces.append(text)
+        self.has_text = self.has_text or bool(text.strip())
 
     def tag(self, name: str, closing: bool, attributes: str) -> None:
         """Follow the tag ``name`` (a ``closing`` one or not): where lines and blocks end."""
-        if name in ("td", "th"):
+        if name in ("strong", "b"):
+            if not closing and self.lead is None and not self.has_text:
+                self.lead_from = len(self.pieces)
+            elif closing and self.lead_from is not None:
+                self.lead = _clean("".join(self.pieces[self.lead_from :])) or None
+                self.lead_from = None
+        elif name in ("td", "th"):
             if not closing:
                 self.header_row = self.header_row and name == "th"
-                if "".join(self.pieces).strip():
-                    self.pieces.append(" | ")  # the cells of a row on one line, apart
+                if self.has_text:
+                    self._add(" | ")  # the cells of a row on one line, apart
         elif name == "tr":
             cells = [_clean(cell) for cell in "".join(self.pieces).split(" | ")]
             self.pieces.clear()
+            self.has_text = False
             if closing and self.header_row:
                 self.columns = cells  # a table's header row names its columns, not a step
             elif any(cells):
-                self.pieces.append(table_row(cells, self.columns))
+                self._add(table_row(cells, self.columns))
             self.end_line()
             self.header_row = not closing
         elif name == "table":
@@ -228,6 +252,8 @@ class _HtmlReader:
                 self.heading = 0 if closing else int(name[1])
             elif name == "pre":
                 self.preformatted = not closing
+            elif name == "figure":
+                self.figures = max(0, self.figures + (-1 if closing else 1))
 
     def _list(self, name: str, closing: bool, attributes: str) -> None:
         if closing:
@@ -250,17 +276,23 @@ class _HtmlReader:
         """End the line being read; its text, if any, becomes one or more lines."""
         text = _clean("".join(self.pieces))
         self.pieces.clear()
+        self.has_text = False
+        lead = self.lead if self.lead and text.startswith(self.lead) else None
+        self.lead = self.lead_from = None
         for piece in _bounded(text):
             if len(self.lines) >= MAX_LINES:
                 raise _too_many_lines(f"over {MAX_LINES:,}")
             if self.heading:
                 line = Line(piece, "heading", self.block, self.heading)
-            elif self.item_starts:
+            elif self.item_starts and not self.figures:
                 depth = max(1, len(self.lists))
                 line = Line(piece, "item", self.block, depth, self.number)
                 self.item_starts = False
             else:
                 line = _plain_line(piece, self.block, len(self.lists))
+            if lead:
+                line = replace(line, lead=lead if line.text.startswith(lead) else None)
+                lead = None
             self.lines.append(line)
 
     def end_block(self) -> None:
@@ -365,15 +397,22 @@ def _markdown_lines(text: str) -> list[Line]:
         elif kind == "inline":
             block += 1
             table = _pipe_table(token.content) if not heading_level else None
-            pieces = table if table is not None else _inline_lines(token.content)
-            for index, piece in enumerate(piece for piece in pieces if piece):
+            led: list[tuple[str, str | None]]
+            if table is not None:
+                led = [(row, None) for row in table if row]
+            else:
+                led = _inline_lines(token.content)
+            for index, (piece, lead) in enumerate(led):
                 if heading_level:
-                    lines.append(Line(piece, "heading", block, heading_level))
+                    line = Line(piece, "heading", block, heading_level)
                 elif item_starts and index == 0:
                     number = numbers[-1] if numbers else None
-                    lines.append(Line(piece, "item", block, list_depth, number))
+                    line = Line(piece, "item", block, list_depth, number)
                 else:
-                    lines.append(_plain_line(piece, block, list_depth))
+                    line = _plain_line(piece, block, list_depth)
+                if lead and line.text.startswith(lead):
+                    line = replace(line, lead=lead)
+                lines.append(line)
             item_starts = False
         elif kind in ("code_block", "fence", "html_block"):
             # Text indented four spaces is still the article's text, not code.
@@ -448,15 +487,30 @@ def _plain_line(text: str, block: int, depth: int = 0) -> Line:
     return Line(text, "text", block, depth)
 
 
-def _inline_lines(content: str) -> list[str]:
+def _inline_lines(content: str) -> list[tuple[str, str | None]]:
     """The visible text of a paragraph's inline Markdown, one string per line, each at
-    most :data:`MAX_LINE_CHARS` long: links give their text, images and tags go."""
-    lines = []
+    most :data:`MAX_LINE_CHARS` long: links give their text, images and tags go. With
+    each, the bold text it opens with, if any ("**Calves.** Sit ..." gives "Calves.")."""
+    lines: list[tuple[str, str | None]] = []
     for raw in content.split("\n"):
-        text = _without_delimiters(_INLINE_MARKUP.sub(_unmarked, raw))
-        text = decode_references(text.translate(_FROM_ESCAPED), html_rules=False)
-        lines.extend(_bounded(_clean(text)))
+        marked = _INLINE_MARKUP.sub(_unmarked, raw)
+        pairs = _delimiter_pairs(marked)
+        text = _visible(_without_delimiters(marked, pairs))
+        lead = None
+        first = len(marked) - len(marked.lstrip())
+        opener = next((pair for pair in pairs if pair[0][0] == first), None)
+        if opener and marked[first] in "*_" and opener[0][1] - opener[0][0] >= 2:
+            prefix = marked[: opener[1][1]]
+            lead = _visible(_without_delimiters(prefix, _delimiter_pairs(prefix))) or None
+        pieces = _bounded(text)
+        lines.extend((piece, lead if index == 0 else None) for index, piece in enumerate(pieces))
     return lines
+
+
+def _visible(text: str) -> str:
+    """What a line of Markdown shows once its markup is gone: escapes and references
+    decoded, spaces cleaned."""
+    return _clean(decode_references(text.translate(_FROM_ESCAPED), html_rules=False))
 
 
 def _unmarked(match: re.Match) -> str:
@@ -471,13 +525,29 @@ def _unmarked(match: re.Match) -> str:
     return " "
 
 
-def _without_delimiters(text: str) -> str:
+def _without_delimiters(text: str, pairs: list | None = None) -> str:
     """``text`` without the emphasis marks and backticks that pair up, as Markdown reads
-    them ("*this*", "__this__", "`this`"); a lone "*" or "_" stays. One pass, a stack."""
-    if "*" not in text and "_" not in text and "`" not in text:
+    them ("*this*", "__this__", "`this`"); a lone "*" or "_" stays. One pass, a stack.
+    ``pairs`` are :func:`_delimiter_pairs` of ``text``, if already known."""
+    if pairs is None:
+        pairs = _delimiter_pairs(text)
+    if not pairs:
         return text
+    kept, position = [], 0
+    for start, end in sorted(span for pair in pairs for span in pair):
+        kept.append(text[position:start])
+        position = end
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _delimiter_pairs(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The spans of the emphasis marks and backticks of ``text`` that pair up, each
+    opener with its closer."""
+    if "*" not in text and "_" not in text and "`" not in text:
+        return []
     openers: dict[str, list[tuple[int, int]]] = {}
-    dropped: list[tuple[int, int]] = []
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
     for run in _DELIMITER_RUN.finditer(text):
         start, end = run.span()
         before = text[start - 1] if start else " "
@@ -488,17 +558,10 @@ def _without_delimiters(text: str) -> str:
         closes = not before.isspace() and not (intraword and after.isalnum())
         waiting = openers.setdefault(mark, [])
         if closes and waiting:
-            dropped += (waiting.pop(), (start, end))
+            pairs.append((waiting.pop(), (start, end)))
         elif opens:
             waiting.append((start, end))
-    if not dropped:
-        return text
-    kept, position = [], 0
-    for start, end in sorted(dropped):
-        kept.append(text[position:start])
-        position = end
-    kept.append(text[position:])
-    return "".join(kept)
+    return pairs
 
 
 def _bounded(text: str) -> list[str]:

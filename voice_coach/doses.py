@@ -46,7 +46,7 @@ _WORD = re.compile(r"[a-z]+")
 _ANY_DIGIT = re.compile(r"\d")
 _NUMBER_WORDS = frozenset((*_UNITS, *_TENS, "couple", "pair", "dozen"))
 
-_NUM = r"(?<![\d.,])\d{1,6}(?:\.\d{1,3})?(?![\d])"
+_NUM = r"(?<!\d)(?<!\d[.,])\d{1,6}(?:\.\d{1,3})?(?![\d])"
 _SEP = r"\s*(?:-|\u2013|\u2014|to|or)\s*"
 _UNIT = r"(?:seconds?|secs?\b\.?|s\b|minutes?|mins?\b\.?)"
 #: A time: "30 seconds", "20-30 s", "45 seconds to 1 minute", "1-2 min", "30s".

@@ -385,7 +385,7 @@ def name_quality(name: str, heading: bool = False) -> float:
     elif len(words) > 8:
         quality -= 0.5
     first = words[0].lower().strip("\"'(")
-    if _FLOW.match(name):
+    if _flows(name):
         quality -= 2.0
     elif first in VERBS:
         # "Pull Back Toes" is a name; "Sit on the floor" is an instruction.
@@ -393,6 +393,12 @@ def name_quality(name: str, heading: bool = False) -> float:
     if _PRONOUN.search(name):
         quality -= 1.0
     return quality
+
+
+def _flows(text: str) -> bool:
+    """Whether ``text`` starts as an instruction or a sentence does ("Then ...", "It ...");
+    an acronym is no pronoun ("IT band")."""
+    return bool(_FLOW.match(text)) and not re.match(r"[A-Z]{2,}\b(?!\s+[A-Z]{2,})", text)
 
 
 def _name_like(text: str, lowercase: bool = False) -> bool:
@@ -410,7 +416,7 @@ def _name_like(text: str, lowercase: bool = False) -> bool:
         return False  # a name and a sentence after it: "Soleus stretch. As above but ..."
     if not any(char.isalpha() for char in text):
         return False
-    if field_label(text) is not None or _FLOW.match(text) or _NOT_A_STEP.search(text):
+    if field_label(text) is not None or _flows(text) or _NOT_A_STEP.search(text):
         return False
     return not JUNK.search(text)
 
@@ -533,9 +539,14 @@ def _head(info: LineInfo) -> Head | None:
         return _table_row(info, text)
     if info.dose_only:
         return None  # "3 x 20 seconds" names nothing, even set as a heading
+    bold = _bold_head(info, text)
+    if bold is not None:
+        return bold
     name, dose = _without_dose(text)
     name = clean_name(name)
-    structured = line.kind in ("heading", "item") or info.marker is not None
+    # a line in bold alone is set like a heading: "**hip flexor**"
+    emphasised = line.lead is not None and line.lead == line.text
+    structured = line.kind in ("heading", "item") or info.marker is not None or emphasised
     sentence = text.endswith(".") and not structured and not dose
     whole = None
     if _name_like(name, lowercase=structured) and (structured or info.standalone) and not sentence:
@@ -545,6 +556,30 @@ def _head(info: LineInfo) -> Head | None:
             return whole
     # "Standing quad stretch - hold your ankle ... for 30 seconds" is a name and its text
     return _labelled_head(info, text, structured) or whole
+
+
+def _bold_head(info: LineInfo, text: str) -> Head | None:
+    """The name a line gives in bold before its text: "**Upper back.** Lie back with ...",
+    "<strong>Sleeper stretch.</strong> Lie on your side ..."."""
+    lead = info.line.lead
+    if not lead or lead == info.line.text:
+        return None
+    marker = _MARKER.match(lead)
+    lead = lead[marker.end() :] if marker and info.marker else lead
+    if not text.startswith(lead) or field_label(lead.rstrip(":") + ":"):
+        return None
+    body = text[len(lead) :].lstrip(" .:;,\u2013\u2014-")
+    name, dose = _without_dose(clean_name(lead))
+    name = clean_name(name)
+    if (
+        not body
+        or not _name_like(name, lowercase=True)
+        or len(name.split()) > 7
+        or not (is_instruction(body) or has_dose(body) or dose or len(body.split()) >= 6)
+    ):
+        return None
+    rest = f"{dose}. {body}" if dose else body
+    return Head(name, rest, _layout_of(info, "label"), name_quality(name))
 
 
 def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
