@@ -75,7 +75,8 @@ _COUNT_WORDS = (
 _COUNTED_MOVES = (
     r"rolls|circles|swings|squeezes|scrunches|rotations|lifts|raises|pulses|lunges|slides|"
     r"tucks|shrugs|kicks|bridges|squats|presses|curls|tilts|reaches|pumps|bounces|marches|"
-    r"laps|lengths|glides|nods|turns|twists|rocks|taps|crunches|pushes|pulls|flosses"
+    r"laps|lengths|glides|nods|turns|twists|rocks|taps|crunches|pushes|pulls|flosses|jumps|"
+    r"hops|skips"
 )
 #: What may follow "x 5" to make it a size or a time, not repetitions: "x 20 m".
 _NOT_COUNT_AFTER = (
@@ -151,7 +152,7 @@ _DOSE_UNIT = re.compile(
 )
 #: A sentence that is nothing but a dose: "30 seconds per leg.", "3 x 20-30 seconds".
 _DOSE_WORDS = re.compile(
-    r"\b(?:hold|holds|hold time|for|each|per|a|an|on|side|sides|leg|legs|arm|arms|rep|reps|"
+    r"\b(?:hold|holds|hold time|for|each|ea|per|a|an|on|side|sides|leg|legs|arm|arms|rep|reps|"
     r"repetitions?|sets?|rounds?|times|iterations?|of|x|and|seconds?|secs?|s|minutes?|mins?|"
     r"breaths?|deep|slow|about|approximately|up|to|or|stretch|the|with|both|stay|duration|"
     rf"time|repeat|more|then|switch|do|total|direction|directions|{_COUNTED_MOVES})\b|\d+s\b|"

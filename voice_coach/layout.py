@@ -75,7 +75,7 @@ STRETCH_NOUN = re.compile(
     r"windmill|sphinx|salutation|stretcher|slide|glide|retractions?|pull|dip|hang|sit|"
     r"child|baby|frog|lizard|drop|hold|thread the needle|happy baby|\w+asana|pranayama|"
     r"mudra|floss|rock|rockback|flick|angel|clam|bug|inchworm|crawl|jack|sprint|alphabet|"
-    r"switch)(?:e?s)?\b",
+    r"switch|jump|hop|skip|shuffle|warrior|triangle|camel|puppy|legs up the wall)(?:e?s)?\b",
     re.IGNORECASE,
 )
 #: Words an instruction starts with: what makes a sentence a step's how-to.
@@ -543,6 +543,9 @@ def _head(info: LineInfo) -> Head | None:
     if bold is not None:
         return bold
     name, dose = _without_dose(text)
+    aside = _HOW_ASIDE.search(name)
+    if aside:  # "calf stretch (heel down, knee straight): 45s": the parenthesis says how
+        name, dose = name[: aside.start()], f"{aside[1].strip()}. {dose}".rstrip(". ")
     name = clean_name(name)
     # a line in bold alone is set like a heading: "**hip flexor**"
     emphasised = line.lead is not None and line.lead == line.text
@@ -555,7 +558,35 @@ def _head(info: LineInfo) -> Head | None:
         if whole.quality >= 0:
             return whole
     # "Standing quad stretch - hold your ankle ... for 30 seconds" is a name and its text
-    return _labelled_head(info, text, structured) or whole
+    labelled = _labelled_head(info, text, structured)
+    if labelled is None and line.kind == "item" and (whole is None or whole.quality < 1):
+        return _noun_led_head(info, text) or whole
+    return labelled or whole
+
+
+def _noun_led_head(info: LineInfo, text: str) -> Head | None:
+    """A list item that opens with a stretch's name, ended by its noun, and runs on into
+    its how-to and dose with no mark between: "finger flexor stretch, palm on the wall:
+    3x30s each arm", "child's pose w/ arms walked to one side, 40s each side"."""
+    words = text[:_NOUN_LEAD_CHARS]
+    for noun in STRETCH_NOUN.finditer(words):
+        if noun.start() == 0:
+            continue
+        name = clean_name(text[: noun.end()])
+        rest = text[noun.end() :]
+        body = rest.lstrip(" ,;:\u2013\u2014-")
+        if len(name.split()) > 5 or not re.match(r"\s*(?:[,(;:\u2013\u2014-]|\s+[a-z])", rest):
+            continue
+        if not _name_like(name, lowercase=True) or name_quality(name) < 1:
+            continue
+        if has_dose(body) or is_instruction(body):
+            return Head(name, body, _layout_of(info, "label"), name_quality(name))
+        return None
+    return None
+
+
+#: How far into an item its name may run before its text: a few words.
+_NOUN_LEAD_CHARS = 60
 
 
 def _bold_head(info: LineInfo, text: str) -> Head | None:
@@ -590,10 +621,17 @@ def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
         if not found:
             continue
         name, dose = _without_dose(found["name"])
-        name, body = clean_name(name), f"{dose}. {found['body'].strip()}".lstrip(". ")
+        body = found["body"].strip()
+        aside = _HOW_ASIDE.search(name)
+        if aside:  # "calf stretch (heel down, knee straight): 45s": the parenthesis says how
+            name, body = name[: aside.start()], f"{aside[1].strip()}. {body}"
+        name, body = clean_name(name), f"{dose}. {body}".lstrip(". ")
         quality = name_quality(name)
-        if pattern is _NAME_SENTENCE and quality < 0.8 and not dose:
-            continue  # "Good posture. Sit tall." names nothing; "Toe walks (1 min)." does
+        # "Good posture. Sit tall." names nothing; "Toe walks (1 min)." does, and so does
+        # "A. Heel dig. Lie ..." among other lettered or numbered names
+        marked = info.marker is not None and len(name.split()) <= 5 and quality >= 0
+        if pattern is _NAME_SENTENCE and quality < 0.8 and not dose and not marked:
+            continue
         if (
             _name_like(name, lowercase=structured)
             and len(name.split()) <= 7
@@ -602,6 +640,11 @@ def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
         ):
             return Head(name, body, _layout_of(info, "label"), quality)
     return None
+
+
+#: A parenthesis closing a name that tells how to move, a list of cues ("(fist, bend the
+#: wrist down)"), not another name ("(sciatic nerve glide)").
+_HOW_ASIDE = re.compile(r"\(([^()]{1,80},[^()]{1,80})\)\s*$")
 
 
 def _table_row(info: LineInfo, text: str) -> Head | None:
@@ -988,7 +1031,8 @@ def subject(sentence: str) -> str | None:
         after = re.match(
             r"(?:[ -](?:stretch|pose|hold|twist|fold))*", sentence[match.end() :][:40], re.I
         )
-        if kept:
+        if kept or " " in match.group(0):  # a name of several words needs no more:
+            # "legs up the wall", "thread the needle"
             return " ".join([*kept, match.group(0) + (after.group(0) if after else "")])
     return None
 
