@@ -13,6 +13,11 @@ from pathlib import Path
 NAME_MATCH = 0.6
 #: The project's own labelled articles.
 OWN_ARTICLES = Path(__file__).resolve().parent / "articles"
+#: Held-out articles: written and labelled before the importer was run on them, scored
+#: first as the importer stood (the held-out estimate), then improved on (the blind set)
+#: or not (the fresh set).
+BLIND_ARTICLES = Path(__file__).resolve().parent / "articles_blind"
+FRESH_ARTICLES = Path(__file__).resolve().parent / "articles_fresh"
 
 
 @dataclass

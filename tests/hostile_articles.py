@@ -39,6 +39,11 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "many paragraphs": lambda size: _repeat(
         "Side bend stretch. Lean over and hold 30 seconds each side.\n\n", size
     ),
+    # many tags within one line (each must not read the line again)
+    "many <b> in a line": lambda size: _repeat("<b>Knee</b> hug ", size, _PAGE + "<p>x"),
+    "many blank <b>": lambda size: _repeat("<b> </b>", size, _PAGE + "<p>"),
+    "many <td> in a row": lambda size: _repeat("<td>30 s</td>", size, _PAGE + "<table><tr>"),
+    "many Markdown bold leads": lambda size: _repeat("**Knee hug.** Hold it **30 s**\n", size),
     # long lines, references, broken markup
     "one long line": lambda size: _repeat("Hold for 30 seconds, ", size),
     "references": lambda size: _repeat("&amp;&#233;&#x1F600;&#99999999999;", size, _PAGE),

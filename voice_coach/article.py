@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import ArticleError
 
@@ -93,6 +93,9 @@ class Line:
     level: int = 0
     #: The item's number in an ordered list, if any.
     number: int | None = None
+    #: The bold text the line opens with ("**Calves.** Sit with ..."), if any: the whole
+    #: text when the whole line is bold.
+    lead: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,32 +184,62 @@ class _HtmlReader:
         self.preformatted = False
         #: Whether the table row being read has header cells only so far.
         self.header_row = False
+        #: The column names of the table being read, from its header row.
+        self.columns: list[str] = []
+        #: How deep inside <figure> the text is: a caption does not start a list item.
+        self.figures = 0
+        #: Where the bold text that opens the line starts (None: the line opens with none),
+        #: and that text once it ends.
+        self.lead_from: int | None = None
+        self.lead: str | None = None
+        #: Whether the line being read has any text but spaces yet (kept as it grows, so
+        #: a tag never reads the line again: many tags on one line stay linear).
+        self.has_text = False
 
     def text(self, text: str) -> None:
         """Add the page's ``text`` (references decoded) to the line being read."""
         if not self.preformatted or "\n" not in text:
-            self.pieces.append(text)
+            self._add(text)
             return
         first, *rest = text.split("\n")
-        self.pieces.append(first)
+        self._add(first)
         for piece in rest:
-            if not "".join(self.pieces).strip():
+            if not self.has_text:
                 self.end_block()  # a blank line in <pre> parts paragraphs
             self.end_line()
-            self.pieces.append(piece)
+            self._add(piece)
+
+    def _add(self, text: str) -> None:
+        """Add ``text`` to the line being read, noting whether the line has text yet."""
+        self.pieces.append(text)
+        self.has_text = self.has_text or bool(text.strip())
 
     def tag(self, name: str, closing: bool, attributes: str) -> None:
         """Follow the tag ``name`` (a ``closing`` one or not): where lines and blocks end."""
-        if name in ("td", "th"):
+        if name in ("strong", "b"):
+            if not closing and self.lead is None and not self.has_text:
+                self.lead_from = len(self.pieces)
+            elif closing and self.lead_from is not None:
+                self.lead = _clean("".join(self.pieces[self.lead_from :])) or None
+                self.lead_from = None
+        elif name in ("td", "th"):
             if not closing:
                 self.header_row = self.header_row and name == "th"
-                if "".join(self.pieces).strip():
-                    self.pieces.append(" | ")  # the cells of a row on one line, apart
+                if self.has_text:
+                    self._add(" | ")  # the cells of a row on one line, apart
         elif name == "tr":
+            cells = [_clean(cell) for cell in "".join(self.pieces).split(" | ")]
+            self.pieces.clear()
+            self.has_text = False
             if closing and self.header_row:
-                self.pieces.clear()  # a table's header row names its columns, not a step
+                self.columns = cells  # a table's header row names its columns, not a step
+            elif any(cells):
+                self._add(table_row(cells, self.columns))
             self.end_line()
             self.header_row = not closing
+        elif name == "table":
+            self.end_block()
+            self.columns = []
         elif name == "br":
             self.end_line()
         elif name in _BLOCK_TAGS:
@@ -219,6 +252,8 @@ class _HtmlReader:
                 self.heading = 0 if closing else int(name[1])
             elif name == "pre":
                 self.preformatted = not closing
+            elif name == "figure":
+                self.figures = max(0, self.figures + (-1 if closing else 1))
 
     def _list(self, name: str, closing: bool, attributes: str) -> None:
         if closing:
@@ -241,17 +276,23 @@ class _HtmlReader:
         """End the line being read; its text, if any, becomes one or more lines."""
         text = _clean("".join(self.pieces))
         self.pieces.clear()
+        self.has_text = False
+        lead = self.lead if self.lead and text.startswith(self.lead) else None
+        self.lead = self.lead_from = None
         for piece in _bounded(text):
             if len(self.lines) >= MAX_LINES:
                 raise _too_many_lines(f"over {MAX_LINES:,}")
             if self.heading:
                 line = Line(piece, "heading", self.block, self.heading)
-            elif self.item_starts:
+            elif self.item_starts and not self.figures:
                 depth = max(1, len(self.lists))
                 line = Line(piece, "item", self.block, depth, self.number)
                 self.item_starts = False
             else:
                 line = _plain_line(piece, self.block, len(self.lists))
+            if lead:
+                line = replace(line, lead=lead if line.text.startswith(lead) else None)
+                lead = None
             self.lines.append(line)
 
     def end_block(self) -> None:
@@ -355,14 +396,23 @@ def _markdown_lines(text: str) -> list[Line]:
             heading_level = 0
         elif kind == "inline":
             block += 1
-            for index, piece in enumerate(_inline_lines(token.content)):
+            table = _pipe_table(token.content) if not heading_level else None
+            led: list[tuple[str, str | None]]
+            if table is not None:
+                led = [(row, None) for row in table if row]
+            else:
+                led = _inline_lines(token.content)
+            for index, (piece, lead) in enumerate(led):
                 if heading_level:
-                    lines.append(Line(piece, "heading", block, heading_level))
+                    line = Line(piece, "heading", block, heading_level)
                 elif item_starts and index == 0:
                     number = numbers[-1] if numbers else None
-                    lines.append(Line(piece, "item", block, list_depth, number))
+                    line = Line(piece, "item", block, list_depth, number)
                 else:
-                    lines.append(_plain_line(piece, block, list_depth))
+                    line = _plain_line(piece, block, list_depth)
+                if lead and line.text.startswith(lead):
+                    line = replace(line, lead=lead)
+                lines.append(line)
             item_starts = False
         elif kind in ("code_block", "fence", "html_block"):
             # Text indented four spaces is still the article's text, not code.
@@ -376,6 +426,56 @@ def _markdown_lines(text: str) -> list[Line]:
     return lines
 
 
+#: Column names that say the column names the stretch; and those that number the rows.
+_NAME_COLUMN = re.compile(
+    r"^(?:stretch|exercise|move|movement|pose|name|activity|drill)e?s?$", re.IGNORECASE
+)
+_NUMBER_COLUMN = re.compile(r"^(?:#|no\.?|number|step|order)?$", re.I)
+#: A cell that says nothing: "—", "-", "n/a".
+_EMPTY_CELL = re.compile(r"^[\s\u2013\u2014\-\u2012/]*$|^n/?a$", re.I)
+#: Markdown's pipe table: a header line, then "|---|:--:|" under it.
+_PIPE_DELIMITER = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def table_row(cells: list[str], columns: list[str]) -> str:
+    """A table's row as one line, "name | Column: cell | ...": the stretch's name first
+    (from the column that names it, else the first), each other cell led by its column's
+    name so that "Hold", "Sets", "Sides" read as fields; row numbers and empty cells go."""
+    named = [(columns[index] if index < len(columns) else "", cell) for index, cell in
+             enumerate(cells)]  # fmt: skip
+    kept = [
+        (column, cell)
+        for column, cell in named
+        if not _EMPTY_CELL.match(cell)
+        and not (_NUMBER_COLUMN.match(column) and re.fullmatch(r"\d{1,3}\.?", cell))
+    ]
+    if not kept:
+        return ""
+    first = next((index for index, (column, _) in enumerate(kept) if _NAME_COLUMN.match(column)), 0)
+    name = kept.pop(first)[1]
+    rest = [f"{column}: {cell}" if column and not _NAME_COLUMN.match(column) else cell
+            for column, cell in kept]  # fmt: skip
+    return " | ".join([name, *rest])
+
+
+def _pipe_table(content: str) -> list[str] | None:
+    """The rows of a Markdown pipe table (header, delimiter, rows), each as
+    :func:`table_row` gives it; None if ``content`` is not one."""
+    rows = content.split("\n")
+    if len(rows) < 3 or "|" not in rows[0] or not _PIPE_DELIMITER.match(rows[1]):
+        return None
+
+    def cells(row: str) -> list[str]:
+        return [_clean(cell) for cell in row.strip().strip("|").split("|")]
+
+    columns = [_without_delimiters(cell) for cell in cells(rows[0])]
+    return [
+        table_row([_without_delimiters(cell) for cell in cells(row)], columns)
+        for row in rows[2:]
+        if row.strip()
+    ]
+
+
 def _plain_line(text: str, block: int, depth: int = 0) -> Line:
     """A line of running text; a bullet copied as a character makes it a list item.
 
@@ -387,15 +487,30 @@ def _plain_line(text: str, block: int, depth: int = 0) -> Line:
     return Line(text, "text", block, depth)
 
 
-def _inline_lines(content: str) -> list[str]:
+def _inline_lines(content: str) -> list[tuple[str, str | None]]:
     """The visible text of a paragraph's inline Markdown, one string per line, each at
-    most :data:`MAX_LINE_CHARS` long: links give their text, images and tags go."""
-    lines = []
+    most :data:`MAX_LINE_CHARS` long: links give their text, images and tags go. With
+    each, the bold text it opens with, if any ("**Calves.** Sit ..." gives "Calves.")."""
+    lines: list[tuple[str, str | None]] = []
     for raw in content.split("\n"):
-        text = _without_delimiters(_INLINE_MARKUP.sub(_unmarked, raw))
-        text = decode_references(text.translate(_FROM_ESCAPED), html_rules=False)
-        lines.extend(_bounded(_clean(text)))
+        marked = _INLINE_MARKUP.sub(_unmarked, raw)
+        pairs = _delimiter_pairs(marked)
+        text = _visible(_without_delimiters(marked, pairs))
+        lead = None
+        first = len(marked) - len(marked.lstrip())
+        opener = next((pair for pair in pairs if pair[0][0] == first), None)
+        if opener and marked[first] in "*_" and opener[0][1] - opener[0][0] >= 2:
+            prefix = marked[: opener[1][1]]
+            lead = _visible(_without_delimiters(prefix, _delimiter_pairs(prefix))) or None
+        pieces = _bounded(text)
+        lines.extend((piece, lead if index == 0 else None) for index, piece in enumerate(pieces))
     return lines
+
+
+def _visible(text: str) -> str:
+    """What a line of Markdown shows once its markup is gone: escapes and references
+    decoded, spaces cleaned."""
+    return _clean(decode_references(text.translate(_FROM_ESCAPED), html_rules=False))
 
 
 def _unmarked(match: re.Match) -> str:
@@ -410,13 +525,29 @@ def _unmarked(match: re.Match) -> str:
     return " "
 
 
-def _without_delimiters(text: str) -> str:
+def _without_delimiters(text: str, pairs: list | None = None) -> str:
     """``text`` without the emphasis marks and backticks that pair up, as Markdown reads
-    them ("*this*", "__this__", "`this`"); a lone "*" or "_" stays. One pass, a stack."""
-    if "*" not in text and "_" not in text and "`" not in text:
+    them ("*this*", "__this__", "`this`"); a lone "*" or "_" stays. One pass, a stack.
+    ``pairs`` are :func:`_delimiter_pairs` of ``text``, if already known."""
+    if pairs is None:
+        pairs = _delimiter_pairs(text)
+    if not pairs:
         return text
+    kept, position = [], 0
+    for start, end in sorted(span for pair in pairs for span in pair):
+        kept.append(text[position:start])
+        position = end
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _delimiter_pairs(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The spans of the emphasis marks and backticks of ``text`` that pair up, each
+    opener with its closer."""
+    if "*" not in text and "_" not in text and "`" not in text:
+        return []
     openers: dict[str, list[tuple[int, int]]] = {}
-    dropped: list[tuple[int, int]] = []
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
     for run in _DELIMITER_RUN.finditer(text):
         start, end = run.span()
         before = text[start - 1] if start else " "
@@ -427,17 +558,10 @@ def _without_delimiters(text: str) -> str:
         closes = not before.isspace() and not (intraword and after.isalnum())
         waiting = openers.setdefault(mark, [])
         if closes and waiting:
-            dropped += (waiting.pop(), (start, end))
+            pairs.append((waiting.pop(), (start, end)))
         elif opens:
             waiting.append((start, end))
-    if not dropped:
-        return text
-    kept, position = [], 0
-    for start, end in sorted(dropped):
-        kept.append(text[position:start])
-        position = end
-    kept.append(text[position:])
-    return "".join(kept)
+    return pairs
 
 
 def _bounded(text: str) -> list[str]:

@@ -39,12 +39,14 @@ _WORD_TIMES = [
     ("twice", re.compile(r"\btwice\b", re.I), "2 times"),
     ("thrice", re.compile(r"\bthrice\b", re.I), "3 times"),
     ("'", re.compile(r"(\d)\s*[-\u2013\u2014]?\s*seconds?['\u2019]s?", re.I), r"\1 seconds"),
+    ("\u00bd", re.compile(r"(\d)\s*\u00bd"), r"\1.5"),
+    ("\u00bd", re.compile(r"\u00bd"), "0.5"),
 ]
 _WORD = re.compile(r"[a-z]+")
 _ANY_DIGIT = re.compile(r"\d")
 _NUMBER_WORDS = frozenset((*_UNITS, *_TENS, "couple", "pair", "dozen"))
 
-_NUM = r"(?<![\d.,])\d{1,6}(?:\.\d{1,3})?(?![\d])"
+_NUM = r"(?<!\d)(?<!\d[.,])\d{1,6}(?:\.\d{1,3})?(?![\d])"
 _SEP = r"\s*(?:-|\u2013|\u2014|to|or)\s*"
 _UNIT = r"(?:seconds?|secs?\b\.?|s\b|minutes?|mins?\b\.?)"
 #: A time: "30 seconds", "20-30 s", "45 seconds to 1 minute", "1-2 min", "30s".
@@ -53,17 +55,62 @@ _TIME = re.compile(
     rf"(?:{_SEP}(?P<high>{_NUM}))?(?:\s*-?\s*(?P<unit>{_UNIT}))?",
     re.IGNORECASE,
 )
-_BREATH_WORDS = (
+_BREATH_ADJECTIVES = (
     r"(?:(?:deep|slow|full|long|steady|calm|easy|complete|relaxed|gentle|even|big|"
-    r"natural|smooth|more)\s+){0,2}breath(?:s|\s+cycles)?\b"
+    r"natural|smooth|more)\s+){0,2}"
+)
+#: "5 deep breaths", "6 breath cycles", "10 rounds of breath".
+_BREATH_WORDS = (
+    rf"(?:{_BREATH_ADJECTIVES}breath(?:s|\s+cycles)?|(?:rounds?|cycles?)\s+of\s+"
+    rf"{_BREATH_ADJECTIVES}breath(?:s|ing)?)\b"
 )
 _BREATHS = re.compile(rf"(?P<low>{_NUM})(?:{_SEP}(?P<high>{_NUM}))?\s+{_BREATH_WORDS}", re.I)
 _FEW_BREATHS = re.compile(rf"\b(?:a few|several|some)\s+{_BREATH_WORDS}", re.I)
-#: Repetitions: "3 times", "2-3 reps", "10 iterations", "3 sets of", "3 x", "x 2", "2x".
+#: Words that may stand between a count and what it counts: "15 slow reps", "5 more times".
+_COUNT_WORDS = (
+    r"(?:(?:more|slow|slower|controlled|gentle|easy|small|big|large|full|deep|smooth|quick|"
+    r"fast|alternating|further|additional|extra|good|careful|steady)\s+){0,2}"
+)
+#: Movements counted by their name: "10 rolls", "20 scrunches", "15 swings per leg".
+_COUNTED_MOVES = (
+    r"rolls|circles|swings|squeezes|scrunches|rotations|lifts|raises|pulses|lunges|slides|"
+    r"tucks|shrugs|kicks|bridges|squats|presses|curls|tilts|reaches|pumps|bounces|marches|"
+    r"laps|lengths|glides|nods|turns|twists|rocks|taps|crunches|pushes|pulls|flosses|jumps|"
+    r"hops|skips"
+)
+#: What may follow "x 5" to make it a size or a time, not repetitions: "x 20 m".
+_NOT_COUNT_AFTER = (
+    r"\d|\.\d|\s*-?\s*(?:seconds?|secs?|s\b|minutes?|mins?|m\b|cm|km|metres?|meters?|"
+    r"yards?|yds?|ft\b|feet|inch)"
+)
+#: Repetitions: "3 times", "2-3 reps", "10 iterations", "3 sets of", "3 x", "x 2", "2x",
+#: "10 slow rolls", "twice more".
 _REPS = re.compile(
-    rf"(?P<low>{_NUM})(?:{_SEP}(?P<high>{_NUM}))?\s*(?P<more>more\s+)?"
-    r"(?P<unit>times|reps?\b|repetitions?|iterations?|rounds?|sets?|cycles?|[x\u00d7](?![a-z]))"
-    r"|[x\u00d7]\s*(?P<after>\d{1,2})(?![\d.]|\s*-?\s*(?:seconds?|secs?|s\b|minutes?|mins?))",
+    rf"(?P<low>{_NUM})(?:{_SEP}(?P<high>{_NUM}))?\s*(?P<words>{_COUNT_WORDS})"
+    rf"(?P<unit>times|reps?\b|repetitions?|iterations?|rounds?|sets?|cycles?|"
+    rf"(?:{_COUNTED_MOVES})\b|[x\u00d7](?![a-z]))(?P<again>\s+more\b)?"
+    rf"|(?<![a-z])[x\u00d7]\s*(?P<after>\d{{1,2}})(?!{_NOT_COUNT_AFTER})",
+    re.IGNORECASE,
+)
+#: Units that count sets, each of which may hold a count of its own ("3 x 10").
+_SET_UNITS = ("x", "\u00d7", "set", "sets", "round", "rounds")
+_TIME_WORDS = r"seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|breaths?"
+#: A count for each side, with or without what it counts: "6 on each leg", "(5/side)",
+#: "8 each", "10 steps each leg", "Do 5 with each leg".
+_SIDE_COUNT = re.compile(
+    rf"(?P<low>{_NUM})(?:{_SEP}(?P<high>{_NUM}))?\s*(?:{_COUNT_WORDS}(?!(?:{_TIME_WORDS})\b)"
+    rf"[a-z]+\s+)?(?:(?:(?:with|on|for)\s+)?(?:each|per|a|every)\s+(?:side|leg|arm|foot|way)\b"
+    rf"|/\s*(?:side|leg|arm|foot)\b|each\b(?!\s+(?:of|other|time)\b))",
+    re.IGNORECASE,
+)
+#: What after "30 s" makes it seconds: the end, punctuation, or a dose's words.
+_SECONDS_APART = re.compile(
+    r"\s*(?:$|[^\w\s]|(?:each|per|a|on|x|hold|then|and|rest|at|in|with|or)\b)", re.I
+)
+_OF_BREATH = re.compile(r"\s+of\s+(?:\w+\s+)?breath", re.I)
+#: "Hold for a count of 10": a count is about a second.
+_COUNT_HOLD = re.compile(
+    r"\b(?:hold|stay|pause|keep|remain)\w*\b[^.;!?]{0,30}?\bcount of (?P<count>\d{1,3})\b",
     re.IGNORECASE,
 )
 #: A field giving the reps: "Reps: 10", "Sets: 2-3".
@@ -73,7 +120,9 @@ _REPS_FIELD = re.compile(
 _VAGUE_REPS = re.compile(r"\b(several|a few|many|multiple|some) times\b", re.I)
 #: What after a number makes it a frequency, not a dose: "3 times a day".
 _FREQUENCY = re.compile(
-    r"\s*(?:(?:a|per|each|every)\s+(?:day|week|night|morning|evening|hour)\b|daily|weekly)", re.I
+    r"\s*(?:x\s*)?(?:(?:(?:a|per|each|every)\s+|/\s*)(?:day|week|wk|night|morning|evening|"
+    r"hour)\b|daily|weekly|days? (?:a|per) week\b)",
+    re.I,
 )
 #: Words before a time that make it a hold, and words that make it something else.
 _HOLD_BEFORE = re.compile(
@@ -96,17 +145,18 @@ _DOSE_AFTER = re.compile(
 _NOT_HOLD_AFTER = re.compile(r"\s*(?:of (?:rest|walking|easy|light|cardio)|between|rest)\b", re.I)
 #: What a dose always has: a number with a unit ("30 s", "5 breaths", "3 x", "2 sets").
 _DOSE_UNIT = re.compile(
-    r"\d\s*-?\s*(?:s\b|sec|min|breath|rep|time|set|round|iteration|cycle|x\b|\u00d7)"
+    rf"\d\s*-?\s*(?:s\b|sec|min|breath|rep|time|set|round|iteration|cycle|x\b|\u00d7|"
+    rf"(?:{_COUNTED_MOVES})\b)"
     r"|\b(?:x|\u00d7)\s*\d|\b(?:reps|repetitions|sets|rounds)\s*:\s*\d",
     re.IGNORECASE,
 )
 #: A sentence that is nothing but a dose: "30 seconds per leg.", "3 x 20-30 seconds".
 _DOSE_WORDS = re.compile(
-    r"\b(?:hold|holds|hold time|for|each|per|a|an|on|side|sides|leg|legs|arm|arms|rep|reps|"
+    r"\b(?:hold|holds|hold time|for|each|ea|per|a|an|on|side|sides|leg|legs|arm|arms|rep|reps|"
     r"repetitions?|sets?|rounds?|times|iterations?|of|x|and|seconds?|secs?|s|minutes?|mins?|"
     r"breaths?|deep|slow|about|approximately|up|to|or|stretch|the|with|both|stay|duration|"
-    r"time|repeat|more|then|switch|do|total|direction|directions)\b|\d+s\b|"
-    r"[\d\s.,;:()\-\u2013\u2014x\u00d7|]",
+    rf"time|repeat|more|then|switch|do|total|direction|directions|{_COUNTED_MOVES})\b|\d+s\b|"
+    r"/\s*(?:side|leg|arm|foot)\b|[\d\s.,;:()\-\u2013\u2014x\u00d7|]",
     re.IGNORECASE,
 )
 
@@ -117,25 +167,35 @@ _LIMB = (
 #: A sentence that does each side: patterns tried in order; the first match decides.
 _SIDES = [
     re.compile(
-        rf"(?:\b(?:for|on|with|to|in|at|per|\d\w*|seconds?|secs?|minutes?|mins?|breaths?|times|reps?)|,)\s+"
-        rf"(?:each|every|either)\s+{_LIMB}\b(?!\s+of\b)|\bper\s+{_LIMB}\b|^\W*each\s+{_LIMB}\b"
-        rf"|\beach\s+{_LIMB}\s+for\b",
+        rf"(?:\b(?:for|on|with|to|per|\w*\d\w*|seconds?|secs?|minutes?|mins?|breaths?|times|"
+        rf"reps?)|,)\s+(?:each|every|either)\s+{_LIMB}\b(?!\s+of\b)|\bper\s+{_LIMB}\b"
+        rf"|^\W*each\s+{_LIMB}\b|\beach\s+{_LIMB}\s+for\b|\w\s*/\s*(?:side|leg|arm|foot)\b"
+        rf"|\b(?:\d\w*|secs?|seconds?|mins?|minutes?|reps?|times|breaths?)\.?\s+ea\b"
+        rf"|\b\d\w*\s+[a-z]+\s+(?:each|per)\s+{_LIMB}\b",
         re.I,
     ),
     re.compile(r"\bsides?\s*:\s*(?:both|each|2|two|left and right|alternat\w*)\b", re.I),
     re.compile(r"\bboth sides\b(?!\s+of\b)", re.I),
-    re.compile(r"\b(?:\d\w*|seconds?|breaths?|times|reps?)\s+a\s+(?:side|leg|arm)\b", re.I),
     re.compile(
-        rf"\b(?:on|for|do|repeat\w*|stretch|work|switch to)\s+(?:the\s+)?both\s+{_LIMB}\b", re.I
+        r"\b(?:\w*\d\w*|seconds?|minutes?|mins?|breaths?|times|reps?)\s+a\s+(?:side|leg|arm)\b",
+        re.I,
+    ),
+    re.compile(
+        rf"\b(?:for|do|repeat\w*|stretch|work|switch to)\s+(?:the\s+)?(?:both|each|either)\s+"
+        rf"{_LIMB}\b|\bon\s+(?:the\s+)?both\s+(?:sides|legs|arms)\b",
+        re.I,
     ),
     re.compile(
         rf"\b(?:switch\w*|swap\w*|chang\w*|alternat\w*|trade)\s+(?:to\s+)?(?:the\s+)?{_LIMB}\b",
         re.I,
     ),
-    re.compile(r"\b(?:switch|swap|change)\b\s*(?:[.;!)]|$|and\b|then\b)", re.I),
+    re.compile(r"\b(?:switch|swap|change)\b\s*(?:[.;!),]|$|and\b|then\b)", re.I),
+    # "then the other leg", but not a foot placed within one movement: "step up, then
+    # bring the other foot up"
     re.compile(
         rf"\b(?:then|now|next|afterwards|after that|and then|repeat\w*|do|doing|switch\w*|swap\w*|"
-        rf"chang\w*|forget|same|turn\w*|twist\w*|move|roll|go|finish)\b[^.;!?]{{0,40}}?"
+        rf"chang\w*|forget|same|turn\w*|twist\w*|move|roll|go|finish)\b"
+        rf"(?:(?!\b(?:bring|step|place|put|plant|cross)\b)[^.;!?]){{0,40}}?"
         rf"\b(?:the\s+|your\s+)?(?:other|opposite|second)\s+(?:{_LIMB}|one|ones)\b(?!['\u2019]s)",
         re.I,
     ),
@@ -145,7 +205,9 @@ _SIDES = [
     re.compile(rf"\bone\s+{_LIMB}\s+at\s+a\s+time\b", re.I),
     re.compile(
         r"\b(?:do|repeat|stretch|switch to|change to)\s+(?:the\s+|your\s+)?(?:left|right)\s+"
-        r"(?:side|leg|arm|foot|one)\b",
+        r"(?:side|leg|arm|foot|one)\b"
+        r"|\b(?:do|repeat|switch to|change to)\s+(?:on\s+|with\s+)?(?:the|your)\s+(?:left|right)"
+        r"\s*(?:[.;!,)]|$)",
         re.I,
     ),
     re.compile(
@@ -157,7 +219,16 @@ _SIDES = [
         re.I,
     ),
     re.compile(
-        r"\b(?:left|right)\b[^.;!?]{0,40}\b(?:then|followed by)\b[^.;!?]{0,20}\b(?:right|left)\b",
+        r"\b(?:left|right)\b[^.;!?]{0,40}\b(?:then|followed by)\b[^.;!?]{0,30}\b(?:right|left)\b",
+        re.I,
+    ),
+    # "5 breaths R, then L", "R/L"
+    re.compile(r"\b[RL]\s*(?:,\s*)?(?:then|&|and|/|,|\+)\s*(?:then\s+)?[LR]\b"),
+    re.compile(r"\b(?:each|either|both)\s+ways?\b", re.I),
+    # a sentence or field that says no more than "Both legs." or "Notes: both legs please"
+    re.compile(
+        r"^\W*(?:do\s+|on\s+)?(?:both|each|either)\s+(?:sides?|legs?|arms?)\b[^.;!?]{0,15}"
+        r"[.!]?\s*$|^[A-Za-z ]{1,20}:\s*(?:both|each)\s+(?:sides|legs|arms)\b",
         re.I,
     ),
     re.compile(r"\b(?:alternating|alternate)\b", re.I),
@@ -199,7 +270,8 @@ def spelled_as_digits(text: str) -> str:
     if words & _NUMBER_WORDS:
         text = _NUMBER_WORD.sub(_word_value, text)
     for keyword, pattern, replacement in _WORD_TIMES:
-        if keyword in words or (keyword == "'" and ("'" in text or "\u2019" in text)):
+        said = keyword in text or (keyword == "'" and "\u2019" in text)
+        if keyword in words or (not keyword.isalpha() and said):
             text = pattern.sub(replacement, text)
     return text
 
@@ -237,8 +309,10 @@ def find_hold(sentence: str) -> Dose | None:
         unit = match["unit"] or (match["low_unit"] if match["high"] is None else None)
         if unit is None:
             continue
-        if unit.lower() == "s" and not re.match(r"\d+s\b", match.group(0), re.I):
-            continue  # "30 s" is seconds only when written together, "30s"
+        if unit.lower() == "s" and not (
+            re.match(r"\d+s\b", match.group(0), re.I) or _SECONDS_APART.match(digits, match.end())
+        ):
+            continue  # "30 s" is seconds written together, "30s", or before a dose's words
         before = digits[max(0, match.start() - 60) : match.start()]
         if _NOT_HOLD_BEFORE.search(before) or _NOT_HOLD_AFTER.match(digits, match.end()):
             continue
@@ -258,6 +332,10 @@ def find_hold(sentence: str) -> Dose | None:
         )
         high_said = f"{match['high']} {_unit_name(high_unit, match['high'])}"
         return Dose(seconds, f"note: the article says {low_said} to {high_said}")
+    count = _COUNT_HOLD.search(digits)
+    if count:
+        seconds = float(count["count"])
+        return Dose(seconds, f"note: the article says a count of {seconds:g}; a second a count")
     return None
 
 
@@ -294,28 +372,37 @@ def find_reps(sentence: str) -> Dose | None:
         count, low = _upper(field["low"], field["high"])
         note = f"note: the article says {_number(low)} to {_number(count)} times" if low else None
         return Dose(count, note) if count >= 1 and count == int(count) else None
+    side_count = next(
+        (
+            found
+            for found in _SIDE_COUNT.finditer(digits)
+            if not _FREQUENCY.match(digits, found.end())
+        ),
+        None,
+    )
     for match in _REPS.finditer(digits):
         if match["after"] is not None:
-            before = digits[max(0, match.start() - 25) : match.start()]
-            if not re.search(rf"{_UNIT}\s*$|\d\s*$", before, re.I):
-                continue  # "x 2" counts only after a time: "30 sec x 2"
             return Dose(float(match["after"]))
-        if _FREQUENCY.match(digits, match.end()):
+        if _FREQUENCY.match(digits, match.end()) or _OF_BREATH.match(digits, match.end()):
             continue
         count, low = _upper(match["low"], match["high"])
         if count != int(count) or count < 1:
             continue
-        if match["unit"].lower() in ("x", "\u00d7") and re.match(
-            r"\s*(?:per|a|each)\s+(?:day|week)", digits[match.end() : match.end() + 12], re.I
-        ):
-            continue
+        unit = match["unit"].lower()
+        if side_count is not None and side_count.start() > match.start() and unit not in _SET_UNITS:
+            break  # "10 reps (5/side)": the count for each side
         note = None
         if low is not None:
             note = f"note: the article says {_number(low)} to {_number(count)} times"
-        if match["more"]:
+        if "more" in match["words"].lower() or match["again"]:
             note = f"note: the article says {_number(count)} more, after the first"
             count += 1
         return Dose(count, note)
+    if side_count is not None:
+        count, low = _upper(side_count["low"], side_count["high"])
+        if count >= 1 and count == int(count):
+            note = f"note: the article says {_number(low)} to {_number(count)}" if low else None
+            return Dose(count, note)
     vague = _VAGUE_REPS.search(digits)
     if vague and not _FREQUENCY.match(digits, vague.end()):
         return Dose(

@@ -70,6 +70,11 @@ _STEP_NUMBERS = re.compile(
     r"\b(?:steps?\s*|stretch(?:es)?\s*|exercises?\s*|#\s*|numbers?\s*)?"
     r"(?P<first>\d{1,2})(?P<more>(?:\s*(?:&|and|,|-|\u2013|to|through)\s*#?\s*\d{1,2})+)\b"
 )
+#: Lettered steps a sentence names: "Repeat C and D", "steps A to C" (not "I").
+_STEP_LETTERS = re.compile(
+    r"\b(?:steps?\s+|stretch(?:es)?\s+|exercises?\s+)?"
+    r"(?P<first>[A-HJ-Z])(?P<more>(?:\s*(?:&|and|,|-|\u2013|to|through)\s*[A-HJ-Z])+)\b"
+)
 _PARENTHESES = re.compile(r"\(([^()]*)\)")
 #: What a parenthesis that points elsewhere says: "(pictured below)", "(see the video)".
 _POINTER = re.compile(
@@ -250,8 +255,7 @@ def _general(steps: list[FoundStep], loose: list[Line]) -> _General:
         for step in steps
         for line in step.lines
         for sentence in _sentences(line.text)
-        if EVERY_STEP.search(sentence)
-        or (_STEP_NUMBERS.search(sentence) and not step.numbered_lines)
+        if EVERY_STEP.search(sentence) or (_step_reference(sentence) and not step.numbered_lines)
     ]
     outside = [sentence for line in loose for sentence in _sentences(line.text)]
     sided: set[int] = set()
@@ -268,7 +272,7 @@ def _general(steps: list[FoundStep], loose: list[Line]) -> _General:
             general.reps = reps if reps is not None and reps.value > 1 else None
         if every and general.sides is None:
             general.sides = find_sides(sentence)
-        numbers = _STEP_NUMBERS.search(sentence)
+        numbers = _step_reference(sentence)
         if (
             numbers
             and re.search(r"\brepeat\w*\b", sentence, re.IGNORECASE)
@@ -279,32 +283,77 @@ def _general(steps: list[FoundStep], loose: list[Line]) -> _General:
     return general
 
 
+def _step_reference(sentence: str) -> re.Match | None:
+    """Where ``sentence`` names steps by number or letter ("1 & 2", "C and D")."""
+    return _STEP_NUMBERS.search(sentence) or _STEP_LETTERS.search(sentence)
+
+
 def _numbers_in(match: re.Match) -> set[int]:
-    """The step numbers a reference names: "1 & 2", "1-3", "2, 4 and 5"."""
-    numbers = [int(match["first"])]
+    """The step numbers a reference names: "1 & 2", "1-3", "2, 4 and 5", "C and D"
+    (letters count from A, 1)."""
+
+    def value(said: str) -> int:
+        return int(said) if said.isdigit() else ord(said) - ord("A") + 1
+
+    numbers = [value(match["first"])]
     for joiner, number in re.findall(
-        r"(&|and|,|-|\u2013|to|through)\s*#?\s*(\d{1,2})", match["more"]
+        r"(&|and|,|-|\u2013|to|through)\s*#?\s*(\d{1,2}|[A-Z])\b", match["more"]
     ):
-        if joiner in ("-", "\u2013", "to", "through") and int(number) > numbers[-1]:
-            numbers.extend(range(numbers[-1] + 1, int(number) + 1))
+        if joiner in ("-", "\u2013", "to", "through") and value(number) > numbers[-1]:
+            numbers.extend(range(numbers[-1] + 1, value(number) + 1))
         else:
-            numbers.append(int(number))
+            numbers.append(value(number))
     return set(numbers)
 
 
 def _step_sentences(found: FoundStep) -> list[str]:
     """The sentences a step's doses are read from: its name's line first, then its text
     up to :data:`MAX_STEP_CHARS`, without fields that say nothing of the dose."""
-    texts = [found.head_rest] if found.head_rest else []
+    texts = []
     size = 0
-    for line in found.lines:
-        if field_label(line.text) in META_LABELS:
+    for text in _step_texts(found, with_head=True):
+        if field_label(text) in META_LABELS:
             continue
-        texts.append(line.text)
-        size += len(line.text)
+        texts.append(text)
+        size += len(text)
+    # the same stretch named elsewhere with its dose (a summary, a table), read last
+    for text in found.elsewhere:
+        if field_label(text) not in META_LABELS and size <= MAX_STEP_CHARS:
+            texts.append(text)
+            size += len(text)
+    return [sentence for text in texts for sentence in _sentences(text)]
+
+
+def _step_texts(found: FoundStep, with_head: bool) -> list[str]:
+    """The step's texts (its name's line first, ``with_head``), up to about
+    :data:`MAX_STEP_CHARS`, with a sentence broken over lines put together again: a copy
+    of a PDF or a hard-wrapped e-mail ("Hold for 45" / "seconds, rest 2 minutes")."""
+    pieces = [(found.block, found.head_rest)] if with_head and found.head_rest else []
+    pieces += [(line.block, line.text) for line in found.lines]
+    # fields set side by side on one line are one text each: "Time: 5 seconds • Reps: 8"
+    pieces = [(block, part) for block, text in pieces for part in _FIELD_BREAK.split(text)]
+    joined: list[tuple[int | None, str]] = []
+    size = 0
+    for block, text in pieces:
         if size > MAX_STEP_CHARS:
             break
-    return [sentence for text in texts for sentence in _sentences(text)]
+        size += len(text)
+        if joined and block is not None and joined[-1][0] == block:
+            previous = joined[-1][1]
+            if _CONTINUED.search(previous) and _CONTINUING.match(text) and not field_label(text):
+                # "work-" / "top" is one word again; other lines join with a space
+                glue = previous[:-1] if re.search(r"[a-z]-$", previous) else previous + " "
+                joined[-1] = (block, glue + text)
+                continue
+        joined.append((block, text))
+    return [text for _, text in joined]
+
+
+#: What sets fields side by side on one line: a bar, bullet or middle dot with spaces.
+_FIELD_BREAK = re.compile(r"\s+[|\u2022\u00b7\u25e6\u25aa]\s+")
+#: A line that stops mid-sentence, and one that goes on with it.
+_CONTINUED = re.compile(r"[^.!?:;)\"\u201d]\s*$")
+_CONTINUING = re.compile(r"[a-z0-9]")
 
 
 def _step(found: FoundStep, number: int, general: _General, warnings: list[str]) -> ImportedStep:
@@ -394,9 +443,8 @@ def _unnamed(found: FoundStep, number: int) -> str:
 
 def _instruction_lines(found: FoundStep) -> list[str]:
     """The step's own how-to: field labels and furniture dropped, after "How to do it:"."""
-    lines = [line.text for line in found.lines]
-    if found.head_rest and not is_dose_only(found.head_rest):
-        lines.insert(0, found.head_rest)
+    with_head = bool(found.head_rest) and not is_dose_only(found.head_rest)
+    lines = _step_texts(found, with_head)
     howto = [i for i, text in enumerate(lines) if field_label(text) in HOWTO_LABELS]
     if howto:
         start = howto[0]

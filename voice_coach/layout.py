@@ -74,7 +74,8 @@ STRETCH_NOUN = re.compile(
     r"shrug|kick|swing|march|plank|cobra|pigeon|cat|cow|dog|butterfly|figure[- ](?:four|4)|"
     r"windmill|sphinx|salutation|stretcher|slide|glide|retractions?|pull|dip|hang|sit|"
     r"child|baby|frog|lizard|drop|hold|thread the needle|happy baby|\w+asana|pranayama|"
-    r"mudra)\b",
+    r"mudra|floss|rock|rockback|flick|angel|clam|bug|inchworm|crawl|jack|sprint|alphabet|"
+    r"switch|jump|hop|skip|shuffle|warrior|triangle|camel|puppy|legs up the wall)(?:e?s)?\b",
     re.IGNORECASE,
 )
 #: Words an instruction starts with: what makes a sentence a step's how-to.
@@ -123,6 +124,7 @@ _OTHER_LABELS = (
     "rounds", "sides", "caution", "warning", "avoid", "common mistakes", "mistakes",
     "cue", "cues", "breathing", "breath", "position", "starting position", "make it easier",
     "make it harder", "easier", "harder", "progression", "regression", "bonus", "option",
+    "dose", "dosage", "prescription", "progress to", "too hard", "too easy",
     "options", "remember", "important", "safety", "pro tip", "alternative", "setup",
     "set up", "start", "starting", "movement", "action", "extra", "optional",
 )  # fmt: skip
@@ -139,9 +141,14 @@ _NOT_A_STEP = re.compile(
     r"search|menu|follow us|sign up|log in|privacy|cookies?|advert\w*|sponsored|"
     r"warm[- ]?up|cool[- ]?down routine|equipment|what you(?:'|\u2019)?ll need|"
     r"instructions|how to do it|how to|directions|routine|program|workout|exercises|"
-    r"stretches|poses)\s*$|^(?:benefits?|conclusion|summary|faqs?|why|about|related|"
+    r"stretches|poses|moves|tip|at a glance|cheat sheet|quick guide|recap|in brief)\s*$"
+    r"|^(?:benefits?|conclusion|summary|faqs?|why|about|related|"
     r"references?|sources?|share|comments?|disclaimer|safety|precautions|introduction|"
-    r"overview|what is|what are|causes|symptoms|video|newsletter|subscribe|contents)\b",
+    r"overview|what is|what are|causes|symptoms|video|newsletter|subscribe|contents)\b"
+    # a class plan's sections: "Standing", "Floor", "Opening (5 min)"
+    r"|^(?:opening|closing|standing|seated|sitting|floor|supine|prone|kneeling|lying|"
+    r"centering|centring|main (?:set|sequence|part)|the session)"
+    r"(?: (?:poses|postures|sequence|section|series|work))?\s*$",
     re.IGNORECASE,
 )
 #: A line or paragraph that starts the article's outro: nothing after it is a step's text.
@@ -152,6 +159,22 @@ OUTRO = re.compile(
     r"^share (?:this|on)\b|^related\b|^have (?:a|fun)\b|^enjoy\b|^happy (?:stretching|"
     r"training)\b|^(?:questions|comments)\?|^(?:thanks|thank you) for\b|^please (?:write|"
     r"share|comment|subscribe|like)\b|^(?:sleep|rest|train) well\b",
+    re.IGNORECASE,
+)
+
+
+#: A line that opens the page's end matter: comments, related posts, questions and
+#: answers. Nothing from it to the next heading as high as its own is the routine's.
+END_MATTER = re.compile(
+    r"^(?:\d+\s+)?(?:comments?|responses?|replies|reviews?)(?:\s*\(\d+\))?\s*:?$"
+    r"|^(?:leave|post|add|write) a (?:comment|reply|review)\b|^join the (?:discussion|conversation)"
+    r"|^(?:you (?:might|may|will) also (?:like|enjoy|love)|related(?: posts?| articles?| reading|"
+    r" stretches| content| videos?| stories)?|more from\b|more (?:articles|stories|posts)\b|"
+    r"most (?:read|popular|viewed)|trending(?: now| stories)?|"
+    r"popular(?: posts| articles| right now| now| this week)?|"
+    r"recommended(?: for you| reading| articles)?|read next|up next|"
+    r"keep reading|further reading|recent posts|latest (?:posts|articles|stories)|"
+    r"frequently asked questions|faqs?|questions and answers|q ?& ?a|common questions)\b",
     re.IGNORECASE,
 )
 
@@ -220,7 +243,8 @@ _QUESTION_WORDS = frozenset(("what", "why", "how", "when", "can", "should", "is"
 EVERY_STEP = re.compile(
     r"\b(?:each|all|every|both) (?:of )?(?:these|them|the (?:stretch|pose|exercise|move)\w*|"
     r"stretch\w*|pose\w*|exercise\w*|move\w*|position\w*)\b|\bthese (?:stretch|pose|exercise|"
-    r"move)\w*\b|\bhold each\b|\bhold (?:them|these)\b|\b(?:held|hold) for [^.;]{1,40}\beach\b",
+    r"move)\w*\b|\bhold each\b|\bhold (?:them|these)\b|\b(?:held|hold) for [^.;]{1,40}\beach\b"
+    r"(?!\s+(?:side|leg|arm|foot|hand|knee|way|direction|position|time|rep|set)s?\b)",
     re.IGNORECASE,
 )
 
@@ -268,6 +292,16 @@ class FoundStep:
     ordinal: int | None = None
     #: Sub-steps the page numbers inside this step ("1. Stand...", "2. Bend...").
     numbered_lines: bool = False
+    #: The article's lines this step spans (its name's line first), if it has a name's line,
+    #: and the paragraph its name's line is in.
+    span: range | None = None
+    block: int | None = None
+    #: Whether its text tells how to move, and whether it gives a dose.
+    instructed: bool = False
+    dosed: bool = False
+    #: Texts elsewhere on the page that name this stretch again with a dose: a summary
+    #: list, a routine box, a table. Read for its dose after its own text.
+    elsewhere: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -351,7 +385,7 @@ def name_quality(name: str, heading: bool = False) -> float:
     elif len(words) > 8:
         quality -= 0.5
     first = words[0].lower().strip("\"'(")
-    if _FLOW.match(name):
+    if _flows(name):
         quality -= 2.0
     elif first in VERBS:
         # "Pull Back Toes" is a name; "Sit on the floor" is an instruction.
@@ -359,6 +393,12 @@ def name_quality(name: str, heading: bool = False) -> float:
     if _PRONOUN.search(name):
         quality -= 1.0
     return quality
+
+
+def _flows(text: str) -> bool:
+    """Whether ``text`` starts as an instruction or a sentence does ("Then ...", "It ...");
+    an acronym is no pronoun ("IT band")."""
+    return bool(_FLOW.match(text)) and not re.match(r"[A-Z]{2,}\b(?!\s+[A-Z]{2,})", text)
 
 
 def _name_like(text: str, lowercase: bool = False) -> bool:
@@ -372,9 +412,11 @@ def _name_like(text: str, lowercase: bool = False) -> bool:
         return False  # "Name: how to" is a label, read as one; "X is the Y" a sentence
     if text.endswith(".") and (len(words) > 8 or text.endswith("..") or words[0].lower() in VERBS):
         return False  # a sentence, or an instruction: "Stand with feet apart."
+    if re.search(r"[a-z]\.\s+[A-Z][a-z]", text):
+        return False  # a name and a sentence after it: "Soleus stretch. As above but ..."
     if not any(char.isalpha() for char in text):
         return False
-    if field_label(text) is not None or _FLOW.match(text) or _NOT_A_STEP.search(text):
+    if field_label(text) is not None or _flows(text) or _NOT_A_STEP.search(text):
         return False
     return not JUNK.search(text)
 
@@ -382,7 +424,7 @@ def _name_like(text: str, lowercase: bool = False) -> bool:
 def clean_name(text: str) -> str:
     """A name as it is said: no markers, dashes, trailing punctuation or parentheses of
     links."""
-    text = re.sub(r"^[\s#*\u2022\u2013\u2014-]+|[\s:\u2013\u2014.,-]+$", "", text)
+    text = re.sub(r"^[\s#*\u2022\u2013\u2014-]+|[\s:*\u2013\u2014.,-]+$", "", text)
     return " ".join(text.split())
 
 
@@ -390,14 +432,24 @@ def _without_dose(text: str) -> tuple[str, str]:
     """``text`` split into a name and the dose that follows it on the line:
     "Low lunge for one minute each side" gives ("Low lunge", "for one minute each side")."""
     parenthesis = re.search(r"\s*\(([^()]{1,80})\)\s*$", text)
-    if parenthesis and (has_dose(parenthesis[1]) or _SIDES_ONLY.fullmatch(parenthesis[1])):
-        return text[: parenthesis.start()], parenthesis[1].strip()
+    if parenthesis and not (has_dose(parenthesis[1]) or _SIDES_ONLY.fullmatch(parenthesis[1])):
+        parenthesis = None
     if len(text) > MAX_NAME_WITH_DOSE:
-        return text, ""
-    for dose in _DOSE_START.finditer(text):
+        return (text[: parenthesis.start()], parenthesis[1].strip()) if parenthesis else (text, "")
+    for dose in _DOSE_START.finditer(text, 0, parenthesis.start() if parenthesis else len(text)):
         tail = text[dose.end() :]
-        if dose.start() > 0 and is_dose_only(tail):
+        if dose.start() == 0:
+            continue
+        if is_dose_only(tail):
             return text[: dose.start()], tail
+        said = dose.group(0).strip().lower()
+        if said == "x" and re.match(r"\d{1,3}\b", tail):
+            return text[: dose.start()], f"x {tail}"  # "Inchworms x 5"
+        apart = said not in ("", ",", "for", "hold") and (said != dose.group(0) or said == ":")
+        if apart and tail[:1].isdigit() and has_dose(tail):
+            return text[: dose.start()], tail  # "Cat-cow - 8 slow rounds", "Pigeon -> 60s"
+    if parenthesis:
+        return text[: parenthesis.start()], parenthesis[1].strip()
     return text, ""
 
 
@@ -407,9 +459,11 @@ _SIDES_ONLY = re.compile(
     r"each (?:leg|arm)|both legs|both arms|one side at a time)\s*",
     re.IGNORECASE,
 )
-#: Where a dose may start after a name: "Name - 45s", "Name for one minute", "Name, 3 x".
+#: Where a dose may start after a name: "Name - 45s", "Name for one minute", "Name, 3 x",
+#: "Name ➡️ 10 reps".
 _DOSE_START = re.compile(
-    r"(?:\s*[,:|\u2013\u2014-]\s*|\s+(?:for|hold|x)\s+|\s+)(?=(?:about\s+|up to\s+)?"
+    r"(?:\s*(?:[,:|\u2013\u2014\u2192\u21d2\u27a1-]\ufe0f?|->|=>)\s*|\s+(?:for|hold)\s+|\s+x\s*|\s+)"
+    r"(?=(?:about\s+|up to\s+)?"
     r"(?:\d+s?|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|"
     r"forty|sixty|half|a minute|a few)\b)",
     re.IGNORECASE,
@@ -434,7 +488,11 @@ def read_line(line: Line, previous: Line | None) -> LineInfo:
     info.outro = bool(OUTRO.match(head_text))
     info.furniture = bool(
         JUNK.search(head_text)
-        or (len(text.split()) <= 6 and _NOT_A_STEP.search(text) and line.kind != "item")
+        or (
+            len(text.split()) <= 6
+            and _NOT_A_STEP.search(_without_dose(text)[0])  # "Opening (5 min)"
+            and line.kind != "item"
+        )
         or info.label in META_LABELS
     )
     info.instruction = is_instruction(info.rest)
@@ -481,9 +539,17 @@ def _head(info: LineInfo) -> Head | None:
         return _table_row(info, text)
     if info.dose_only:
         return None  # "3 x 20 seconds" names nothing, even set as a heading
+    bold = _bold_head(info, text)
+    if bold is not None:
+        return bold
     name, dose = _without_dose(text)
+    aside = _HOW_ASIDE.search(name)
+    if aside:  # "calf stretch (heel down, knee straight): 45s": the parenthesis says how
+        name, dose = name[: aside.start()], f"{aside[1].strip()}. {dose}".rstrip(". ")
     name = clean_name(name)
-    structured = line.kind in ("heading", "item") or info.marker is not None
+    # a line in bold alone is set like a heading: "**hip flexor**"
+    emphasised = line.lead is not None and line.lead == line.text
+    structured = line.kind in ("heading", "item") or info.marker is not None or emphasised
     sentence = text.endswith(".") and not structured and not dose
     whole = None
     if _name_like(name, lowercase=structured) and (structured or info.standalone) and not sentence:
@@ -492,7 +558,59 @@ def _head(info: LineInfo) -> Head | None:
         if whole.quality >= 0:
             return whole
     # "Standing quad stretch - hold your ankle ... for 30 seconds" is a name and its text
-    return _labelled_head(info, text, structured) or whole
+    labelled = _labelled_head(info, text, structured)
+    if labelled is None and line.kind == "item" and (whole is None or whole.quality < 1):
+        return _noun_led_head(info, text) or whole
+    return labelled or whole
+
+
+def _noun_led_head(info: LineInfo, text: str) -> Head | None:
+    """A list item that opens with a stretch's name, ended by its noun, and runs on into
+    its how-to and dose with no mark between: "finger flexor stretch, palm on the wall:
+    3x30s each arm", "child's pose w/ arms walked to one side, 40s each side"."""
+    words = text[:_NOUN_LEAD_CHARS]
+    for noun in STRETCH_NOUN.finditer(words):
+        if noun.start() == 0:
+            continue
+        name = clean_name(text[: noun.end()])
+        rest = text[noun.end() :]
+        body = rest.lstrip(" ,;:\u2013\u2014-")
+        if len(name.split()) > 5 or not re.match(r"\s*(?:[,(;:\u2013\u2014-]|\s+[a-z])", rest):
+            continue
+        if not _name_like(name, lowercase=True) or name_quality(name) < 1:
+            continue
+        if has_dose(body) or is_instruction(body):
+            return Head(name, body, _layout_of(info, "label"), name_quality(name))
+        return None
+    return None
+
+
+#: How far into an item its name may run before its text: a few words.
+_NOUN_LEAD_CHARS = 60
+
+
+def _bold_head(info: LineInfo, text: str) -> Head | None:
+    """The name a line gives in bold before its text: "**Upper back.** Lie back with ...",
+    "<strong>Sleeper stretch.</strong> Lie on your side ..."."""
+    lead = info.line.lead
+    if not lead or lead == info.line.text:
+        return None
+    marker = _MARKER.match(lead)
+    lead = lead[marker.end() :] if marker and info.marker else lead
+    if not text.startswith(lead) or field_label(lead.rstrip(":") + ":"):
+        return None
+    body = text[len(lead) :].lstrip(" .:;,\u2013\u2014-")
+    name, dose = _without_dose(clean_name(lead))
+    name = clean_name(name)
+    if (
+        not body
+        or not _name_like(name, lowercase=True)
+        or len(name.split()) > 7
+        or not (is_instruction(body) or has_dose(body) or dose or len(body.split()) >= 6)
+    ):
+        return None
+    rest = f"{dose}. {body}" if dose else body
+    return Head(name, rest, _layout_of(info, "label"), name_quality(name))
 
 
 def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
@@ -503,10 +621,17 @@ def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
         if not found:
             continue
         name, dose = _without_dose(found["name"])
-        name, body = clean_name(name), f"{dose}. {found['body'].strip()}".lstrip(". ")
+        body = found["body"].strip()
+        aside = _HOW_ASIDE.search(name)
+        if aside:  # "calf stretch (heel down, knee straight): 45s": the parenthesis says how
+            name, body = name[: aside.start()], f"{aside[1].strip()}. {body}"
+        name, body = clean_name(name), f"{dose}. {body}".lstrip(". ")
         quality = name_quality(name)
-        if pattern is _NAME_SENTENCE and quality < 0.8 and not dose:
-            continue  # "Good posture. Sit tall." names nothing; "Toe walks (1 min)." does
+        # "Good posture. Sit tall." names nothing; "Toe walks (1 min)." does, and so does
+        # "A. Heel dig. Lie ..." among other lettered or numbered names
+        marked = info.marker is not None and len(name.split()) <= 5 and quality >= 0
+        if pattern is _NAME_SENTENCE and quality < 0.8 and not dose and not marked:
+            continue
         if (
             _name_like(name, lowercase=structured)
             and len(name.split()) <= 7
@@ -515,6 +640,11 @@ def _labelled_head(info: LineInfo, text: str, structured: bool) -> Head | None:
         ):
             return Head(name, body, _layout_of(info, "label"), quality)
     return None
+
+
+#: A parenthesis closing a name that tells how to move, a list of cues ("(fist, bend the
+#: wrist down)"), not another name ("(sciatic nerve glide)").
+_HOW_ASIDE = re.compile(r"\(([^()]{1,80},[^()]{1,80})\)\s*$")
 
 
 def _table_row(info: LineInfo, text: str) -> Head | None:
@@ -534,6 +664,39 @@ def find_steps(lines: list[Line], most: int) -> Layout:
     infos = [
         read_line(line, lines[index - 1] if index else None) for index, line in enumerate(lines)
     ]
+    end_matter = _end_matter(infos)
+    layout = _find_steps(infos, most)
+    if end_matter:
+        layout.loose = [line for line in layout.loose if id(line) not in end_matter]
+    return layout
+
+
+def _end_matter(infos: list[LineInfo]) -> set[int]:
+    """The lines of the page's end matter (ids of their :class:`Line`), made furniture:
+    from a line such as "3 comments", "Related posts" or "FAQ" standing alone, to the next
+    heading as high as its own (any heading, if it is no heading)."""
+    ended: set[int] = set()
+    level: int | None = None  # the end matter's heading level (6 when a line opened it)
+    for info in infos:
+        line = info.line
+        opens = (
+            info.standalone
+            and len(line.text) <= 60
+            and bool(END_MATTER.match(clean_name(line.text)))
+        )
+        if level is not None and line.kind == "heading" and line.level <= level and not opens:
+            level = None
+        if opens:
+            level = line.level if line.kind == "heading" else 6
+        if level is not None:
+            ended.add(id(line))
+            info.furniture, info.head = True, None
+    return ended
+
+
+def _find_steps(infos: list[LineInfo], most: int) -> Layout:
+    """The best layout of names with two steps or more, else the best-scoring of it,
+    numbered paragraphs and prose."""
     named = _best_named(infos, most)
     if named is not None and len(named.steps) >= 2:
         return named
@@ -550,15 +713,82 @@ def _best_named(infos: list[LineInfo], most: int) -> Layout | None:
         if info.head is not None and info.head.quality >= 0:
             by_layout.setdefault(info.head.layout, []).append(index)
     layouts = sorted(by_layout, key=lambda key: -len(by_layout[key]))[:MAX_LAYOUTS]
-    best: Layout | None = None
-    for key in layouts:
-        found = _cut(infos, by_layout[key], most)
-        if best is None or found.score > best.score:
-            best = found
+    found = [_cut(infos, by_layout[key], most) for key in layouts]
     captions = _captions(infos, most)
-    if captions is not None and (best is None or captions.score > best.score):
-        best = captions
-    return best if best is not None and best.steps else None
+    if captions is not None:
+        found.append(captions)
+    found = [layout for layout in found if layout.steps]
+    if not found:
+        return None
+    ranked = sorted(found, key=lambda layout: -layout.score)  # stable: the first of equals
+    return _merged(ranked[0], ranked[1:], infos, most)
+
+
+def _merged(best: Layout, others: list[Layout], infos: list[LineInfo], most: int) -> Layout:
+    """The best layout's steps with what the others find in the lines it leaves: the same
+    stretch named again (a summary list, a routine box, a table of doses) gives that step
+    its dose, and a section laid out its own way (a warm-up list before numbered
+    stretches) adds its steps, when it has at least two."""
+    used: set[int] = set()
+    for step in best.steps:
+        used.update(step.span or ())
+    steps = list(best.steps)
+    for other in others:
+        added: list[FoundStep] = []
+        for step in other.steps:
+            if step.span is None or not used.isdisjoint(step.span):
+                continue
+            same = next((mine for mine in steps if _same_stretch(mine.name, step.name)), None)
+            if same is not None:
+                _absorb(same, step)
+                used.update(step.span)
+            elif step.instructed or step.dosed:
+                added.append(step)
+        if len(added) >= 2 and len(steps) + len(added) <= most + 1:
+            steps.extend(added)
+            for step in added:
+                used.update(step.span or ())
+    if len(steps) > len(best.steps):
+        order = {id(step): index for index, step in enumerate(best.steps)}
+        steps.sort(key=lambda step: (step.span.start if step.span else -1, order.get(id(step), 0)))
+    loose = [info.line for index, info in enumerate(infos) if index not in used]
+    return Layout(steps, loose, how=best.how, score=best.score)
+
+
+def _stretch_key(name: str | None) -> str:
+    """A name reduced to its words, without parentheses: "Nerve floss (glide)" -> "nerve floss"."""
+    text = re.sub(r"\([^()]*\)", " ", (name or "").lower())
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def _same_stretch(one: str | None, other: str | None) -> bool:
+    """Whether two names name the same stretch: alike, or one the start of the other
+    ("Lying hamstring stretch" and "Lying hamstring stretch with a strap")."""
+    first, second = _stretch_key(one), _stretch_key(other)
+    if not first or not second:
+        return False
+    short, long = sorted((first, second), key=len)
+    return long == short or long.startswith(short + " ")
+
+
+def _absorb(step: FoundStep, again: FoundStep) -> None:
+    """Give ``step`` what ``again`` (the same stretch named elsewhere) says. The mention
+    that says more of how to move keeps its text, the other is read for its dose; the
+    name is the fuller one (a summary shortens it)."""
+
+    def told(found: FoundStep) -> int:
+        return sum(len(text) for text in (found.head_rest, *(line.text for line in found.lines)))
+
+    name = max((step.name, again.name), key=lambda name: (len(_stretch_key(name)), len(name or "")))
+    texts = [again.head_rest, *(line.text for line in again.lines)]
+    if again.instructed and (not step.instructed or told(again) > told(step)):
+        texts = [step.head_rest, *(line.text for line in step.lines)]
+        step.head_rest, step.lines = again.head_rest, again.lines
+        step.instructed = True
+        if again.span is not None and step.span is not None:
+            step.span = range(min(again.span.start, step.span.start), step.span.stop)
+    step.name = name
+    step.elsewhere.extend(text for text in texts if text)
 
 
 def _segment_end(infos: list[LineInfo], start: int, stop: int, headings: bool = True) -> int:
@@ -629,7 +859,13 @@ def _cut(infos: list[LineInfo], starts: list[int], most: int) -> Layout:
         score += value
         step = FoundStep(clean_name(head.name), head.rest, [info.line for info in body],
                          infos[start].ordinal)  # fmt: skip
-        steps.extend(_split_restarts(step, body))
+        step.instructed = any(info.instruction for info in body) or is_instruction(head.rest)
+        step.dosed = any(info.dose for info in body) or has_dose(head.rest)
+        step.block = infos[start].line.block
+        parts = _split_restarts(step, body)
+        for part in parts:
+            part.span = range(start, end)
+        steps.extend(parts)
         used.update(range(start, end))
     first = infos[starts[0]].head
     layout = Layout(steps, [info.line for index, info in enumerate(infos) if index not in used],
@@ -699,7 +935,9 @@ def _captions(infos: list[LineInfo], most: int) -> Layout | None:
         if value <= 0:
             continue
         score += value
-        steps.append(FoundStep(name, infos[start].line.text, [info.line for info in body[:-1]]))
+        step = FoundStep(name, infos[start].line.text, [info.line for info in body[:-1]])
+        step.span, step.instructed = range(start, end), True
+        steps.append(step)
         used.update(range(start, end))
         if len(steps) > most:
             break
@@ -714,7 +952,10 @@ def _numbered(infos: list[LineInfo], most: int) -> Layout | None:
     starts = [
         index
         for index, info in enumerate(infos)
-        if info.marker == "digit" and info.instruction and info.line.level <= 1
+        if info.marker == "digit"
+        and info.instruction
+        and info.line.level <= 1
+        and not info.furniture
     ]
     if not starts:
         return None
@@ -745,6 +986,9 @@ def _numbered(infos: list[LineInfo], most: int) -> Layout | None:
 _INTRODUCED_NAME = re.compile(
     r"\b(?:is|are|comes|come|up is|there['\u2019]s|called)\s+(?:the|a|an)\s+"
     r"(?P<name>[\w'\u2019-]+(?:\s+[\w'\u2019-]+){0,4}?)\s*(?:[.;:!?(]|,\s|$)"
+    # "which she calls the 'ankle alphabet'": a name in quotes that a sentence gives
+    r"|\b(?:calls?|called|known as|dubbed|nicknamed|named)\s+(?:the\s+|a\s+|an\s+)?"
+    r"['\"\u2018\u201c](?P<quoted>[\w'\u2019-]+(?:\s+[\w'\u2019-]+){0,4}?)['\"\u2019\u201d]"
 )
 _CAPITALISED_NAME = re.compile(
     r"\b(?:the|a|an)\s+(?P<name>[A-Z][\w'\u2019-]*(?:\s+(?:[A-Z][\w'\u2019-]*|of|the|to|and|on)){1,5})"
@@ -760,9 +1004,13 @@ def subject(sentence: str) -> str | None:
         if len(name.split()) >= 2 and not _PRONOUN.search(name):
             return name
     introduced = _INTRODUCED_NAME.search(sentence)
+    if introduced and introduced["quoted"]:
+        return introduced["quoted"]
     if introduced and not _PRONOUN.search(introduced["name"]):
         words = introduced["name"].split()
-        if not any(word.lower() in VERBS for word in words[1:]) and words[0].lower() not in FILLER:
+        # "the wrist and forearm stretch": a stretch's noun may be a verb too
+        inner = words[1:-1] if STRETCH_NOUN.fullmatch(words[-1]) else words[1:]
+        if not any(word.lower() in VERBS for word in inner) and words[0].lower() not in FILLER:
             return introduced["name"]
     for match in STRETCH_NOUN.finditer(sentence):
         window = sentence[max(0, match.start() - 200) : match.start()].split()
@@ -772,16 +1020,19 @@ def subject(sentence: str) -> str | None:
             clean = word.strip(",;:()\"'")
             if (
                 clean != word
-                or clean.lower() in _SMALL_WORDS | FILLER
+                or clean.lower() in _SMALL_WORDS | FILLER | FILLER_ADVERBS
                 or clean.lower() in VERBS
                 or (not clean.isalpha() and "-" not in clean)
+                or _FINITE_VERB.fullmatch(clean)
+                or _PRONOUN.fullmatch(clean)
             ):
-                break
+                break  # "After that come shoulder rolls", not "Then I sit", "to gently pull"
             kept.insert(0, clean)
         after = re.match(
             r"(?:[ -](?:stretch|pose|hold|twist|fold))*", sentence[match.end() :][:40], re.I
         )
-        if kept:
+        if kept or " " in match.group(0):  # a name of several words needs no more:
+            # "legs up the wall", "thread the needle"
             return " ".join([*kept, match.group(0) + (after.group(0) if after else "")])
     return None
 
