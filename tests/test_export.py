@@ -109,6 +109,27 @@ def test_lossless_files_hold_the_mix_times_one_gain(exported, hamstrings_program
     assert np.array_equal(wav, expected)
 
 
+def test_mp3_tells_every_decoder_its_exact_length(exported):
+    """The LAME header mp3.py writes: FFmpeg and mutagen read the same length as
+    libsndfile, and the decoded audio lines up with the mix sample for sample."""
+    folder, _, tl = exported
+    path = folder / "h.mp3"
+    expected = round(tl["duration"] * RATE)
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-"]
+    pcm = np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<i2")
+    assert len(pcm) == expected
+    info = mutagen.File(str(path)).info
+    assert round(info.length * RATE) == expected
+    assert info.encoder_info.startswith("LAME")
+    reference, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    inner = slice(RATE, expected - RATE)
+
+    def match(lag: int) -> float:
+        return float(np.dot(reference[inner].astype(float), pcm[lag:][inner].astype(float)))
+
+    assert max(range(0, 4), key=match) == 0  # no delay left in
+
+
 @pytest.mark.parametrize("extension", [".ogg", ".opus", ".mp3"])
 def test_lossy_files_sound_like_the_lossless_one(exported, extension):
     folder, _, _ = exported

@@ -1,6 +1,9 @@
 """Reading and writing audio files: the one module that uses soundfile and soxr.
 
-Both are imported only when needed: the clip cache and the chimes are 16-bit
+MP3 goes through LAME (mp3.py), which is four times as fast as libsndfile's MP3
+encoder (its LAME runs at a slow setting nothing can change: scripts/bench export).
+
+soundfile and soxr are imported only when needed: the clip cache and the chimes are 16-bit
 mono WAV at the project's rate, which the standard library reads faster than
 libsndfile loads, and that keeps the live player's start quick.
 """
@@ -12,7 +15,7 @@ import os
 import struct
 import wave
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +25,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Format:
-    """An output format: libsndfile's names for it, and what it accepts."""
+    """An output format: libsndfile's names for it (or the encoder that writes it
+    instead), and what it accepts."""
 
     container: str
     subtype: str
@@ -30,6 +34,8 @@ class Format:
     rates: tuple[int, ...] | None = None
     #: Whether ``quality`` applies (a lossy codec with a bitrate to choose).
     lossy: bool = False
+    #: Who encodes it: "sndfile" (libsndfile), "lame" (mp3.py).
+    encoder: str = "sndfile"
 
 
 #: Output formats by file extension.
@@ -40,7 +46,13 @@ FORMATS = {
     # Opus codes at 8, 12, 16, 24 or 48 kHz; 48 kHz is its native rate, and libopus
     # encoded it twice as fast here as 24 kHz.
     ".opus": Format("OGG", "OPUS", rates=(8000, 12000, 16000, 24000, 48000), lossy=True),
-    ".mp3": Format("MP3", "MPEG_LAYER_III", lossy=True),
+    ".mp3": Format(
+        "MP3",
+        "MPEG_LAYER_III",
+        rates=(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+        lossy=True,
+        encoder="lame",
+    ),
 }
 #: ``quality`` runs from 0 (smallest) to 10 (best); libsndfile's compression level
 #: runs the other way, from 0.0 to 1.0, but its MP3 encoder refuses 1.0.
@@ -236,12 +248,17 @@ def write_blocks(
     """
     file_format = FORMATS[extension]
     file_rate = output_rate(extension, sample_rate)
-    compression = None
-    if quality is not None and file_format.lossy:
-        low, high = QUALITY_RANGE
-        compression = _MOST_COMPRESSION * (high - quality) / (high - low)
+    if not file_format.lossy:
+        quality = None
+    if file_rate != sample_rate:
+        blocks = _resampled(blocks, sample_rate, file_rate, channels)
     try:
-        return _write(path, blocks, file_format, sample_rate, file_rate, channels, compression)
+        if file_format.encoder == "lame":
+            from .mp3 import encode_mp3
+
+            with open(path, "wb") as out:
+                return encode_mp3(out, _as_int16(blocks), file_rate, channels, quality)
+        return _write_sndfile(path, blocks, file_format, file_rate, channels, quality)
     except RuntimeError:
         # libsndfile reports a full disk as a bare "System error"; say what it is,
         # while the partly written file still holds the space it took.
@@ -250,14 +267,13 @@ def write_blocks(
         raise
 
 
-def _write(path, blocks, file_format, sample_rate, file_rate, channels, compression) -> int:
+def _write_sndfile(path, blocks, file_format, file_rate, channels, quality) -> int:
     import soundfile
 
-    resampler = None
-    if file_rate != sample_rate:
-        import soxr
-
-        resampler = soxr.ResampleStream(sample_rate, file_rate, channels, dtype="float32")
+    compression = None
+    if quality is not None:
+        low, high = QUALITY_RANGE
+        compression = _MOST_COMPRESSION * (high - quality) / (high - low)
     written = 0
     with soundfile.SoundFile(
         _native(path),
@@ -268,19 +284,35 @@ def _write(path, blocks, file_format, sample_rate, file_rate, channels, compress
         subtype=file_format.subtype,
         compression_level=compression,
     ) as out:
-        pending = None
         for block in blocks:
-            if resampler is None:
-                out.write(block)
-                written += len(block)
-                continue
-            # Hold one block back, so the resampler can be told which one is last.
-            if pending is not None:
-                written += _write_resampled(out, resampler, pending, last=False)
-            pending = block
-        if resampler is not None and pending is not None:
-            written += _write_resampled(out, resampler, pending, last=True)
+            out.write(block)
+            written += len(block)
     return written
+
+
+def _resampled(
+    blocks: Iterable[np.ndarray], from_rate: int, to_rate: int, channels: int
+) -> Iterator[np.ndarray]:
+    """int16 ``blocks`` at ``from_rate`` as float32 blocks at ``to_rate`` (soxr, streaming)."""
+    import soxr
+
+    resampler = soxr.ResampleStream(from_rate, to_rate, channels, dtype="float32")
+    pending = None
+    for block in blocks:
+        # Hold one block back, so the resampler can be told which one is last.
+        if pending is not None:
+            yield resampler.resample_chunk(pending.astype(np.float32) / 32768.0, last=False)
+        pending = block
+    if pending is not None:
+        yield resampler.resample_chunk(pending.astype(np.float32) / 32768.0, last=True)
+
+
+def _as_int16(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Blocks as int16: float ones (resampled, in [-1, 1]) rounded and clipped."""
+    for block in blocks:
+        if block.dtype != np.int16:
+            block = np.clip(np.rint(block * 32768.0), -32768, 32767).astype(np.int16)
+        yield block
 
 
 def _native(path: str | Path) -> str | bytes:
@@ -296,10 +328,3 @@ def _nearly_full(folder: Path) -> bool:
     except (OSError, AttributeError):  # no statvfs on Windows
         return False
     return stats.f_bavail * stats.f_frsize < 65536
-
-
-def _write_resampled(out, resampler, block: np.ndarray, *, last: bool) -> int:
-    samples = block.astype(np.float32) / 32768.0
-    resampled = resampler.resample_chunk(samples, last=last)
-    out.write(resampled)
-    return len(resampled)
