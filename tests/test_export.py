@@ -231,6 +231,33 @@ def test_id3_tags_and_chapters_read_back(exported, extension):
     assert ordered[-1].end_time == round(tl["duration"] * 1000)
 
 
+def ffprobe_chapters(path: Path) -> list[tuple[float, float, str]]:
+    """The chapters as FFmpeg lists them (in the order it finds them in the file)."""
+    command = ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(path)]
+    found = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    return [
+        (float(c["start_time"]), float(c["end_time"]), c["tags"]["title"])
+        for c in found["chapters"]
+    ]
+
+
+@pytest.mark.parametrize("extension", EXTENSIONS)
+def test_ffprobe_lists_the_chapters_in_time_order(exported, extension):
+    folder, _, tl = exported
+    listed = ffprobe_chapters(folder / f"h{extension}")
+    assert [title for _, _, title in listed] == SIDES
+    assert [start for start, _, _ in listed] == pytest.approx(chapter_starts(tl), abs=0.001)
+
+
+@pytest.mark.parametrize("extension", [".mp3", ".wav"])
+def test_id3_frames_lie_in_the_file_in_reading_order(exported, extension):
+    """CTOC first, then the chapters in time order: players that read frames in file
+    order show them right (mutagen loads frames in file order)."""
+    folder, _, _ = exported
+    keys = list(mutagen.File(str(folder / f"h{extension}")).tags.keys())
+    assert keys == ["TIT2", "TPE1", "TALB", "CTOC:toc", *(f"CHAP:chp{n}" for n in range(6))]
+
+
 def parse_clock(text: str) -> float:
     hours, minutes, seconds = text.split(":")
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
