@@ -599,3 +599,29 @@ def test_track_names_fit_file_systems_in_bytes():
     name = safe_file_name("\u30b9\u30c8\u30ec\u30c3\u30c1" * 16 + ": a/b")
     assert len(name.encode("utf-8")) <= MAX_NAME_BYTES
     assert "/" not in name and name.startswith("\u30b9")
+
+
+def test_progress_covers_synthesis_then_rendering(tmp_path, monkeypatch):
+    """With a cold cache, the speech progress counts every clip made (in two workers at
+    once), then the rendering's progress counts the samples."""
+    from voice_coach import speech
+    from voice_coach.exporter import Targets, export_routine
+    from voice_coach.routine import load_routine
+
+    monkeypatch.setenv("VOICE_COACH_CACHE", str(tmp_path / "cold"))
+    monkeypatch.setattr(speech, "_worker_count", lambda phrases: 2)
+    calls = []
+    done = export_routine(
+        load_routine("hamstrings"),
+        Targets(audio=tmp_path / "h.wav"),
+        Settings(engine="pyttsx3"),
+        ExportSettings(loudness=None),
+        speech_progress=lambda made, total: calls.append(("speech", made, total)),
+        progress=lambda made, total: calls.append(("render", made, total)),
+    )
+    speech_calls = [(made, total) for kind, made, total in calls if kind == "speech"]
+    phrases = done.program.speaker.synthesised
+    assert speech_calls == [(n, phrases) for n in range(1, phrases + 1)]
+    kinds = [kind for kind, _, _ in calls]
+    assert kinds == sorted(kinds, key=["speech", "render"].index)  # synthesis first
+    assert calls[-1][0] == "render" and calls[-1][1] == calls[-1][2]

@@ -110,6 +110,7 @@ def export(
     true_peak: float = -1.0,
     quality: float | None = None,
     progress: Progress | None = None,
+    speech_progress: Progress | None = None,
 ) -> Exported:
     """Write ``routine`` (or a prepared Program) as audio: every option of ``export``.
 
@@ -131,7 +132,10 @@ def export(
         The integrated loudness target in LUFS (None: as the player plays it), the
         highest true peak in dBTP, and 0 to 10 for ogg, opus and mp3.
     progress:
-        Called with (units done, units in all) as the rendering goes on.
+        Called with (samples done, samples in all) as the audio is rendered and encoded.
+    speech_progress:
+        Called with (clips made, clips to make) as the speech missing from the clip
+        cache is synthesised (a Routine only; a Program is already spoken).
 
     Every target is checked before any work (a device, a folder, an input of the
     export, or two targets that are one file are refused); each file is written to
@@ -149,7 +153,9 @@ def export(
     )
     levels = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
     if isinstance(routine, Routine):
-        return export_routine(routine, targets, settings, levels, progress=progress)
+        return export_routine(
+            routine, targets, settings, levels, progress=progress, speech_progress=speech_progress
+        )
     if settings is not None:
         raise ValueError("settings apply when a Routine is prepared; prepare() took them")
     return export_program(routine, targets, levels, progress=progress)

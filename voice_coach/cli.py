@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -538,7 +539,8 @@ def _export_one(
             settings,
             export_settings,
             inputs=_config_input(),
-            progress=bar.update,
+            progress=bar.part("exporting"),
+            speech_progress=bar.part("speaking"),
         )
     seconds = done.program.script.duration
     if output:
@@ -692,6 +694,20 @@ class _ProgressBar:
             self.restart()
         self.total = total
         self._show(done)
+
+    def part(self, label: str) -> Callable[[int, int], None]:
+        """A progress callback for one part of the work (speaking, then exporting): the
+        first update of another part ends the bar and starts one with its label. Once
+        the work has passed its first second, each new bar shows at once."""
+
+        def update(done: int, total: int) -> None:
+            if label != self.label:
+                self.finish()
+                self.label = label
+                self.done = 0
+            self.update(done, total)
+
+        return update
 
     def advance(self) -> None:
         """One more unit done (for counted work such as batch jobs)."""

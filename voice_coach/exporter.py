@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from .pipeline import Program
 from .routine import Routine
 from .script import Script
 from .settings import Settings
+from .speech import Progress
 from .tags import TagError, Tags, write_tags
 
 TIMELINE_VERSION = 1
@@ -48,8 +49,6 @@ PEAK_MARGIN_DB = 0.05
 
 #: Longest file-name part taken from a step's name, in UTF-8 bytes.
 MAX_NAME_BYTES = 150
-#: Called as work goes on with (units done, units in all).
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -535,6 +534,7 @@ def export_routine(
     *,
     inputs: Sequence[tuple[str, Path]] = (),
     progress: Progress | None = None,
+    speech_progress: Progress | None = None,
 ) -> Exported:
     """Prepare ``routine`` with ``settings`` and write every file ``targets`` names.
 
@@ -543,6 +543,10 @@ def export_routine(
     its sounds, a voice file, and ``inputs``, such as the user's config) or another
     target. Then the audio, its timeline and captions are written (all or none), then
     the split tracks and their playlist, from one render with one gain.
+
+    ``speech_progress`` is called with (clips made, clips to make) while missing
+    speech clips are synthesised, ``progress`` with (samples done, samples in all)
+    while the audio is rendered and encoded.
 
     Raises
     ------
@@ -554,7 +558,7 @@ def export_routine(
     settings = settings or Settings()
     every_input = [*input_files(routine, settings.voice), *inputs]
     replaced = check_export_targets(targets, routine, every_input)
-    program = prepare(routine, settings, stream_clips=True)
+    program = prepare(routine, settings, stream_clips=True, progress=speech_progress)
     return _write_targets(program, targets, export_settings, progress, replaced)
 
 

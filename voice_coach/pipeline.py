@@ -31,7 +31,7 @@ from .script import (
 )
 from .settings import Settings, applied, rate_for, voice_for
 from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
-from .speech import PEAK_LIMIT, Speaker
+from .speech import PEAK_LIMIT, Progress, Speaker
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ def prepare(
     speaker: Speaker | None = None,
     first_step_only: bool = False,
     stream_clips: bool = False,
+    progress: Progress | None = None,
 ) -> Program:
     """Synthesise (or fetch from the cache) every clip, measure it, and compile the Script.
 
@@ -100,6 +101,9 @@ def prepare(
         :class:`CachedClips`): for exports, whose memory must not grow with the
         routine. The live player keeps them in memory, as its audio thread must
         never wait for a disk.
+    progress:
+        Called with (clips made, clips to make) as missing clips are synthesised;
+        never called when every clip is in the cache.
 
     The live player's own phrases (its lead-in after a pause) are synthesised too and
     land in ``Program.clips``, so any Program can be played. When no voice was asked
@@ -107,19 +111,19 @@ def prepare(
     line and the default voice reads it.
     """
     settings = settings or Settings()
+    options = (first_step_only, stream_clips, progress)
     if speaker is not None:
-        return _prepare(routine, settings, speaker, first_step_only, stream_clips)
+        return _prepare(routine, settings, speaker, *options)
     chosen = voice_for(routine, settings)
     try:
-        return _prepare(routine, settings, speaker_for(routine, settings), first_step_only,
-                        stream_clips)  # fmt: skip
+        return _prepare(routine, settings, speaker_for(routine, settings), *options)
     except UnknownVoiceError:
         # Only a voice picked by the routine's language gives way to the default voice.
         if chosen != routine.language or not routine.language:
             raise
     warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
     fallback = Speaker(voice=None, rate=rate_for(routine, settings), engine=settings.engine)
-    return _prepare(routine, settings, fallback, first_step_only, stream_clips)
+    return _prepare(routine, settings, fallback, *options)
 
 
 def speaker_for(routine: Routine, settings: Settings | None = None) -> Speaker:
@@ -139,6 +143,7 @@ def _prepare(
     speaker: Speaker,
     first_step_only: bool,
     stream_clips: bool,
+    progress: Progress | None,
 ) -> Program:
     whole = applied(routine, settings)
     spoken = replace(whole, steps=whole.steps[:1]) if first_step_only else whole
@@ -161,7 +166,7 @@ def _prepare(
     )
     clips: Mapping[ClipKey, np.ndarray]
     if stream_clips:
-        files = speaker.clip_files(phrases)
+        files = speaker.clip_files(phrases, progress)
         lengths = {text: file.samples for text, file in files.items()}
         clips = CachedClips(
             {(SPEECH, text): file.path for text, file in files.items()},
@@ -170,7 +175,7 @@ def _prepare(
             speech_gain,
         )
     else:
-        speech = speaker.clips(phrases)
+        speech = speaker.clips(phrases, progress)
         lengths = {text: len(clip) for text, clip in speech.items()}
         clips = {(SPEECH, text): _scaled(clip, speech_gain) for text, clip in speech.items()}
         clips.update({(CHIME, name): clip for name, clip in chimes.items()})
