@@ -187,6 +187,21 @@ def test_the_true_peak_ceiling_holds_back_a_target_too_loud(hamstrings_program, 
     assert measured_true_peak_dbtp(data) <= -2.0
     assert measured_loudness(data, rate) < -6.5
     assert levels.notes and "dBTP" in levels.notes[0]
+    reached = float(re.search(r"reached (-?[\d.]+) LUFS, ([\d.]+) LU short", levels.notes[0])[1])
+    assert reached == pytest.approx(levels.loudness, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("reached", "said"),
+    [
+        (-16.04, "reached -16.04 LUFS, 0.04 LU short of the -16 LUFS target"),
+        (-16.001, "reached -16.00 LUFS, less than 0.01 LU short of the -16 LUFS target"),
+    ],
+)
+def test_a_loudness_shortfall_is_told_to_the_hundredth(reached, said):
+    from voice_coach.exporter import shortfall_note
+
+    assert shortfall_note(reached, ExportSettings()).startswith(said)
 
 
 def test_loudness_off_writes_exactly_what_the_player_plays(hamstrings_program, tmp_path):

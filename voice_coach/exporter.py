@@ -128,12 +128,20 @@ def measure_levels(
     ceiling_db = settings.true_peak - PEAK_MARGIN_DB - decibels(peak)
     notes: tuple[str, ...] = ()
     if gain_db > ceiling_db:
-        notes = (
-            f"reached {loudness + ceiling_db:.1f} LUFS, not {settings.loudness:g}: "
-            f"louder would take the true peak past {settings.true_peak:g} dBTP",
-        )
+        notes = (shortfall_note(loudness + ceiling_db, settings),)
         gain_db = ceiling_db
     return Levels(gain_db, loudness + gain_db, decibels(peak) + gain_db, notes)
+
+
+def shortfall_note(reached: float, settings: ExportSettings) -> str:
+    """The note for a loudness target the true-peak ceiling kept out of reach: what was
+    reached, to the hundredth, and how far short of the target that is."""
+    short = (settings.loudness or 0.0) - reached
+    by = f"{short:.2f} LU" if short >= 0.005 else "less than 0.01 LU"
+    return (
+        f"reached {reached:.2f} LUFS, {by} short of the {settings.loudness:g} LUFS target: "
+        f"louder would take the true peak past {settings.true_peak:g} dBTP"
+    )
 
 
 def _measure_loudness(program: Program, progress: Progress | None) -> float:
