@@ -640,3 +640,31 @@ def test_progress_covers_synthesis_then_rendering(tmp_path, monkeypatch):
     kinds = [kind for kind, _, _ in calls]
     assert kinds == sorted(kinds, key=["speech", "render"].index)  # synthesis first
     assert calls[-1][0] == "render" and calls[-1][1] == calls[-1][2]
+
+
+def readme_chapter_table(found: list, rate: int) -> str:
+    """The chapters as the README shows them: start and title, in two columns."""
+    from voice_coach.script import clock
+
+    cells = [f"{clock(c.start_sample / rate):>4}  {c.title}" for c in found]
+    rows = (len(cells) + 1) // 2
+    width = max(len(cell) for cell in cells[:rows]) + 6
+    return "\n".join(
+        "  ".join([cells[row].ljust(width - 2), *cells[row + rows : row + rows + 1]]).rstrip()
+        for row in range(rows)
+    )
+
+
+def test_the_readmes_export_figures_are_the_codes(hamstrings_program):
+    """README "Exporting": the length and loudness `export` prints for hamstrings, and
+    its chapter table, are what the code gives (in the default voice)."""
+    from voice_coach.exporter import measure_levels
+    from voice_coach.script import clock
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    script = hamstrings_program.script
+    levels = measure_levels(hamstrings_program, ExportSettings())
+    wrote = f"# wrote hamstrings.mp3 ({clock(script.duration)}, {levels.loudness:.1f} LUFS)"
+    assert wrote in readme
+    table = readme_chapter_table(chapters(script), script.sample_rate)
+    assert f"```\n{table}\n```" in readme, f"the README's chapter table should read:\n{table}"
