@@ -668,3 +668,28 @@ def test_the_readmes_export_figures_are_the_codes(hamstrings_program):
     assert wrote in readme
     table = readme_chapter_table(chapters(script), script.sample_rate)
     assert f"```\n{table}\n```" in readme, f"the README's chapter table should read:\n{table}"
+
+
+def test_blocks_rendered_ahead_come_in_order_with_their_errors_and_stop_early():
+    from voice_coach.audiofile import AHEAD_BLOCKS, rendered_ahead
+
+    assert [int(b[0]) for b in rendered_ahead(np.full(1, n) for n in range(50))] == list(range(50))
+
+    def failing():
+        yield np.zeros(1)
+        raise ValueError("the mixer failed")
+
+    with pytest.raises(ValueError, match="the mixer failed"):
+        list(rendered_ahead(failing()))
+    made = []
+
+    def counted():
+        for n in itertools.count():
+            made.append(n)
+            yield np.zeros(1)
+
+    ahead = rendered_ahead(counted())
+    for _ in range(3):
+        next(ahead)
+    ahead.close()  # the encoder stopped: the thread makes no more than it had queued
+    assert len(made) <= 3 + AHEAD_BLOCKS + 1

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import struct
+import threading
 import wave
 import zlib
 from collections.abc import Iterable, Iterator
@@ -243,13 +245,15 @@ def write_blocks(
     the codec does not take is resampled (soxr, streaming) to :func:`output_rate`.
 
     Blocks go to the encoder one at a time: memory stays flat, and libsndfile's
-    Vorbis encoder never sees the one huge write that has crashed it. Returns
-    the number of samples written.
+    Vorbis encoder never sees the one huge write that has crashed it. They are
+    made in a thread of their own (see :func:`rendered_ahead`), so rendering and
+    encoding share the cores. Returns the number of samples written.
     """
     file_format = FORMATS[extension]
     file_rate = output_rate(extension, sample_rate)
     if not file_format.lossy:
         quality = None
+    blocks = rendered_ahead(blocks)
     if file_rate != sample_rate:
         blocks = _resampled(blocks, sample_rate, file_rate, channels)
     try:
@@ -265,6 +269,52 @@ def write_blocks(
         if _nearly_full(Path(path).parent):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
         raise
+
+
+#: Blocks made ahead of the encoder: enough to keep both busy, little memory.
+AHEAD_BLOCKS = 2
+
+
+def rendered_ahead(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """``blocks``, made in a thread of their own at most AHEAD_BLOCKS ahead of their use.
+
+    The encoders (LAME, libsndfile's) let go of the GIL while they work, and so does
+    much of numpy, so the next block is rendered on another core meanwhile. An error
+    in the thread is raised here; when the caller stops early (an error, Ctrl-C,
+    SIGTERM), the thread stops at its next block.
+    """
+    made: queue.Queue = queue.Queue(AHEAD_BLOCKS)
+    stop = threading.Event()
+    end = object()
+
+    def hand(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                made.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for block in blocks:
+                if not hand(block):
+                    return
+            hand(end)
+        except BaseException as error:  # raised again in the caller's thread
+            hand(error)
+
+    thread = threading.Thread(target=make, name="render-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := made.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _write_sndfile(path, blocks, file_format, file_rate, channels, quality) -> int:

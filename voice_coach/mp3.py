@@ -7,15 +7,13 @@ of its padding to drop. LAME's own file interface writes it; lameenc has none, s
 :func:`encode_mp3` writes it here, from the frames it has seen (the header's layout:
 Gabriel Bouvigne's "Mp3 info tag rev 1 specifications", as LAME 3.100 writes it).
 
-Encoding runs in a thread of its own: lameenc lets go of the GIL while LAME works,
-so the mixer renders the next block on another core meanwhile.
+lameenc lets go of the GIL while LAME works, so the mixer can render the next block
+on another core meanwhile (audiofile.write_blocks renders ahead in a thread).
 """
 
 from __future__ import annotations
 
-import queue
 import struct
-import threading
 from array import array
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -37,8 +35,6 @@ ENCODER_VERSION = b"LAME3.100"
 VBR_METHOD_MTRH = 4
 #: lameenc's number for vbr_mtrh (LAME's vbr_mode enum).
 LAME_VBR_MTRH = 4
-#: Blocks waiting for the encoder thread: enough to keep both busy, little memory.
-QUEUE_BLOCKS = 2
 
 # MPEG audio frame headers (ISO 11172-3, 13818-3): version id -> sample rates and
 # Layer III bitrates (kbit/s) by index, and samples per frame.
@@ -81,33 +77,13 @@ def encode_mp3(
     tag = _TagFrame(sample_rate, channels)
     out.write(bytes(tag.size))  # room for the header, written once the frames are counted
     frames = _Frames(out)
-    pending: queue.Queue = queue.Queue(QUEUE_BLOCKS)
-    failed: list[BaseException] = []
-
-    def encode() -> None:
-        try:
-            while (data := pending.get()) is not None:
-                frames.feed(encoder.encode(data))
-            frames.feed(encoder.flush())
-        except BaseException as error:  # raised again in the caller's thread
-            failed.append(error)
-            while pending.get() is not None:  # drain, so the caller never blocks
-                pass
-
-    worker = threading.Thread(target=encode, name="mp3-encoder", daemon=True)
-    worker.start()
     samples = 0
-    try:
-        for block in blocks:
-            samples += len(block)
-            pending.put(np.ascontiguousarray(block, dtype="<i2").tobytes())
-    finally:
-        pending.put(None)
-        worker.join()
-    if failed:
-        raise failed[0]
+    for block in blocks:
+        samples += len(block)
+        frames.feed(encoder.encode(np.ascontiguousarray(block, dtype="<i2").tobytes()))
     if not samples:
         raise RuntimeError("no audio to encode")
+    frames.feed(encoder.flush())
     end = out.tell()
     out.seek(start)
     out.write(tag.build(frames, samples, vbr_quality(quality)))
