@@ -45,6 +45,8 @@ from voice_coach.settings import Settings
 
 RATE = 22050
 EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+#: AAC in MP4 (the aac extra): libsndfile reads none of it, so FFmpeg decodes it here.
+MP4 = (".m4a", ".m4b")
 SIDES = [
     f"{name} hamstring stretch: {side}"
     for name in ("Seated", "Standing", "Lying")
@@ -57,7 +59,7 @@ def exported(hamstrings_program, tmp_path_factory):
     """hamstrings in every format, with captions and the timeline, at the default -16 LUFS."""
     folder = tmp_path_factory.mktemp("exported")
     levels = {}
-    for extension in EXTENSIONS:
+    for extension in (*EXTENSIONS, *MP4):
         levels[extension] = export_files(hamstrings_program, folder / f"h{extension}")
     export_files(
         hamstrings_program,
@@ -256,7 +258,7 @@ def ffprobe_chapters(path: Path) -> list[tuple[float, float, str]]:
     ]
 
 
-@pytest.mark.parametrize("extension", EXTENSIONS)
+@pytest.mark.parametrize("extension", [*EXTENSIONS, *MP4])
 def test_ffprobe_lists_the_chapters_in_time_order(exported, extension):
     folder, _, tl = exported
     listed = ffprobe_chapters(folder / f"h{extension}")
@@ -693,3 +695,52 @@ def test_blocks_rendered_ahead_come_in_order_with_their_errors_and_stop_early():
         next(ahead)
     ahead.close()  # the encoder stopped: the thread makes no more than it had queued
     assert len(made) <= 3 + AHEAD_BLOCKS + 1
+
+
+def ffmpeg_decoded(path: Path) -> np.ndarray:
+    """``path`` decoded by FFmpeg as mono int16 at its own rate."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-"]
+    return np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<i2")
+
+
+@pytest.mark.parametrize("extension", MP4)
+def test_mp4_audio_has_the_exact_length_tags_and_the_mixs_sound(exported, extension):
+    """.m4a/.m4b: the container gives the exact length and its edit list drops the
+    encoder's priming (FFmpeg still decodes the last frame's padding); tags read back;
+    the sound and its loudness are the WAV's."""
+    folder, _, tl = exported
+    path = folder / f"h{extension}"
+    command = ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json"]
+    probed = json.loads(subprocess.run([*command, str(path)], capture_output=True).stdout)
+    assert float(probed["format"]["duration"]) == pytest.approx(tl["duration"], abs=0.001)
+    expected = round(tl["duration"] * RATE)
+    pcm = ffmpeg_decoded(path)
+    assert expected <= len(pcm) <= expected + 1024
+    reference, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    inner = slice(RATE, expected - RATE)
+
+    def match(lag: int) -> float:
+        return float(np.dot(reference[inner].astype(float), pcm[lag:][inner].astype(float)))
+
+    assert max(range(0, 4), key=match) == 0  # the priming is dropped
+    data = pcm[:expected, None] / 32768.0
+    assert measured_loudness(data, RATE) == pytest.approx(-16, abs=0.3)
+    tags = mutagen.File(str(path)).tags
+    assert (tags["\xa9nam"], tags["\xa9ART"], tags["\xa9alb"]) == (
+        ["Hamstring stretches"],
+        ["voice-coach"],
+        ["Hamstring stretches"],
+    )
+    brand = path.read_bytes()[8:12]
+    assert brand == (b"M4B " if extension == ".m4b" else b"M4A ")
+
+
+def test_m4b_without_pyav_is_one_line_before_any_work(tmp_path, monkeypatch):
+    from voice_coach import mp4
+
+    monkeypatch.setattr(mp4, "available", lambda: False)
+    result = CliRunner().invoke(cli, ["export", "hamstrings", "-o", str(tmp_path / "h.m4b")])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "pip install 'voice-coach[aac]'" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -17,12 +17,14 @@ import struct
 import threading
 import wave
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from .chapters import Chapter
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,11 @@ class Format:
     rates: tuple[int, ...] | None = None
     #: Whether ``quality`` applies (a lossy codec with a bitrate to choose).
     lossy: bool = False
-    #: Who encodes it: "sndfile" (libsndfile), "lame" (mp3.py).
+    #: Who encodes it: "sndfile" (libsndfile), "lame" (mp3.py), "av" (mp4.py, PyAV).
     encoder: str = "sndfile"
 
 
+_AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 #: Output formats by file extension.
 FORMATS = {
     ".wav": Format("WAV", "PCM_16"),
@@ -55,6 +58,9 @@ FORMATS = {
         lossy=True,
         encoder="lame",
     ),
+    # AAC in MP4, for Apple's players: .m4b is the audiobook flavour of .m4a.
+    ".m4a": Format("MP4", "AAC", rates=_AAC_RATES, lossy=True, encoder="av"),
+    ".m4b": Format("MP4", "AAC", rates=_AAC_RATES, lossy=True, encoder="av"),
 }
 #: ``quality`` runs from 0 (smallest) to 10 (best); libsndfile's compression level
 #: runs the other way, from 0.0 to 1.0, but its MP3 encoder refuses 1.0.
@@ -237,12 +243,15 @@ def write_blocks(
     extension: str,
     channels: int = 1,
     quality: float | None = None,
+    chapters: Sequence[Chapter] = (),
 ) -> int:
     """Write int16 ``blocks`` (``(n,)`` mono or ``(n, channels)``) to ``path``.
 
     The format is the one ``extension`` names; ``quality`` (0 to 10, lossy
     formats only) picks the bitrate, None the encoder's default. Audio at a rate
     the codec does not take is resampled (soxr, streaming) to :func:`output_rate`.
+    ``chapters`` (in samples at ``sample_rate``) go into MP4 files, whose chapters
+    the muxer writes; the other formats get theirs from tags.py.
 
     Blocks go to the encoder one at a time: memory stays flat, and libsndfile's
     Vorbis encoder never sees the one huge write that has crashed it. They are
@@ -262,6 +271,14 @@ def write_blocks(
 
             with open(path, "wb") as out:
                 return encode_mp3(out, _as_int16(blocks), file_rate, channels, quality)
+        if file_format.encoder == "av":
+            from .mp4 import encode_mp4
+
+            if file_rate != sample_rate:
+                chapters = [_rescaled(c, sample_rate, file_rate) for c in chapters]
+            audiobook = extension == ".m4b"
+            pcm = _as_int16(blocks)
+            return encode_mp4(path, pcm, file_rate, channels, quality, chapters, audiobook)
         return _write_sndfile(path, blocks, file_format, file_rate, channels, quality)
     except RuntimeError:
         # libsndfile reports a full disk as a bare "System error"; say what it is,
@@ -355,6 +372,15 @@ def _resampled(
         pending = block
     if pending is not None:
         yield resampler.resample_chunk(pending.astype(np.float32) / 32768.0, last=True)
+
+
+def _rescaled(chapter: Chapter, from_rate: int, to_rate: int) -> Chapter:
+    """``chapter`` with its sample positions at ``to_rate``."""
+    return Chapter(
+        round(chapter.start_sample * to_rate / from_rate),
+        round(chapter.end_sample * to_rate / from_rate),
+        chapter.title,
+    )
 
 
 def _as_int16(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

@@ -401,7 +401,7 @@ def _toml_value(value) -> str:
     return str(value)
 
 
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".m4b")
 
 
 class _Loudness(click.ParamType):
@@ -429,7 +429,7 @@ class _Loudness(click.ParamType):
     "-o",
     "--output",
     type=click.Path(),
-    help="Audio file (.wav .flac .ogg .opus .mp3), or a folder for several routines.",
+    help="Audio file (.wav .flac .ogg .opus .mp3 .m4a .m4b), or a folder for several routines.",
 )
 @click.option(
     "-f",
@@ -466,7 +466,7 @@ class _Loudness(click.ParamType):
 @click.option(
     "--quality",
     type=_Number(0, 10),
-    help="0 (smallest) to 10 (best), for ogg, opus and mp3. Default: the encoder's.",
+    help="0 (smallest) to 10 (best), for ogg, opus, mp3, m4a and m4b. Default: the encoder's.",
 )
 @_speech_options
 def export(
@@ -645,7 +645,10 @@ def _check_quality(extension: str, settings) -> None:
     from .audiofile import FORMATS
 
     if settings.quality is not None and not FORMATS[extension].lossy:
-        raise click.UsageError(f"--quality applies to ogg, opus and mp3, not {extension[1:]}")
+        lossy = [name[1:] for name, kind in FORMATS.items() if kind.lossy]
+        raise click.UsageError(
+            f"--quality applies to {', '.join(lossy[:-1])} and {lossy[-1]}, not {extension[1:]}"
+        )
 
 
 def _captions_path(captions: str | None, output: str | None) -> str | None:

@@ -77,7 +77,8 @@ class Levels:
 def audio_extension(path: str | Path) -> str:
     """The lower-case extension of ``path`` if it is a format voice-coach writes.
 
-    Raises ExportError naming the formats otherwise.
+    Raises ExportError naming the formats otherwise, or saying how to install the
+    encoder a format needs (PyAV for .m4a and .m4b).
     """
     extension = Path(path).suffix.lower()
     if extension not in FORMATS:
@@ -85,6 +86,10 @@ def audio_extension(path: str | Path) -> str:
             f"{path}: cannot tell the format from '{extension or 'no extension'}'; "
             f"end the name with one of {', '.join(FORMATS)}"
         )
+    if FORMATS[extension].encoder == "av":
+        from .mp4 import check_available
+
+        check_available(path)
     return extension
 
 
@@ -300,8 +305,9 @@ def _write_track(
             if progress:
                 progress(done_before + block_start + count, total)
 
-    write_blocks(path, blocks(), script.sample_rate, extension, program.channels, quality)
-    write_tags(path, extension, tags, track_chapters, script.sample_rate)
+    rate = script.sample_rate
+    write_blocks(path, blocks(), rate, extension, program.channels, quality, track_chapters)
+    write_tags(path, extension, tags, track_chapters, rate)
 
 
 def safe_file_name(name: str) -> str:

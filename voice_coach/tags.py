@@ -10,6 +10,8 @@
 * FLAC, Ogg Vorbis and Opus carry Vorbis comments: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, and the chapters as ``CHAPTERnnn`` (start time) and
   ``CHAPTERnnnNAME``, numbered from 001 as the Xiph chapter extension does.
+* MP4 (.m4a, .m4b) carries iTunes-style tags (``©nam``, ``©ART``, ``©alb``,
+  ``trkn``); its chapters are written with the audio by FFmpeg's muxer (mp4.py).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def write_tags(
     try:
         if extension in (".mp3", ".wav"):
             _write_id3(Path(path), extension, tags, _fit(chapters, MAX_ID3_CHAPTERS), sample_rate)
+        elif extension in MP4_EXTENSIONS:
+            _write_mp4_tags(Path(path), tags)
         else:
             chapters = _fit(chapters, MAX_VORBIS_CHAPTERS)
             _write_vorbis_comments(Path(path), extension, tags, chapters, sample_rate)
@@ -174,6 +178,25 @@ def _append_riff_chunk(path: Path, chunk_id: bytes, data: bytes) -> None:
         size = riff.tell() - 8
         riff.seek(4)
         riff.write(struct.pack("<I", size))
+
+
+#: The MP4 formats, whose chapters the muxer writes with the audio.
+MP4_EXTENSIONS = (".m4a", ".m4b")
+
+
+def _write_mp4_tags(path: Path, tags: Tags) -> None:
+    from mutagen.mp4 import MP4
+
+    audio: Any = MP4(str(path))
+    if audio.tags is None:
+        audio.add_tags()
+    items = audio.tags
+    items["\xa9nam"] = [tags.title]
+    items["\xa9ART"] = [tags.artist]
+    items["\xa9alb"] = [tags.album]
+    if tags.track:
+        items["trkn"] = [tags.track]
+    audio.save()
 
 
 def _write_vorbis_comments(
