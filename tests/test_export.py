@@ -744,3 +744,64 @@ def test_m4b_without_pyav_is_one_line_before_any_work(tmp_path, monkeypatch):
     assert result.output.count("\n") == 1
     assert "pip install 'voice-coach[aac]'" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("samples", [1, 575, 576, 1152, 22050, 99_999])
+def test_lame_makes_the_frames_the_mp3_cuts_count_on(samples):
+    from voice_coach.mp3 import _encoder, _frames_for, frame_bytes
+
+    encoder = _encoder(RATE, 1, None)
+    noise = np.random.default_rng(samples).normal(0, 3000, samples).astype("<i2")
+    data = bytes(encoder.encode(noise.tobytes())) + bytes(encoder.flush())
+    offset = count = 0
+    while offset < len(data):
+        offset += frame_bytes(int.from_bytes(data[offset : offset + 4], "big"))
+        count += 1
+    assert offset == len(data)
+    assert count == _frames_for(samples)
+
+
+def test_mp3_parts_are_cut_in_quiet_spans_and_cover_the_timeline():
+    from voice_coach.mp3 import CUT_MARGIN, MIN_PART_SAMPLES, junction_samples, plan_parts
+
+    length = 10 * MIN_PART_SAMPLES
+    quiet = [(100, 200), (4 * MIN_PART_SAMPLES, 4 * MIN_PART_SAMPLES + 30_000)]
+    parts = plan_parts(length, quiet, RATE, 2)
+    assert len(parts) == 2
+    (first_start, cut), (after, end) = parts
+    assert (first_start, end) == (0, length)
+    assert after - cut == junction_samples(cut, RATE)
+    low, high = quiet[1]
+    assert low + CUT_MARGIN <= cut and after + CUT_MARGIN <= high
+    assert plan_parts(length, [(100, 200)], RATE, 2) == [(0, length)]  # nowhere to cut
+    assert plan_parts(length, quiet, 44100, 2) == [(0, length)]  # 1152-sample frames
+    assert plan_parts(length, quiet, RATE, 1) == [(0, length)]
+
+
+def test_an_mp3_encoded_in_parts_decodes_in_place(
+    exported, hamstrings_program, tmp_path, monkeypatch
+):
+    """Two LAMEs at once, cut in a quiet span: the exact length, every sample after the
+    cut in its place, and only the noise floor lost at the junction."""
+    from voice_coach import audiofile
+    from voice_coach.exporter import quiet_spans
+    from voice_coach.mp3 import plan_parts
+
+    folder, _, tl = exported
+    script = hamstrings_program.script
+    parts = plan_parts(script.length_samples, quiet_spans(script), RATE, 2)
+    assert len(parts) == 2
+    monkeypatch.setattr(audiofile, "_cores", lambda: 2)
+    export_files(hamstrings_program, tmp_path / "parts.mp3")
+    pcm = ffmpeg_decoded(tmp_path / "parts.mp3")
+    assert len(pcm) == round(tl["duration"] * RATE)
+    reference, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    for span in (slice(RATE, parts[0][1]), slice(parts[1][0], len(reference) - RATE)):
+
+        def match(lag: int, span=span) -> float:
+            shifted = pcm[span.start + lag : span.stop + lag].astype(float)
+            return float(np.dot(reference[span].astype(float), shifted))
+
+        assert max(range(-3, 4), key=match) == 0
+    junction = pcm[parts[0][1] : parts[1][0]]
+    assert np.abs(junction).max() <= 2 * 8  # at most the noise floor's level

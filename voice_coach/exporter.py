@@ -19,13 +19,14 @@ import contextlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_target, check_distinct, check_target
-from .audiofile import FORMATS, write_blocks
+from .audiofile import FORMATS, Track, write_track
 from .chapters import Chapter, captions, chapters, timestamp, tracks
 from .errors import ExportError, TargetError
 from .loudness import LoudnessMeter, decibels, ratio, true_peak
@@ -294,20 +295,38 @@ def _write_track(
     """
     script = program.script
     total = script.length_samples * passes
-    done_before = script.length_samples * (passes - 1)
-    mixer = program.mixer()
+    done = [script.length_samples * (passes - 1)]
+    reporting = threading.Lock()  # an MP3's parts are rendered in threads at once
     gain = ratio(levels.gain_db)
 
-    def blocks() -> Iterator:
-        for block_start in range(start_sample, end_sample, BLOCK_SAMPLES):
-            count = min(BLOCK_SAMPLES, end_sample - block_start)
+    def span(low: int, high: int) -> Iterator:
+        mixer = program.mixer()
+        for block_start in range(start_sample + low, start_sample + high, BLOCK_SAMPLES):
+            count = min(BLOCK_SAMPLES, start_sample + high - block_start)
             yield mixer.render(block_start, count, gain)
             if progress:
-                progress(done_before + block_start + count, total)
+                with reporting:
+                    done[0] += count
+                    progress(done[0], total)
 
+    quiet = [(low - start_sample, high - start_sample) for low, high in quiet_spans(script)]
+    track = Track(end_sample - start_sample, span, quiet)
     rate = script.sample_rate
-    write_blocks(path, blocks(), rate, extension, program.channels, quality, track_chapters)
+    write_track(path, track, rate, extension, program.channels, quality, track_chapters)
     write_tags(path, extension, tags, track_chapters, rate)
+
+
+def quiet_spans(script: Script) -> list[tuple[int, int]]:
+    """The spans of the timeline between cues, where only the noise floor plays."""
+    spans = []
+    previous_end = 0
+    for cue in script.cues:
+        if cue.start_sample > previous_end:
+            spans.append((previous_end, cue.start_sample))
+        previous_end = max(previous_end, cue.end_sample)
+    if script.length_samples > previous_end:
+        spans.append((previous_end, script.length_samples))
+    return spans
 
 
 def safe_file_name(name: str) -> str:

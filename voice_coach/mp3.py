@@ -13,9 +13,13 @@ on another core meanwhile (audiofile.write_blocks renders ahead in a thread).
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import tempfile
+import threading
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
@@ -64,6 +68,143 @@ def encode_mp3(
     Raises RuntimeError (lameenc's, or this module's) when LAME refuses the settings
     or there is no audio.
     """
+    return encode_mp3_parts(
+        out, [(0, None)], lambda start, end: blocks, sample_rate, channels, quality
+    )
+
+
+#: Samples of quiet left either side of a cut, for LAME's look-ahead and its window.
+CUT_MARGIN = 2048
+#: Shortest part worth a LAME of its own: below this, a thread costs more than it saves.
+MIN_PART_SAMPLES = 20 * 22050
+
+
+def junction_samples(part_samples: int, sample_rate: int) -> int:
+    """Samples a cut after a part of ``part_samples`` adds to the decoded stream: LAME
+    ends each stream with padding and starts the next with its delay, both silence.
+
+    For rates coded in 576-sample frames (MPEG-2: 16, 22.05 and 24 kHz), LAME 3.100
+    makes ceil((n + 576) / 576) + 1 frames of n samples (checked by the tests)."""
+    return _frames_for(part_samples) * 576 - part_samples
+
+
+def plan_parts(
+    length: int, quiet: Sequence[tuple[int, int]], sample_rate: int, count: int
+) -> list[tuple[int, int]]:
+    """Spans of the timeline [0, length) to encode as ``count`` MP3 streams at once, or
+    one span when that cannot be done well.
+
+    Each cut lies in a span of ``quiet`` (the noise floor alone), near an even share of
+    the length. The next part starts after the samples the junction adds, so every
+    sample after it decodes at its own place; those samples, noise floor in the
+    timeline, decode as codec silence. Only rates coded in 576-sample frames cut.
+    """
+    parts = [(0, length)]
+    if count < 2 or sample_rate not in _RATES[2] or length < 2 * MIN_PART_SAMPLES:
+        return parts
+    count = min(count, length // MIN_PART_SAMPLES)
+    start = 0
+    planned = []
+    for index in range(1, count):
+        goal = length * index // count
+        best = None
+        for low, high in quiet:
+            # As near the goal as it fits, with the junction after it (at most 3 frames).
+            cut = min(max(goal, low + CUT_MARGIN), high - CUT_MARGIN - 3 * 576)
+            if cut - start < MIN_PART_SAMPLES:
+                continue
+            after = cut + junction_samples(cut - start, sample_rate)
+            if after + CUT_MARGIN > high or length - after < MIN_PART_SAMPLES:
+                continue
+            if best is None or abs(cut - goal) < abs(best[0] - goal):
+                best = (cut, after)
+        if best is None:
+            continue
+        planned.append((start, best[0]))
+        start = best[1]
+    planned.append((start, length))
+    return planned if len(planned) > 1 else parts
+
+
+def encode_mp3_parts(
+    out: BinaryIO,
+    parts: Sequence[tuple[int, int | None]],
+    blocks_of: Callable[[int, int | None], Iterable[np.ndarray]],
+    sample_rate: int,
+    channels: int,
+    quality: float | None = None,
+    length: int | None = None,
+) -> int:
+    """Encode the ``parts`` of a timeline (from :func:`plan_parts`; ``blocks_of(start,
+    end)`` gives each one's int16 blocks) as one VBR MP3 into the seekable ``out``,
+    each part by its own LAME in its own thread, with a LAME header giving the exact
+    ``length`` (the timeline's; by default what was encoded). Returns that length.
+
+    The first part's frames go straight to ``out``, the others' to temp files beside
+    it, appended in order once all are done. Raises RuntimeError (lameenc's, or this
+    module's) when LAME refuses the settings or there is no audio.
+    """
+    start = out.tell()
+    tag = _TagFrame(sample_rate, channels)
+    out.write(bytes(tag.size))  # room for the header, written once the frames are counted
+    frames = _Frames(out)
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        spills = [stack.enter_context(tempfile.TemporaryFile()) for _ in parts[1:]]
+
+        def encode(index: int) -> int:
+            encoder = _encoder(sample_rate, channels, quality)
+            write = frames.feed if index == 0 else spills[index - 1].write
+            samples = 0
+            for block in blocks_of(*parts[index]):
+                if stop.is_set():
+                    raise _Stopped
+                samples += len(block)
+                write(encoder.encode(np.ascontiguousarray(block, dtype="<i2").tobytes()))
+            write(encoder.flush())
+            return samples
+
+        if len(parts) == 1:
+            counts = [encode(0)]
+        else:
+            with ThreadPoolExecutor(len(parts), thread_name_prefix="mp3-part") as pool:
+                futures = [pool.submit(encode, index) for index in range(len(parts))]
+                try:
+                    counts = [future.result() for future in futures]
+                except BaseException:
+                    stop.set()  # the other parts stop at their next block
+                    raise
+        if not sum(counts):
+            raise RuntimeError("no audio to encode")
+        for index, spill in enumerate(spills, start=1):
+            # Each cut counted on LAME making this many frames of the part before it.
+            made = len(frames.offsets) - sum(_frames_for(n) for n in counts[: index - 1])
+            if made != _frames_for(counts[index - 1]):
+                raise RuntimeError(f"LAME made {made} frames, not {_frames_for(counts[index - 1])}")
+            spill.seek(0)
+            while chunk := spill.read(_COPY_BYTES):
+                frames.feed(chunk)
+    end = out.tell()
+    out.seek(start)
+    total = sum(counts) if length is None else length
+    out.write(tag.build(frames, total, vbr_quality(quality)))
+    out.seek(end)
+    return total
+
+
+def _frames_for(samples: int) -> int:
+    """Frames LAME 3.100 makes of ``samples`` in 576-sample frames (see junction_samples)."""
+    return -(-(samples + ENCODER_DELAY) // 576) + 1
+
+
+_COPY_BYTES = 1 << 20
+
+
+class _Stopped(Exception):
+    """Another part failed or was interrupted: this one stops too."""
+
+
+def _encoder(sample_rate: int, channels: int, quality: float | None):
     import lameenc
 
     encoder = lameenc.Encoder()
@@ -73,22 +214,7 @@ def encode_mp3(
     encoder.set_vbr_quality(vbr_quality(quality))
     encoder.set_quality(ALGORITHM_QUALITY)
     encoder.silence()
-    start = out.tell()
-    tag = _TagFrame(sample_rate, channels)
-    out.write(bytes(tag.size))  # room for the header, written once the frames are counted
-    frames = _Frames(out)
-    samples = 0
-    for block in blocks:
-        samples += len(block)
-        frames.feed(encoder.encode(np.ascontiguousarray(block, dtype="<i2").tobytes()))
-    if not samples:
-        raise RuntimeError("no audio to encode")
-    frames.feed(encoder.flush())
-    end = out.tell()
-    out.seek(start)
-    out.write(tag.build(frames, samples, vbr_quality(quality)))
-    out.seek(end)
-    return samples
+    return encoder
 
 
 def frame_bytes(header: int) -> int:

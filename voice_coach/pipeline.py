@@ -7,6 +7,7 @@ every exporter render it through the same mixer, so they play the same audio.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -291,7 +292,8 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
     """Clips read from their cache files when first asked for; the last few stay loaded.
 
     The mixer walks the timeline in order, so a handful of loaded clips serve it
-    while memory stays the same for a ten-minute routine and a two-hour one.
+    while memory stays the same for a ten-minute routine and a two-hour one (KEEP
+    is enough for the few mixers an MP3's parts run at once, each near its own place).
     """
 
     KEEP = 8
@@ -308,18 +310,20 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
         self._resident = dict(resident)
         self._loaded: OrderedDict[ClipKey, np.ndarray] = OrderedDict()
         self._sample_rate = sample_rate
+        self._lock = threading.Lock()  # mixers in several threads (an MP3's parts) share it
 
     def __getitem__(self, key: ClipKey) -> np.ndarray:
         if key in self._resident:
             return self._resident[key]
-        if key in self._loaded:
-            self._loaded.move_to_end(key)
-            return self._loaded[key]
-        clip = _scaled(read_mono(self._files[key], self._sample_rate), self._gain)
-        self._loaded[key] = clip
-        if len(self._loaded) > self.KEEP:
-            self._loaded.popitem(last=False)
-        return clip
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            clip = _scaled(read_mono(self._files[key], self._sample_rate), self._gain)
+            self._loaded[key] = clip
+            if len(self._loaded) > self.KEEP:
+                self._loaded.popitem(last=False)
+            return clip
 
     def __iter__(self) -> Iterator[ClipKey]:
         yield from self._resident
