@@ -805,3 +805,30 @@ def test_an_mp3_encoded_in_parts_decodes_in_place(
         assert max(range(-3, 4), key=match) == 0
     junction = pcm[parts[0][1] : parts[1][0]]
     assert np.abs(junction).max() <= 2 * 8  # at most the noise floor's level
+
+
+def test_the_levels_of_a_render_are_measured_once(tmp_path, monkeypatch):
+    """A second export of the same render takes its loudness from the clip cache (one
+    pass, not two) and gets the same gain; a changed render is measured afresh."""
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+
+    monkeypatch.setenv("VOICE_COACH_CACHE", str(tmp_path / "cache"))
+    routine = load_routine("hamstrings")
+    program = prepare(routine, Settings(engine="pyttsx3"), stream_clips=True)
+    passes = []
+
+    def export(path, program=program):
+        totals = set()
+        levels = export_files(program, path, progress=lambda done, total: totals.add(total))
+        passes.append(totals.pop() // program.script.length_samples)
+        return levels
+
+    first = export(tmp_path / "a.wav")
+    second = export(tmp_path / "b.mp3")
+    assert passes == [2, 1]
+    assert second == first
+    assert len(list((tmp_path / "cache" / "levels").iterdir())) == 1
+    louder = prepare(routine, Settings(engine="pyttsx3", pan=True), stream_clips=True)
+    export(tmp_path / "c.wav", louder)
+    assert passes[-1] == 2

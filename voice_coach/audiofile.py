@@ -213,6 +213,14 @@ def checked_clip_frames(path: str | Path, sample_rate: int) -> int | None:
     return length // 2
 
 
+def stored_checksum(path: str | Path) -> bytes:
+    """The CRC-32 a clip written by :func:`write_clip_wav` carries (its last 4 bytes),
+    unchecked: for a clip :func:`checked_clip_frames` has already passed."""
+    with open(path, "rb") as clip:
+        clip.seek(-4, os.SEEK_END)
+        return clip.read(4)
+
+
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Float mono ``samples`` at ``from_rate`` resampled to ``to_rate`` (soxr)."""
     import soxr

@@ -16,6 +16,7 @@ the exact sample.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -119,15 +120,25 @@ def measure_levels(
 
     The loudness is measured on the rendered mix, streamed block by block; the
     true peak comes from the clips themselves, which never overlap on the
-    timeline, so the mix's true peak is the loudest clip's.
+    timeline, so the mix's true peak is the loudest clip's. Both are remembered in
+    the clip cache, under a digest of the timeline and of every clip's content, so
+    exporting the same render again (another format, split tracks) skips the pass.
     """
-    rate = program.script.sample_rate
-    # Only the clips the timeline plays: the player's own phrases are never exported.
-    played = {clip_key(cue) for cue in program.script.cues}
-    peak = max((true_peak(program.clips[key], rate) for key in played), default=0.0)
+    measured = _remembered_levels(program)
+    if measured is None:
+        rate = program.script.sample_rate
+        # Only the clips the timeline plays: the player's own phrases are never exported.
+        played = {clip_key(cue) for cue in program.script.cues}
+        peak = max((true_peak(program.clips[key], rate) for key in played), default=0.0)
+        loudness = _measure_loudness(program, progress) if settings.loudness is not None else None
+        _remember_levels(program, loudness, peak)
+    else:
+        loudness, peak = measured
     if settings.loudness is None:
         return Levels(0.0, None, decibels(peak))
-    loudness = _measure_loudness(program, progress)
+    if loudness is None:
+        loudness = _measure_loudness(program, progress)
+        _remember_levels(program, loudness, peak)
     if loudness == float("-inf"):
         return Levels(0.0, loudness, decibels(peak), ("the routine is silent",))
     gain_db = settings.loudness - loudness
@@ -148,6 +159,47 @@ def shortfall_note(reached: float, settings: ExportSettings) -> str:
         f"reached {reached:.2f} LUFS, {by} short of the {settings.loudness:g} LUFS target: "
         f"louder would take the true peak past {settings.true_peak:g} dBTP"
     )
+
+
+#: Bump when the loudness meter or the mixer changes what it measures.
+LEVELS_VERSION = 1
+
+
+def _levels_file(program: Program) -> Path | None:
+    """Where the levels of ``program``'s render are remembered: in the clip cache, named
+    by a digest of everything the render depends on (None: clips held in memory)."""
+    fingerprint = getattr(program.clips, "fingerprint", None)
+    if fingerprint is None:
+        return None
+    key = json.dumps([LEVELS_VERSION, timeline(program.script), program.pan, fingerprint()])
+    name = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return Path(program.speaker.cache_dir) / "levels" / f"{name}.json"
+
+
+def _remembered_levels(program: Program) -> tuple[float | None, float] | None:
+    """The (loudness, clips' true peak) measured before on the very same render, if
+    remembered: a warm export of a routine already exported renders once, not twice."""
+    path = _levels_file(program)
+    if path is None:
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        loudness, peak = found["loudness"], float(found["peak"])
+        return (None if loudness is None else float(loudness)), peak
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember_levels(program: Program, loudness: float | None, peak: float) -> None:
+    path = _levels_file(program)
+    if path is None or loudness == float("-inf"):
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_target(path) as temp:
+            temp.write_text(json.dumps({"loudness": loudness, "peak": peak}), encoding="utf-8")
+    except OSError:
+        pass  # only a memo: the next export measures again
 
 
 def _measure_loudness(program: Program, progress: Progress | None) -> float:
@@ -181,9 +233,10 @@ def export_files(
     settings = settings or ExportSettings()
     target = Path(audio_path)
     extension = check_targets(target, timeline_path, captions_path)
+    remembered = _remembered_levels(program) is not None
     levels = measure_levels(program, settings, progress)
     script = program.script
-    passes = 1 if settings.loudness is None else 2  # measuring was the first
+    passes = 1 if settings.loudness is None or remembered else 2  # measuring was the first
     with _reported_as(target), contextlib.ExitStack() as files:
         # The audio's temp file is opened first, so it is renamed last: a failure on the
         # way leaves every target as it was.
@@ -237,7 +290,8 @@ def export_split(
     audio_extension(f"track{extension}")
     with _reported_as(folder):
         folder.mkdir(exist_ok=True)
-    passes = 1 if levels or settings.loudness is None else 2  # measuring is the first
+    remembered = levels is not None or _remembered_levels(program) is not None
+    passes = 1 if remembered or settings.loudness is None else 2  # measuring is the first
     levels = levels or measure_levels(program, settings, progress)
     script = program.script
     spans = tracks(script)

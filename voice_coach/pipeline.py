@@ -6,6 +6,7 @@ every exporter render it through the same mixer, so they play the same audio.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import read_mono
+from .audiofile import read_mono, stored_checksum
 from .errors import RoutineError, UnknownVoiceError, VoiceCoachError, VoiceWarning, no_voice_for
 from .mixer import DEFAULT_BLOCK_SAMPLES, ClipKey, Mixer, render_blocks
 from .phrases import language_of_voice
@@ -328,6 +329,17 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
     def __iter__(self) -> Iterator[ClipKey]:
         yield from self._resident
         yield from self._files
+
+    def fingerprint(self) -> str:
+        """A digest of every clip's content as the mixer gets it (the cached clips by the
+        checksum in their files, the resident ones by their samples, and the gain): two
+        CachedClips with the same fingerprint render the same audio."""
+        digest = hashlib.sha256(repr((self._gain, self._sample_rate)).encode())
+        for key in sorted(self._files):
+            digest.update(repr(key).encode() + stored_checksum(self._files[key]))
+        for key in sorted(self._resident):
+            digest.update(repr(key).encode() + np.ascontiguousarray(self._resident[key]).tobytes())
+        return digest.hexdigest()
 
     def __len__(self) -> int:
         return len(self._resident) + len(self._files)
