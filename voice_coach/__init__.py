@@ -15,8 +15,6 @@ and ``Exported`` too are imported on first use).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +42,6 @@ if TYPE_CHECKING:
     from .pipeline import Program
     from .speech import Speaker
 
-try:
-    #: The installed distribution's version (pyproject.toml is its one source).
-    __version__ = _version("voice-coach")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
 
 #: Names imported on first use: they bring numpy and the audio libraries with them.
 _LAZY = {
@@ -60,6 +53,15 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # The installed distribution's version (pyproject.toml is its one source), read
+        # on first use: importlib.metadata costs an export's start 30 ms.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("voice-coach")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
     if name in _LAZY:
         from importlib import import_module
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .errors import ExportError, OutputClosedError, RoutineError, Terminated, VoiceCoachError
 from .routine import SOUND_SETS
 from .terminal import shown
@@ -214,7 +213,7 @@ def _settings(speech: dict, **more):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="voice-coach")
+@click.version_option(package_name="voice-coach", prog_name="voice-coach")
 def cli() -> None:
     """Offline, voice-guided stretching routines.
 
