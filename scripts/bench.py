@@ -503,20 +503,28 @@ def bench_export_memory() -> None:
         clips = len(list(warm.iterdir())) - before
         print(f"  {path.stem:<7} {summary} · {clips} new speech clips")
 
-    def export(path: Path, cache: Path) -> Measured:
+    def export(path: Path, cache: Path, engine: str) -> Measured:
+        out = str(folder / "out.mp3")
         return run_measured(
-            [VOICE_COACH, "export", str(path), "-o", str(folder / "out.mp3"), *ENGINE_ARGS],
+            [VOICE_COACH, "export", str(path), "-o", out, "--engine", engine],
             env=vc_env(cache),
         )
 
+    from voice_coach.neural import available as piper_available
+
+    # (label, engine): the export group's eSpeak, warm and cold, and Piper cold, whose
+    # model and ONNX Runtime dominate a cold export's memory.
+    caches = [("warm", EXPORT_ENGINE), ("cold", EXPORT_ENGINE)]
+    caches += [("cold piper", "piper")] if piper_available() else []
     # The 10-minute exports are quick: 3 rounds, medians. The 2-hour ones take
     # minutes each, and their peak barely moves from run to run: one round.
     results: dict[tuple[str, str], list[Measured]] = {}
     plan = [("10-min", short, 3), ("2-hour", long, 1)]
     for label, path, rounds in plan:
         for _ in range(rounds):
-            for cache, clips in (("warm", warm), ("cold", temp_dir("cold"))):
-                run = export(path, clips)
+            for cache, engine in caches:
+                clips = warm if cache == "warm" else temp_dir("cold")
+                run = export(path, clips, engine)
                 results.setdefault((label, cache), []).append(run)
                 # Printed as it goes: the 2-hour exports take a minute or two each.
                 peak = mib(run.tree_peak)
@@ -526,15 +534,15 @@ def bench_export_memory() -> None:
         return statistics.median(value(run) for run in results[(label, cache)])
 
     print("  medians:")
-    print(f"  {'':<14} {'wall':>8}  {'peak (tree)':>11}  {'main':>10}  {'speech worker':>13}")
-    for cache in ("warm", "cold"):
+    print(f"  {'':<18} {'wall':>7}  {'peak (tree)':>11}  {'main':>10}  {'speech worker':>13}")
+    for cache, _ in caches:
         for label, _, rounds in plan:
             seconds = median(label, cache, lambda run: run.seconds)
             tree = median(label, cache, lambda run: run.tree_peak)
             own = median(label, cache, lambda run: run.own_peak)
             worker = median(label, cache, lambda run: run.worker_peak)
             print(
-                f"  {cache} {label:<9} {seconds:7.1f}s  {mib(tree):>11}  {mib(own):>10}  "
+                f"  {cache:<10} {label:<7} {seconds:6.1f}s  {mib(tree):>11}  {mib(own):>10}  "
                 f"{mib(worker) if worker else '-':>13}   ({rounds} round{'s' * (rounds > 1)})"
             )
     floor = run_measured([sys.executable, "-c", "pass"])
@@ -543,7 +551,7 @@ def bench_export_memory() -> None:
     print(f"  the same measure of a bare `python -c pass` gives {mib(floor.tree_peak).strip()}")
     warm_long = median("2-hour", "warm", lambda run: run.tree_peak) / 1024
     goal(warm_long <= 150, f"2-hour warm export peak {warm_long:.1f} MiB (goal <= 150)")
-    for cache in ("warm", "cold"):
+    for cache, _ in caches:
         growth = median("2-hour", cache, lambda run: run.tree_peak) / median(
             "10-min", cache, lambda run: run.tree_peak
         )
