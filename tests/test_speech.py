@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,40 @@ def test_an_unwritable_cache_falls_back_to_a_temporary_one_with_a_warning(tmp_pa
     assert clip.size > 0
     assert speaker.cache_dir != cache
     assert sorted(p.name for p in tmp_path.rglob("*")) in (["locked"], ["blocked"])
+
+
+#: One phrase synthesised in a fresh process (the first phrase of a process is the same
+#: every time), with the driver's sleeps as speech.py sets them or as pyttsx3 has them.
+ONE_PHRASE = """
+import hashlib, sys, time
+from voice_coach import speech
+engine = speech._init_engine()
+engine.setProperty("rate", 175)
+if sys.argv[1] == "pyttsx3's own":
+    sys.modules["pyttsx3.drivers.espeak"].time = time
+clip = speech._synthesise(engine, "Lean forward from the hips, and breathe out slowly.")
+print(len(clip), hashlib.sha256(clip.tobytes()).hexdigest())
+"""
+
+
+def test_the_espeak_driver_looks_for_the_end_of_a_phrase_every_millisecond(monkeypatch):
+    """pyttsx3's eSpeak driver sleeps 10 ms between looks at whether a phrase is done;
+    speech.py gives it 1 ms sleeps, and the samples are the same either way."""
+    from voice_coach import speech
+
+    speech._init_engine()
+    driver = sys.modules["pyttsx3.drivers.espeak"]
+    slept: list[float] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "sleep", slept.append)
+        driver.time.sleep(0.01)  # what the driver's loop asks for
+    assert slept == [speech.DRIVER_POLL_SECONDS] and speech.DRIVER_POLL_SECONDS < 0.01
+    assert driver.time.monotonic() > 0  # the rest of the time module, untouched
+    made = {
+        sleeps: subprocess.run(
+            [sys.executable, "-c", ONE_PHRASE, sleeps], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for sleeps in ("speech.py's", "pyttsx3's own")
+    }
+    assert made["speech.py's"] == made["pyttsx3's own"]
+    assert int(made["speech.py's"][0]) > SAMPLE_RATE
