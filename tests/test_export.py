@@ -778,6 +778,18 @@ def test_mp3_parts_are_cut_in_quiet_spans_and_cover_the_timeline():
     assert plan_parts(length, quiet, RATE, 1) == [(0, length)]
 
 
+def test_mp3_parts_are_capped_however_many_cores():
+    """64 cores and a 2-hour timeline quiet every 10 s: at most MAX_PARTS LAMEs at once."""
+    from voice_coach.mp3 import MAX_PARTS, plan_parts
+
+    length = 2 * 3600 * RATE
+    quiet = [(start, start + RATE) for start in range(0, length, 10 * RATE)]
+    parts = plan_parts(length, quiet, RATE, 64)
+    assert len(parts) == MAX_PARTS
+    assert parts[0][0] == 0 and parts[-1][1] == length
+    assert all(end < next_start for (_, end), (next_start, _) in itertools.pairwise(parts))
+
+
 def test_an_mp3_encoded_in_parts_decodes_in_place(
     exported, hamstrings_program, tmp_path, monkeypatch
 ):

@@ -261,3 +261,32 @@ def test_the_espeak_driver_looks_for_the_end_of_a_phrase_every_millisecond(monke
     }
     assert made["speech.py's"] == made["pyttsx3's own"]
     assert int(made["speech.py's"][0]) > SAMPLE_RATE
+
+
+def test_speech_workers_are_capped_however_many_cores(tmp_path, monkeypatch):
+    """On a machine with 64 cores, no more than MAX_WORKERS speech workers run at once
+    (each holds its own Python, numpy and eSpeak NG, so memory is bounded by the cap,
+    not the core count), and every clip is still made."""
+    from voice_coach import speech
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    workers: list[subprocess.Popen] = []
+    running: list[int] = []
+    popen = subprocess.Popen
+
+    def counted(*args, **kwargs):
+        process = popen(*args, **kwargs)
+        workers.append(process)
+        running.append(sum(worker.poll() is None for worker in workers))
+        return process
+
+    monkeypatch.setattr(speech.subprocess, "Popen", counted)
+    phrases = [f"Step {n}: lean forward slowly, and let the stretch come." for n in range(60)]
+    assert sum(map(len, phrases)) > 2 * speech.MAX_WORKERS * speech.WORKER_CHARS
+    speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)
+    clips = speaker.clips(phrases)
+    assert len(workers) == speech.MAX_WORKERS
+    assert max(running) <= speech.MAX_WORKERS
+    assert speaker.synthesised == len(phrases)
+    assert all(clips[text].size > 0.5 * SAMPLE_RATE for text in phrases)

@@ -77,6 +77,9 @@ def encode_mp3(
 CUT_MARGIN = 2048
 #: Shortest part worth a LAME of its own: below this, a thread costs more than it saves.
 MIN_PART_SAMPLES = 20 * 22050
+#: Most parts encoded at once, however many cores: each holds a LAME, a mixer and its
+#: loaded clips, and a queue of rendered blocks, so memory is bounded by this cap.
+MAX_PARTS = 8
 
 
 def junction_samples(part_samples: int, sample_rate: int) -> int:
@@ -94,15 +97,16 @@ def plan_parts(
     """Spans of the timeline [0, length) to encode as ``count`` MP3 streams at once, or
     one span when that cannot be done well.
 
-    Each cut lies in a span of ``quiet`` (the noise floor alone), near an even share of
-    the length. The next part starts after the samples the junction adds, so every
-    sample after it decodes at its own place; those samples, noise floor in the
-    timeline, decode as codec silence. Only rates coded in 576-sample frames cut.
+    At most MAX_PARTS, whatever ``count``. Each cut lies in a span of ``quiet`` (the
+    noise floor alone), near an even share of the length. The next part starts after
+    the samples the junction adds, so every sample after it decodes at its own place;
+    those samples, noise floor in the timeline, decode as codec silence. Only rates
+    coded in 576-sample frames cut.
     """
     parts = [(0, length)]
     if count < 2 or sample_rate not in _RATES[2] or length < 2 * MIN_PART_SAMPLES:
         return parts
-    count = min(count, length // MIN_PART_SAMPLES)
+    count = min(count, MAX_PARTS, length // MIN_PART_SAMPLES)
     start = 0
     planned = []
     for index in range(1, count):
