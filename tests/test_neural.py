@@ -239,6 +239,7 @@ def test_a_piper_export_writes_nothing_outside_voice_coachs_folders(tmp_path, vo
     )
 
 
+@pytest.mark.slow
 def test_piper_threads_and_text_in_flight_are_capped_however_many_cores(monkeypatch):
     """On a machine with 64 cores, at most MAX_THREADS threads synthesise, and at most
     MAX_CHARACTERS_AT_ONCE characters are being said at once (Piper's memory grows with

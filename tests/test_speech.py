@@ -263,6 +263,7 @@ def test_the_espeak_driver_looks_for_the_end_of_a_phrase_every_millisecond(monke
     assert int(made["speech.py's"][0]) > SAMPLE_RATE
 
 
+@pytest.mark.slow
 def test_speech_workers_are_capped_however_many_cores(tmp_path, monkeypatch):
     """On a machine with 64 cores, no more than MAX_WORKERS speech workers run at once
     (each holds its own Python, numpy and eSpeak NG, so memory is bounded by the cap,
