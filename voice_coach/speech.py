@@ -130,7 +130,9 @@ def trim_and_level(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     start, stop = max(0, first - pad), last + pad + 1
     clip = np.array(samples[start:stop], dtype=np.float32)
     sounding = clip[loud[start:stop]]
-    rms = float(np.sqrt(np.dot(sounding.astype(np.float64), sounding) / sounding.size))
+    # A plain sum of squares, not np.dot: BLAS's threads made that dot product take
+    # 20-90 ms a clip on a busy machine (0.04 ms this way).
+    rms = float(np.sqrt(np.square(sounding, dtype=np.float64).sum() / sounding.size))
     del sounding, loud
     clip *= np.float32(TARGET_RMS / rms)
     clip = limit_peaks(clip, PEAK_LIMIT, sample_rate)
