@@ -6,6 +6,8 @@ round and reports medians; read the ratios, not the absolute times.
     scripts/bench            # everything
     scripts/bench render     # one group: start, render, prepare, export, loudness, voices,
                              # import, listen, play, music
+    scripts/bench export cold memory  # some parts of export: formats, warm, cold, opus,
+                                      # memory
 """
 
 from __future__ import annotations
@@ -469,16 +471,20 @@ def bench_export_formats(warm: Path) -> None:
     program = prepare(
         load_routine("hamstrings"), speaker=Speaker(engine=EXPORT_ENGINE, cache_dir=warm)
     )
+    from voice_coach.mp4 import available as pyav_available
+
     folder = temp_dir("formats")
     formats = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+    formats += (".m4a",) if pyav_available() else ()
     medians = interleaved(
         {ext: (lambda ext=ext: export_audio(program, folder / f"h{ext}")) for ext in formats},
         rounds=3,
     )
     report("export hamstrings in-process (format)", medians, ".wav")
+    seconds = program.script.duration
     for ext in formats:
         size = (folder / f"h{ext}").stat().st_size
-        print(f"  {ext:<5} {size / 1e6:6.2f} MB")
+        print(f"  {ext:<5} {size / 1e6:6.2f} MB, {seconds / medians[ext]:5.0f}x real time")
 
 
 def bench_export_memory() -> None:
@@ -499,20 +505,33 @@ def bench_export_memory() -> None:
         clips = len(list(warm.iterdir())) - before
         print(f"  {path.stem:<7} {summary} · {clips} new speech clips")
 
-    def export(path: Path, cache: Path) -> Measured:
+    def export(path: Path, cache: Path, engine: str) -> Measured:
+        out = str(folder / "out.mp3")
         return run_measured(
-            [VOICE_COACH, "export", str(path), "-o", str(folder / "out.mp3"), *ENGINE_ARGS],
+            [VOICE_COACH, "export", str(path), "-o", out, "--engine", engine],
             env=vc_env(cache),
         )
 
+    from voice_coach.neural import available as piper_available
+
+    # (label, engine): the export group's eSpeak, warm and cold, and Piper cold, whose
+    # model and ONNX Runtime dominate a cold export's memory.
+    caches = [("warm", EXPORT_ENGINE), ("cold", EXPORT_ENGINE)]
+    caches += [("cold piper", "piper")] if piper_available() else []
     # The 10-minute exports are quick: 3 rounds, medians. The 2-hour ones take
     # minutes each, and their peak barely moves from run to run: one round.
     results: dict[tuple[str, str], list[Measured]] = {}
     plan = [("10-min", short, 3), ("2-hour", long, 1)]
     for label, path, rounds in plan:
         for _ in range(rounds):
-            for cache, clips in (("warm", warm), ("cold", temp_dir("cold"))):
-                run = export(path, clips)
+            for cache, engine in caches:
+                clips = warm if cache == "warm" else temp_dir("cold")
+                # Warm means the clips are cached; the levels an export remembers are
+                # dropped, so every warm run measures its render as the first one did
+                # (otherwise the 10-minute median would skip the measuring pass that
+                # the 2-hour export, run once, makes).
+                shutil.rmtree(warm / "levels", ignore_errors=True)
+                run = export(path, clips, engine)
                 results.setdefault((label, cache), []).append(run)
                 # Printed as it goes: the 2-hour exports take a minute or two each.
                 peak = mib(run.tree_peak)
@@ -522,15 +541,15 @@ def bench_export_memory() -> None:
         return statistics.median(value(run) for run in results[(label, cache)])
 
     print("  medians:")
-    print(f"  {'':<14} {'wall':>8}  {'peak (tree)':>11}  {'main':>10}  {'speech worker':>13}")
-    for cache in ("warm", "cold"):
+    print(f"  {'':<18} {'wall':>7}  {'peak (tree)':>11}  {'main':>10}  {'speech worker':>13}")
+    for cache, _ in caches:
         for label, _, rounds in plan:
             seconds = median(label, cache, lambda run: run.seconds)
             tree = median(label, cache, lambda run: run.tree_peak)
             own = median(label, cache, lambda run: run.own_peak)
             worker = median(label, cache, lambda run: run.worker_peak)
             print(
-                f"  {cache} {label:<9} {seconds:7.1f}s  {mib(tree):>11}  {mib(own):>10}  "
+                f"  {cache:<10} {label:<7} {seconds:6.1f}s  {mib(tree):>11}  {mib(own):>10}  "
                 f"{mib(worker) if worker else '-':>13}   ({rounds} round{'s' * (rounds > 1)})"
             )
     floor = run_measured([sys.executable, "-c", "pass"])
@@ -539,7 +558,7 @@ def bench_export_memory() -> None:
     print(f"  the same measure of a bare `python -c pass` gives {mib(floor.tree_peak).strip()}")
     warm_long = median("2-hour", "warm", lambda run: run.tree_peak) / 1024
     goal(warm_long <= 150, f"2-hour warm export peak {warm_long:.1f} MiB (goal <= 150)")
-    for cache in ("warm", "cold"):
+    for cache, _ in caches:
         growth = median("2-hour", cache, lambda run: run.tree_peak) / median(
             "10-min", cache, lambda run: run.tree_peak
         )
@@ -550,11 +569,51 @@ def bench_export_memory() -> None:
     print(f"  cold, main process alone: 2-hour / 10-min = x{cold_main:.2f}")
 
 
+#: What any Python program pays to encode this PCM to MP3 with lameenc, at the
+#: settings voice-coach uses (mp3.py): read the WAV with the standard library, encode.
+LAMEENC_ALONE = """
+import sys, wave
+import lameenc
+ALGORITHM_QUALITY, DEFAULT_VBR_QUALITY, LAME_VBR_MTRH = {lame_settings}
+with wave.open(sys.argv[1]) as source, open(sys.argv[2], "wb") as out:
+    encoder = lameenc.Encoder()
+    encoder.set_in_sample_rate(source.getframerate())
+    encoder.set_channels(source.getnchannels())
+    encoder.set_vbr(LAME_VBR_MTRH)
+    encoder.set_vbr_quality(DEFAULT_VBR_QUALITY)
+    encoder.set_quality(ALGORITHM_QUALITY)
+    encoder.silence()
+    while frames := source.readframes(65536):
+        out.write(encoder.encode(frames))
+    out.write(encoder.flush())
+"""
+#: The same with FFmpeg's libmp3lame through PyAV, at the same LAME settings (the
+#: other binding the decision weighed).
+PYAV_ALONE = """
+import sys, wave
+import av
+import numpy
+ALGORITHM_QUALITY, DEFAULT_VBR_QUALITY, LAME_VBR_MTRH = {lame_settings}
+with wave.open(sys.argv[1]) as source, av.open(sys.argv[2], "w") as out:
+    rate = source.getframerate()
+    stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
+    # VBR at LAME's -V quality: FFmpeg takes it as global_quality in lambda units (118).
+    stream.codec_context.options = {
+        "flags": "+qscale",
+        "global_quality": str(DEFAULT_VBR_QUALITY * 118),
+        "compression_level": str(ALGORITHM_QUALITY),
+    }
+    while frames := source.readframes(65536):
+        pcm = numpy.frombuffer(frames, "<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+"""
+#: libsndfile's MP3 encoder through soundfile, which voice-coach used before.
 SOUNDFILE_ALONE = """
 import sys
-import numpy
 import soundfile
-# What any Python program pays to encode this PCM to MP3 with soundfile.
 with soundfile.SoundFile(sys.argv[1]) as source, soundfile.SoundFile(
     sys.argv[2], "w", samplerate=source.samplerate, channels=source.channels, format="MP3"
 ) as out:
@@ -564,8 +623,11 @@ with soundfile.SoundFile(sys.argv[1]) as source, soundfile.SoundFile(
 
 
 def bench_export_warm_speed(warm: Path) -> None:
-    """`voice-coach export hamstrings` to MP3, warm cache, against soundfile alone
-    encoding the very same PCM; both are subprocesses, Python start-up included."""
+    """`voice-coach export hamstrings` to MP3, warm cache, against the chosen encoder
+    (lameenc) alone encoding the very same PCM at the same settings; PyAV's LAME,
+    libsndfile's and the lame program for scale. All subprocesses, start-up included."""
+    import importlib.util
+
     folder = temp_dir("warm-speed")
     same = folder / "same.wav"  # the identical, loudness-normalised PCM
     subprocess.run(
@@ -574,24 +636,48 @@ def bench_export_warm_speed(warm: Path) -> None:
         stdout=subprocess.DEVNULL,
         check=True,
     )
-    soundfile_alone = [sys.executable, "-c", SOUNDFILE_ALONE, str(same), str(folder / "sf.mp3")]
-    # lame's own command line on the same PCM, for scale: it is the encoder the
-    # baseline script uses, with its default (VBR) settings.
-    lame_alone = ["lame", "--quiet", str(same), str(folder / "lame.mp3")]
+
+    from voice_coach.mp3 import ALGORITHM_QUALITY, DEFAULT_VBR_QUALITY, LAME_VBR_MTRH
+
+    # The settings written into the scripts, so they import nothing of voice-coach.
+    settings = repr((ALGORITHM_QUALITY, DEFAULT_VBR_QUALITY, LAME_VBR_MTRH))
+
+    def python(code: str, name: str) -> Callable[[], object]:
+        code = code.replace("{lame_settings}", settings)
+        command = [sys.executable, "-c", code, str(same), str(folder / name)]
+        return lambda: subprocess.run(command, check=True)
+
     voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", str(folder / "vc.mp3"), *ENGINE_ARGS]
-    medians = interleaved(
-        {
-            "soundfile alone": lambda: subprocess.run(soundfile_alone, check=True),
-            "lame alone (for scale)": lambda: subprocess.run(lame_alone, check=True),
-            "voice-coach export": lambda: subprocess.run(
-                voice_coach, env=vc_env(warm), stdout=subprocess.DEVNULL, check=True
-            ),
-        },
-        rounds=3,
+    contenders = {
+        "lameenc alone": python(LAMEENC_ALONE, "lameenc.mp3"),
+        "voice-coach export": lambda: subprocess.run(
+            voice_coach, env=vc_env(warm), stdout=subprocess.DEVNULL, check=True
+        ),
+    }
+    if importlib.util.find_spec("av"):
+        contenders["PyAV libmp3lame alone"] = python(PYAV_ALONE, "pyav.mp3")
+    contenders["soundfile (libsndfile)"] = python(SOUNDFILE_ALONE, "sf.mp3")
+    # lame's own command line, at its defaults, as the baseline script runs it.
+    contenders["lame program"] = lambda: subprocess.run(
+        ["lame", "--quiet", str(same), str(folder / "lame.mp3")], check=True
     )
-    report("export hamstrings to MP3, warm cache (subprocesses)", medians, "soundfile alone")
-    ratio = medians["voice-coach export"] / medians["soundfile alone"]
-    goal(ratio <= 1.3, f"voice-coach / soundfile alone = x{ratio:.2f} (goal <= 1.3)")
+    medians = interleaved(contenders, rounds=5)
+    report("export hamstrings to MP3, warm cache (subprocesses)", medians, "lameenc alone")
+    for name in ("lameenc.mp3", "pyav.mp3", "sf.mp3", "lame.mp3", "vc.mp3"):
+        if (folder / name).exists():
+            print(f"  {name:<12} {(folder / name).stat().st_size / 1e6:5.2f} MB")
+    ratio = medians["voice-coach export"] / medians["lameenc alone"]
+    goal(ratio <= 1.3, f"warm: voice-coach / lameenc alone = x{ratio:.2f} (goal <= 1.3)")
+
+
+def compile_as_installed() -> None:
+    """Time voice-coach as it runs installed: pip compiles its modules to bytecode once;
+    an environment that forbids bytecode (PYTHONDONTWRITEBYTECODE) would have every
+    timed run compile them again."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    import compileall
+
+    compileall.compile_dir(ROOT / "voice_coach", quiet=1)
 
 
 def ensure_lame() -> None:
@@ -659,12 +745,105 @@ def bench_export_cold_baseline() -> None:
     goal(speedup >= 2, f"baseline / voice-coach = x{speedup:.2f} (goal >= 2: twice as fast)")
 
 
-def bench_export() -> None:
-    """Export: formats; warm speed against soundfile alone; cold speed against the
-    hand-made baseline; peak memory of 10-minute and 2-hour routines."""
+OPUS_ALONE = """
+import sys
+import soundfile
+# libsndfile's Opus encoder alone, on PCM already at 48 kHz.
+with soundfile.SoundFile(sys.argv[1]) as source, soundfile.SoundFile(
+    sys.argv[2], "w", samplerate=48000, channels=1, format="OGG", subtype="OPUS"
+) as out:
+    for block in source.blocks(65536, dtype="int16"):
+        out.write(block)
+"""
+RESAMPLE_ALONE = """
+import sys
+import numpy
+import soundfile
+import soxr
+# voice-coach's streaming resampler alone: 22,050 Hz to 48 kHz, blocks of 65,536.
+pcm, rate = soundfile.read(sys.argv[1], dtype="int16")
+stream = soxr.ResampleStream(rate, 48000, 1, dtype="float32")
+for start in range(0, len(pcm), 65536):
+    block = pcm[start : start + 65536].astype(numpy.float32) / 32768
+    stream.resample_chunk(block, last=start + 65536 >= len(pcm))
+"""
+
+
+def ensure_tool(program: str, package: str) -> bool:
+    """Install ``package`` with apt-get for ``program`` if it is missing (bench only)."""
+    if not shutil.which(program):
+        print(f"  installing {package} for the bench (apt-get install -y {package})")
+        subprocess.run(["apt-get", "install", "-y", package], stdout=subprocess.DEVNULL)
+    return shutil.which(program) is not None
+
+
+def bench_export_opus(warm: Path) -> None:
+    """Opus: voice-coach's export against opusenc and FFmpeg's libopus on the same PCM
+    (the export's own, resampled to 48 kHz), with its parts timed alone: the
+    resampling, and libsndfile's Opus encoder."""
+    folder = temp_dir("opus")
+    same, same48 = folder / "same.wav", folder / "same48.wav"
+    subprocess.run(
+        [VOICE_COACH, "export", "hamstrings", "-o", str(same), *ENGINE_ARGS],
+        env=vc_env(warm),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    import soundfile
+
+    seconds = soundfile.info(str(same)).duration
+    subprocess.run(
+        [sys.executable, "-c", "import sys, soundfile, soxr; pcm, rate = soundfile.read("
+         "sys.argv[1]); soundfile.write(sys.argv[2], soxr.resample(pcm, rate, 48000), 48000,"
+         " subtype='PCM_16')", str(same), str(same48)],
+        check=True,
+    )  # fmt: skip
+    out = str(folder / "out.opus")
+    voice_coach = [VOICE_COACH, "export", "hamstrings", "-o", out, *ENGINE_ARGS]
+    contenders = {
+        "voice-coach export": lambda: subprocess.run(
+            voice_coach, env=vc_env(warm), stdout=subprocess.DEVNULL, check=True
+        ),
+        "resampling alone": lambda: subprocess.run(
+            [sys.executable, "-c", RESAMPLE_ALONE, str(same)], check=True
+        ),
+        "libsndfile Opus alone": lambda: subprocess.run(
+            [sys.executable, "-c", OPUS_ALONE, str(same48), out], check=True
+        ),
+    }
+    if ensure_tool("opusenc", "opus-tools"):
+        for complexity in (10, 5):
+            contenders[f"opusenc --comp {complexity}"] = lambda c=complexity: subprocess.run(
+                ["opusenc", "--quiet", "--comp", str(c), str(same48), out], check=True
+            )
+    if ensure_tool("ffmpeg", "ffmpeg"):
+        contenders["ffmpeg libopus"] = lambda: subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(same48), "-c:a", "libopus", out],
+            check=True,
+        )
+    medians = interleaved(contenders, rounds=3)
+    report(
+        f"Opus: hamstrings ({seconds:.0f} s) on the same PCM (subprocesses)",
+        medians,
+        "voice-coach export",
+    )
+    for name, median in medians.items():
+        print(f"  {name:<28} {seconds / median:5.0f}x real time")
+
+
+#: The parts of `scripts/bench export`, in the order it runs them; `scripts/bench export
+#: cold memory` runs only those named.
+EXPORT_PARTS = ("formats", "warm", "cold", "opus", "memory")
+
+
+def bench_export(parts: tuple[str, ...] = EXPORT_PARTS) -> None:
+    """Export: formats; warm speed against lameenc alone; cold speed against the
+    hand-made baseline; Opus against opusenc and FFmpeg; peak memory of 10-minute and
+    2-hour routines. ``parts`` picks some of them (EXPORT_PARTS)."""
     from voice_coach.speech import default_engine
 
     ensure_lame()
+    compile_as_installed()
     first_goal = len(GOALS)
     print(
         f"export: every voice-coach run uses --engine {EXPORT_ENGINE} (eSpeak NG, as the "
@@ -673,10 +852,16 @@ def bench_export() -> None:
     # hamstrings' clips: synthesised by the first of these to need them, then warm.
     warm = temp_dir("warm")
     try:
-        bench_export_formats(warm)
-        bench_export_warm_speed(warm)
-        bench_export_cold_baseline()
-        bench_export_memory()
+        run = {
+            "formats": lambda: bench_export_formats(warm),
+            "warm": lambda: bench_export_warm_speed(warm),
+            "cold": bench_export_cold_baseline,
+            "opus": lambda: bench_export_opus(warm),
+            "memory": bench_export_memory,
+        }
+        for part in EXPORT_PARTS:
+            if part in parts:
+                run[part]()
     finally:
         for folder in SCRATCH:
             shutil.rmtree(folder, ignore_errors=True)
@@ -1010,6 +1195,7 @@ def bench_voices() -> None:
         )
         return
     ensure_lame()
+    compile_as_installed()
     first_goal = len(GOALS)
     started = time.perf_counter()
     # One cache per engine: the accuracy clips go in first, the warm runs reuse them.
@@ -1927,6 +2113,13 @@ def main(argv: list[str]) -> int:
         print(json.dumps(asdict(measure_here(argv[2:]))))
         return 0
     names = argv[1:] or list(GROUPS)
+    if names[0] == "export" and len(names) > 1:
+        unknown = [part for part in names[1:] if part not in EXPORT_PARTS]
+        if unknown:
+            print(f"unknown part {unknown[0]!r} of export; choose from {', '.join(EXPORT_PARTS)}")
+            return 2
+        bench_export(tuple(names[1:]))
+        return 0
     unknown = [name for name in names if name not in GROUPS]
     if unknown:
         print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(GROUPS)}")

@@ -44,8 +44,9 @@ install_system_packages() {
   # eSpeak NG speaks; PortAudio (through ALSA) plays.
   local wanted=(espeak-ng libportaudio2)
   # The tests play into a real-time PulseAudio null sink, with ALSA routed to it, and
-  # drive the player's media keys with playerctl on a private session bus.
-  [[ "$extras" == *test* ]] && wanted+=(pulseaudio pulseaudio-utils libasound2-plugins dbus-daemon playerctl)
+  # drive the player's media keys with playerctl on a private session bus; ffmpeg's
+  # ffprobe and decoder check exported files as players read them.
+  [[ "$extras" == *test* ]] && wanted+=(pulseaudio pulseaudio-utils libasound2-plugins dbus-daemon playerctl ffmpeg)
   version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
   "$python" -c 'import ensurepip' 2>/dev/null || wanted+=("python$version-venv")
   # The simpleaudio extra (playing where PortAudio is missing) builds from source:

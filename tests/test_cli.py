@@ -223,11 +223,11 @@ def test_a_write_failure_mid_export_leaves_the_existing_file_alone(tmp_path, mon
     """The encoder dies after writing part of the temp file: no half file, no temp file."""
     import voice_coach.exporter
 
-    def failing_write_blocks(path, blocks, sample_rate, extension, channels=1, quality=None):
+    def failing_write_track(path, track, sample_rate, extension, *args):
         Path(path).write_bytes(b"partial")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(voice_coach.exporter, "write_blocks", failing_write_blocks)
+    monkeypatch.setattr(voice_coach.exporter, "write_track", failing_write_track)
     out = tmp_path / "out.wav"
     out.write_bytes(b"my precious recording")
     result = run("export", "hamstrings", "-o", str(out))

@@ -45,6 +45,8 @@ from voice_coach.settings import Settings
 
 RATE = 22050
 EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+#: AAC in MP4 (the aac extra): libsndfile reads none of it, so FFmpeg decodes it here.
+MP4 = (".m4a", ".m4b")
 SIDES = [
     f"{name} hamstring stretch: {side}"
     for name in ("Seated", "Standing", "Lying")
@@ -57,7 +59,7 @@ def exported(hamstrings_program, tmp_path_factory):
     """hamstrings in every format, with captions and the timeline, at the default -16 LUFS."""
     folder = tmp_path_factory.mktemp("exported")
     levels = {}
-    for extension in EXTENSIONS:
+    for extension in (*EXTENSIONS, *MP4):
         levels[extension] = export_files(hamstrings_program, folder / f"h{extension}")
     export_files(
         hamstrings_program,
@@ -107,6 +109,27 @@ def test_lossless_files_hold_the_mix_times_one_gain(exported, hamstrings_program
         0, program.script.length_samples, 10 ** (levels[".wav"].gain_db / 20)
     )
     assert np.array_equal(wav, expected)
+
+
+def test_mp3_tells_every_decoder_its_exact_length(exported):
+    """The LAME header mp3.py writes: FFmpeg and mutagen read the same length as
+    libsndfile, and the decoded audio lines up with the mix sample for sample."""
+    folder, _, tl = exported
+    path = folder / "h.mp3"
+    expected = round(tl["duration"] * RATE)
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-"]
+    pcm = np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<i2")
+    assert len(pcm) == expected
+    info = mutagen.File(str(path)).info
+    assert round(info.length * RATE) == expected
+    assert info.encoder_info.startswith("LAME")
+    reference, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    inner = slice(RATE, expected - RATE)
+
+    def match(lag: int) -> float:
+        return float(np.dot(reference[inner].astype(float), pcm[lag:][inner].astype(float)))
+
+    assert max(range(0, 4), key=match) == 0  # no delay left in
 
 
 @pytest.mark.parametrize("extension", [".ogg", ".opus", ".mp3"])
@@ -166,6 +189,21 @@ def test_the_true_peak_ceiling_holds_back_a_target_too_loud(hamstrings_program, 
     assert measured_true_peak_dbtp(data) <= -2.0
     assert measured_loudness(data, rate) < -6.5
     assert levels.notes and "dBTP" in levels.notes[0]
+    reached = float(re.search(r"reached (-?[\d.]+) LUFS, ([\d.]+) LU short", levels.notes[0])[1])
+    assert reached == pytest.approx(levels.loudness, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("reached", "said"),
+    [
+        (-16.04, "reached -16.04 LUFS, 0.04 LU short of the -16 LUFS target"),
+        (-16.001, "reached -16.00 LUFS, less than 0.01 LU short of the -16 LUFS target"),
+    ],
+)
+def test_a_loudness_shortfall_is_told_to_the_hundredth(reached, said):
+    from voice_coach.exporter import shortfall_note
+
+    assert shortfall_note(reached, ExportSettings()).startswith(said)
 
 
 def test_loudness_off_writes_exactly_what_the_player_plays(hamstrings_program, tmp_path):
@@ -208,6 +246,33 @@ def test_id3_tags_and_chapters_read_back(exported, extension):
     assert starts == pytest.approx(chapter_starts(tl), abs=0.001)
     assert [chap.end_time for chap in ordered[:-1]] == [chap.start_time for chap in ordered[1:]]
     assert ordered[-1].end_time == round(tl["duration"] * 1000)
+
+
+def ffprobe_chapters(path: Path) -> list[tuple[float, float, str]]:
+    """The chapters as FFmpeg lists them (in the order it finds them in the file)."""
+    command = ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(path)]
+    found = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    return [
+        (float(c["start_time"]), float(c["end_time"]), c["tags"]["title"])
+        for c in found["chapters"]
+    ]
+
+
+@pytest.mark.parametrize("extension", [*EXTENSIONS, *MP4])
+def test_ffprobe_lists_the_chapters_in_time_order(exported, extension):
+    folder, _, tl = exported
+    listed = ffprobe_chapters(folder / f"h{extension}")
+    assert [title for _, _, title in listed] == SIDES
+    assert [start for start, _, _ in listed] == pytest.approx(chapter_starts(tl), abs=0.001)
+
+
+@pytest.mark.parametrize("extension", [".mp3", ".wav"])
+def test_id3_frames_lie_in_the_file_in_reading_order(exported, extension):
+    """CTOC first, then the chapters in time order: players that read frames in file
+    order show them right (mutagen loads frames in file order)."""
+    folder, _, _ = exported
+    keys = list(mutagen.File(str(folder / f"h{extension}")).tags.keys())
+    assert keys == ["TIT2", "TPE1", "TALB", "CTOC:toc", *(f"CHAP:chp{n}" for n in range(6))]
 
 
 def parse_clock(text: str) -> float:
@@ -551,3 +616,231 @@ def test_track_names_fit_file_systems_in_bytes():
     name = safe_file_name("\u30b9\u30c8\u30ec\u30c3\u30c1" * 16 + ": a/b")
     assert len(name.encode("utf-8")) <= MAX_NAME_BYTES
     assert "/" not in name and name.startswith("\u30b9")
+
+
+def test_progress_covers_synthesis_then_rendering(tmp_path, monkeypatch):
+    """With a cold cache, the speech progress counts every clip made (in two workers at
+    once), then the rendering's progress counts the samples."""
+    from voice_coach import speech
+    from voice_coach.exporter import Targets, export_routine
+    from voice_coach.routine import load_routine
+
+    monkeypatch.setenv("VOICE_COACH_CACHE", str(tmp_path / "cold"))
+    monkeypatch.setattr(speech, "_worker_count", lambda phrases: 2)
+    calls = []
+    done = export_routine(
+        load_routine("hamstrings"),
+        Targets(audio=tmp_path / "h.wav"),
+        Settings(engine="pyttsx3"),
+        ExportSettings(loudness=None),
+        speech_progress=lambda made, total: calls.append(("speech", made, total)),
+        progress=lambda made, total: calls.append(("render", made, total)),
+    )
+    speech_calls = [(made, total) for kind, made, total in calls if kind == "speech"]
+    phrases = done.program.speaker.synthesised
+    assert speech_calls == [(n, phrases) for n in range(1, phrases + 1)]
+    kinds = [kind for kind, _, _ in calls]
+    assert kinds == sorted(kinds, key=["speech", "render"].index)  # synthesis first
+    assert calls[-1][0] == "render" and calls[-1][1] == calls[-1][2]
+
+
+def readme_chapter_table(found: list, rate: int) -> str:
+    """The chapters as the README shows them: start and title, in two columns."""
+    from voice_coach.script import clock
+
+    cells = [f"{clock(c.start_sample / rate):>4}  {c.title}" for c in found]
+    rows = (len(cells) + 1) // 2
+    width = max(len(cell) for cell in cells[:rows]) + 6
+    return "\n".join(
+        "  ".join([cells[row].ljust(width - 2), *cells[row + rows : row + rows + 1]]).rstrip()
+        for row in range(rows)
+    )
+
+
+def test_the_readmes_export_figures_are_the_codes(hamstrings_program):
+    """README "Exporting": the length and loudness `export` prints for hamstrings, and
+    its chapter table, are what the code gives (in the default voice)."""
+    from voice_coach.exporter import measure_levels
+    from voice_coach.script import clock
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    script = hamstrings_program.script
+    levels = measure_levels(hamstrings_program, ExportSettings())
+    wrote = f"# wrote hamstrings.mp3 ({clock(script.duration)}, {levels.loudness:.1f} LUFS)"
+    assert wrote in readme
+    table = readme_chapter_table(chapters(script), script.sample_rate)
+    assert f"```\n{table}\n```" in readme, f"the README's chapter table should read:\n{table}"
+
+
+def test_blocks_rendered_ahead_come_in_order_with_their_errors_and_stop_early():
+    from voice_coach.audiofile import AHEAD_BLOCKS, rendered_ahead
+
+    assert [int(b[0]) for b in rendered_ahead(np.full(1, n) for n in range(50))] == list(range(50))
+
+    def failing():
+        yield np.zeros(1)
+        raise ValueError("the mixer failed")
+
+    with pytest.raises(ValueError, match="the mixer failed"):
+        list(rendered_ahead(failing()))
+    made = []
+
+    def counted():
+        for n in itertools.count():
+            made.append(n)
+            yield np.zeros(1)
+
+    ahead = rendered_ahead(counted())
+    for _ in range(3):
+        next(ahead)
+    ahead.close()  # the encoder stopped: the thread makes no more than it had queued
+    assert len(made) <= 3 + AHEAD_BLOCKS + 1
+
+
+def ffmpeg_decoded(path: Path) -> np.ndarray:
+    """``path`` decoded by FFmpeg as mono int16 at its own rate."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-"]
+    return np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<i2")
+
+
+@pytest.mark.parametrize("extension", MP4)
+def test_mp4_audio_has_the_exact_length_tags_and_the_mixs_sound(exported, extension):
+    """.m4a/.m4b: the container gives the exact length and its edit list drops the
+    encoder's priming (FFmpeg still decodes the last frame's padding); tags read back;
+    the sound and its loudness are the WAV's."""
+    folder, _, tl = exported
+    path = folder / f"h{extension}"
+    command = ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json"]
+    probed = json.loads(subprocess.run([*command, str(path)], capture_output=True).stdout)
+    assert float(probed["format"]["duration"]) == pytest.approx(tl["duration"], abs=0.001)
+    expected = round(tl["duration"] * RATE)
+    pcm = ffmpeg_decoded(path)
+    assert expected <= len(pcm) <= expected + 1024
+    reference, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    inner = slice(RATE, expected - RATE)
+
+    def match(lag: int) -> float:
+        return float(np.dot(reference[inner].astype(float), pcm[lag:][inner].astype(float)))
+
+    assert max(range(0, 4), key=match) == 0  # the priming is dropped
+    data = pcm[:expected, None] / 32768.0
+    assert measured_loudness(data, RATE) == pytest.approx(-16, abs=0.3)
+    tags = mutagen.File(str(path)).tags
+    assert (tags["\xa9nam"], tags["\xa9ART"], tags["\xa9alb"]) == (
+        ["Hamstring stretches"],
+        ["voice-coach"],
+        ["Hamstring stretches"],
+    )
+    brand = path.read_bytes()[8:12]
+    assert brand == (b"M4B " if extension == ".m4b" else b"M4A ")
+
+
+def test_m4b_without_pyav_is_one_line_before_any_work(tmp_path, monkeypatch):
+    from voice_coach import mp4
+
+    monkeypatch.setattr(mp4, "available", lambda: False)
+    result = CliRunner().invoke(cli, ["export", "hamstrings", "-o", str(tmp_path / "h.m4b")])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "pip install 'voice-coach[aac]'" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("samples", [1, 575, 576, 1152, 22050, 99_999])
+def test_lame_makes_the_frames_the_mp3_cuts_count_on(samples):
+    from voice_coach.mp3 import _encoder, _frames_for, frame_bytes
+
+    encoder = _encoder(RATE, 1, None)
+    noise = np.random.default_rng(samples).normal(0, 3000, samples).astype("<i2")
+    data = bytes(encoder.encode(noise.tobytes())) + bytes(encoder.flush())
+    offset = count = 0
+    while offset < len(data):
+        offset += frame_bytes(int.from_bytes(data[offset : offset + 4], "big"))
+        count += 1
+    assert offset == len(data)
+    assert count == _frames_for(samples)
+
+
+def test_mp3_parts_are_cut_in_quiet_spans_and_cover_the_timeline():
+    from voice_coach.mp3 import CUT_MARGIN, MIN_PART_SAMPLES, junction_samples, plan_parts
+
+    length = 10 * MIN_PART_SAMPLES
+    quiet = [(100, 200), (4 * MIN_PART_SAMPLES, 4 * MIN_PART_SAMPLES + 30_000)]
+    parts = plan_parts(length, quiet, RATE, 2)
+    assert len(parts) == 2
+    (first_start, cut), (after, end) = parts
+    assert (first_start, end) == (0, length)
+    assert after - cut == junction_samples(cut, RATE)
+    low, high = quiet[1]
+    assert low + CUT_MARGIN <= cut and after + CUT_MARGIN <= high
+    assert plan_parts(length, [(100, 200)], RATE, 2) == [(0, length)]  # nowhere to cut
+    assert plan_parts(length, quiet, 44100, 2) == [(0, length)]  # 1152-sample frames
+    assert plan_parts(length, quiet, RATE, 1) == [(0, length)]
+
+
+def test_mp3_parts_are_capped_however_many_cores():
+    """64 cores and a 2-hour timeline quiet every 10 s: at most MAX_PARTS LAMEs at once."""
+    from voice_coach.mp3 import MAX_PARTS, plan_parts
+
+    length = 2 * 3600 * RATE
+    quiet = [(start, start + RATE) for start in range(0, length, 10 * RATE)]
+    parts = plan_parts(length, quiet, RATE, 64)
+    assert len(parts) == MAX_PARTS
+    assert parts[0][0] == 0 and parts[-1][1] == length
+    assert all(end < next_start for (_, end), (next_start, _) in itertools.pairwise(parts))
+
+
+def test_an_mp3_encoded_in_parts_decodes_in_place(
+    exported, hamstrings_program, tmp_path, monkeypatch
+):
+    """Two LAMEs at once, cut in a quiet span: the exact length, every sample after the
+    cut in its place, and only the noise floor lost at the junction."""
+    from voice_coach import audiofile
+    from voice_coach.exporter import quiet_spans
+    from voice_coach.mp3 import plan_parts
+
+    folder, _, tl = exported
+    script = hamstrings_program.script
+    parts = plan_parts(script.length_samples, quiet_spans(script), RATE, 2)
+    assert len(parts) == 2
+    monkeypatch.setattr(audiofile, "_cores", lambda: 2)
+    export_files(hamstrings_program, tmp_path / "parts.mp3")
+    pcm = ffmpeg_decoded(tmp_path / "parts.mp3")
+    assert len(pcm) == round(tl["duration"] * RATE)
+    reference, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
+    for span in (slice(RATE, parts[0][1]), slice(parts[1][0], len(reference) - RATE)):
+
+        def match(lag: int, span=span) -> float:
+            shifted = pcm[span.start + lag : span.stop + lag].astype(float)
+            return float(np.dot(reference[span].astype(float), shifted))
+
+        assert max(range(-3, 4), key=match) == 0
+    junction = pcm[parts[0][1] : parts[1][0]]
+    assert np.abs(junction).max() <= 2 * 8  # at most the noise floor's level
+
+
+def test_the_levels_of_a_render_are_measured_once(tmp_path, monkeypatch):
+    """A second export of the same render takes its loudness from the clip cache (one
+    pass, not two) and gets the same gain; a changed render is measured afresh."""
+    from voice_coach.pipeline import prepare
+    from voice_coach.routine import load_routine
+
+    monkeypatch.setenv("VOICE_COACH_CACHE", str(tmp_path / "cache"))
+    routine = load_routine("hamstrings")
+    program = prepare(routine, Settings(engine="pyttsx3"), stream_clips=True)
+    passes = []
+
+    def export(path, program=program):
+        totals = set()
+        levels = export_files(program, path, progress=lambda done, total: totals.add(total))
+        passes.append(totals.pop() // program.script.length_samples)
+        return levels
+
+    first = export(tmp_path / "a.wav")
+    second = export(tmp_path / "b.mp3")
+    assert passes == [2, 1]
+    assert second == first
+    assert len(list((tmp_path / "cache" / "levels").iterdir())) == 1
+    louder = prepare(routine, Settings(engine="pyttsx3", pan=True), stream_clips=True)
+    export(tmp_path / "c.wav", louder)
+    assert passes[-1] == 2

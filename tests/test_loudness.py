@@ -28,6 +28,7 @@ from voice_coach.loudness import (
     k_weighting,
     limit_peaks,
     oversampling,
+    running_min,
     true_peak,
 )
 
@@ -324,3 +325,10 @@ def test_the_limiter_brings_peaks_to_the_ceiling_and_leaves_the_rest():
     assert np.abs(limited).max() <= 0.4 + 1e-6
     assert np.array_equal(limited[:10000], clip[:10000])  # far from the burst: untouched
     assert true_peak(limited, rate) < 0.45
+
+
+@pytest.mark.parametrize("window", [1, 2, 7, 177, 1000])
+def test_the_running_minimum_is_the_minimum_of_each_window(window):
+    values = np.random.default_rng(window).normal(size=3001)
+    expected = np.lib.stride_tricks.sliding_window_view(values, window).min(axis=1)
+    assert np.array_equal(running_min(values, window), expected)

@@ -237,3 +237,40 @@ def test_a_piper_export_writes_nothing_outside_voice_coachs_folders(tmp_path, vo
         "onnxruntime wrote no device id here: has it dropped its telemetry? "
         "then neural.ONNXRUNTIME_TELEMETRY_SWITCH may go"
     )
+
+
+@pytest.mark.slow
+def test_piper_threads_and_text_in_flight_are_capped_however_many_cores(monkeypatch):
+    """On a machine with 64 cores, at most MAX_THREADS threads synthesise, and at most
+    MAX_CHARACTERS_AT_ONCE characters are being said at once (Piper's memory grows with
+    the text in flight), and every phrase still gets its audio."""
+    import threading
+
+    import piper
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    lock = threading.Lock()
+    in_flight: list[str] = []
+    peaks = {"phrases": 0, "characters": 0}
+    threads: set[int] = set()
+    synthesize = piper.PiperVoice.synthesize
+
+    def counted(self, text, *args, **kwargs):
+        with lock:
+            in_flight.append(text)
+            threads.add(threading.get_ident())
+            peaks["phrases"] = max(peaks["phrases"], len(in_flight))
+            peaks["characters"] = max(peaks["characters"], sum(map(len, in_flight)))
+        try:
+            yield from synthesize(self, text, *args, **kwargs)
+        finally:
+            with lock:
+                in_flight.remove(text)
+
+    monkeypatch.setattr(piper.PiperVoice, "synthesize", counted)
+    phrases = [f"Hold number {n} and breathe." for n in range(24)]  # 28 or 29 characters
+    audio, rate = neural.synthesise(neural.resolve_voice(None), phrases, 1.0)
+    assert sorted(audio) == sorted(phrases)
+    assert all(clip.size > 0.5 * rate for clip in audio.values())
+    assert len(threads) <= neural.MAX_THREADS
+    assert peaks["phrases"] > 1 and peaks["characters"] <= neural.MAX_CHARACTERS_AT_ONCE

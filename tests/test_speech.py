@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,70 @@ def speech_digest() -> str:
     from voice_coach.speech import clip_code_digest
 
     return clip_code_digest()
+
+
+#: One phrase synthesised in a fresh process (the first phrase of a process is the same
+#: every time), with the driver's sleeps as speech.py sets them or as pyttsx3 has them.
+ONE_PHRASE = """
+import hashlib, sys, time
+from voice_coach import speech
+engine = speech._init_engine()
+engine.setProperty("rate", 175)
+if sys.argv[1] == "pyttsx3's own":
+    sys.modules["pyttsx3.drivers.espeak"].time = time
+clip = speech._synthesise(engine, "Lean forward from the hips, and breathe out slowly.")
+print(len(clip), hashlib.sha256(clip.tobytes()).hexdigest())
+"""
+
+
+def test_the_espeak_driver_looks_for_the_end_of_a_phrase_every_millisecond(monkeypatch):
+    """pyttsx3's eSpeak driver sleeps 10 ms between looks at whether a phrase is done;
+    speech.py gives it 1 ms sleeps, and the samples are the same either way."""
+    from voice_coach import speech
+
+    speech._init_engine()
+    driver = sys.modules["pyttsx3.drivers.espeak"]
+    slept: list[float] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "sleep", slept.append)
+        driver.time.sleep(0.01)  # what the driver's loop asks for
+    assert slept == [speech.DRIVER_POLL_SECONDS] and speech.DRIVER_POLL_SECONDS < 0.01
+    assert driver.time.monotonic() > 0  # the rest of the time module, untouched
+    made = {
+        sleeps: subprocess.run(
+            [sys.executable, "-c", ONE_PHRASE, sleeps], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for sleeps in ("speech.py's", "pyttsx3's own")
+    }
+    assert made["speech.py's"] == made["pyttsx3's own"]
+    assert int(made["speech.py's"][0]) > SAMPLE_RATE
+
+
+@pytest.mark.slow
+def test_speech_workers_are_capped_however_many_cores(tmp_path, monkeypatch):
+    """On a machine with 64 cores, no more than MAX_WORKERS speech workers run at once
+    (each holds its own Python, numpy and eSpeak NG, so memory is bounded by the cap,
+    not the core count), and every clip is still made."""
+    from voice_coach import speech
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    workers: list[subprocess.Popen] = []
+    running: list[int] = []
+    popen = subprocess.Popen
+
+    def counted(*args, **kwargs):
+        process = popen(*args, **kwargs)
+        workers.append(process)
+        running.append(sum(worker.poll() is None for worker in workers))
+        return process
+
+    monkeypatch.setattr(speech.subprocess, "Popen", counted)
+    phrases = [f"Step {n}: lean forward slowly, and let the stretch come." for n in range(60)]
+    assert sum(map(len, phrases)) > 2 * speech.MAX_WORKERS * speech.WORKER_CHARS
+    speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)
+    clips = speaker.clips(phrases)
+    assert len(workers) == speech.MAX_WORKERS
+    assert max(running) <= speech.MAX_WORKERS
+    assert speaker.synthesised == len(phrases)
+    assert all(clips[text].size > 0.5 * SAMPLE_RATE for text in phrases)

@@ -15,8 +15,6 @@ and ``Exported`` too are imported on first use).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +42,6 @@ if TYPE_CHECKING:
     from .pipeline import Program
     from .speech import Speaker
 
-try:
-    #: The installed distribution's version (pyproject.toml is its one source).
-    __version__ = _version("voice-coach")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
 
 #: Names imported on first use: they bring numpy and the audio libraries with them.
 _LAZY = {
@@ -60,6 +53,15 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # The installed distribution's version (pyproject.toml is its one source), read
+        # on first use: importlib.metadata costs an export's start 30 ms.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("voice-coach")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
     if name in _LAZY:
         from importlib import import_module
 
@@ -111,6 +113,7 @@ def export(
     true_peak: float = -1.0,
     quality: float | None = None,
     progress: Progress | None = None,
+    speech_progress: Progress | None = None,
 ) -> Exported:
     """Write ``routine`` (or a prepared Program) as audio: every option of ``export``.
 
@@ -132,7 +135,10 @@ def export(
         The integrated loudness target in LUFS (None: as the player plays it), the
         highest true peak in dBTP, and 0 to 10 for ogg, opus and mp3.
     progress:
-        Called with (units done, units in all) as the rendering goes on.
+        Called with (samples done, samples in all) as the audio is rendered and encoded.
+    speech_progress:
+        Called with (clips made, clips to make) as the speech missing from the clip
+        cache is synthesised (a Routine only; a Program is already spoken).
 
     Every target is checked before any work (a device, a folder, an input of the
     export, or two targets that are one file are refused); each file is written to
@@ -150,7 +156,9 @@ def export(
     )
     levels = ExportSettings(loudness=loudness, true_peak=true_peak, quality=quality)
     if isinstance(routine, Routine):
-        return export_routine(routine, targets, settings, levels, progress=progress)
+        return export_routine(
+            routine, targets, settings, levels, progress=progress, speech_progress=speech_progress
+        )
     if settings is not None:
         raise ValueError("settings apply when a Routine is prepared; prepare() took them")
     return export_program(routine, targets, levels, progress=progress)

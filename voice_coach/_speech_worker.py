@@ -1,8 +1,9 @@
 """Worker process for speech.Speaker: synthesises a batch of phrases into the cache.
 
-Reads one JSON request on stdin: {"voice", "rate", "phrases", "cache"}. Exits 0
-when every clip is in the cache; otherwise prints one line on stderr and exits
-with the error's exit code (2 for an unknown voice, 1 otherwise).
+Reads one JSON request on stdin: {"voice", "rate", "phrases", "cache"}. Prints
+"done" on stdout as each clip lands in the cache, and exits 0 once every clip is
+there; otherwise prints one line on stderr and exits with the error's exit code
+(2 for an unknown voice, 1 otherwise).
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import sys
 from pathlib import Path
 
 from .errors import SpeechError
-from .speech import CACHE_WRITE_EXIT, CacheWriteError, synthesise_into_cache
+from .speech import CACHE_WRITE_EXIT, DONE_LINE, CacheWriteError, synthesise_into_cache
 
 
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt  # the clip being written removes its temp file on the way out
+
+
+def _report_done() -> None:
+    print(DONE_LINE, flush=True)
 
 
 def main() -> int:
@@ -30,6 +35,7 @@ def main() -> int:
             int(request["rate"]),
             list(request["phrases"]),
             [Path(path) for path in request["cache"]],
+            on_done=_report_done,
         )
     except CacheWriteError as error:
         print(error, file=sys.stderr)

@@ -1,6 +1,9 @@
 """Reading and writing audio files: the one module that uses soundfile and soxr.
 
-Both are imported only when needed: the clip cache and the chimes are 16-bit
+MP3 goes through LAME (mp3.py), which is four times as fast as libsndfile's MP3
+encoder (its LAME runs at a slow setting nothing can change: scripts/bench export).
+
+soundfile and soxr are imported only when needed: the clip cache and the chimes are 16-bit
 mono WAV at the project's rate, which the standard library reads faster than
 libsndfile loads, and that keeps the live player's start quick.
 """
@@ -9,20 +12,25 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import struct
+import threading
 import wave
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from .chapters import Chapter
+
 
 @dataclass(frozen=True)
 class Format:
-    """An output format: libsndfile's names for it, and what it accepts."""
+    """An output format: libsndfile's names for it (or the encoder that writes it
+    instead), and what it accepts."""
 
     container: str
     subtype: str
@@ -30,8 +38,11 @@ class Format:
     rates: tuple[int, ...] | None = None
     #: Whether ``quality`` applies (a lossy codec with a bitrate to choose).
     lossy: bool = False
+    #: Who encodes it: "sndfile" (libsndfile), "lame" (mp3.py), "av" (mp4.py, PyAV).
+    encoder: str = "sndfile"
 
 
+_AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 #: Output formats by file extension.
 FORMATS = {
     ".wav": Format("WAV", "PCM_16"),
@@ -40,7 +51,16 @@ FORMATS = {
     # Opus codes at 8, 12, 16, 24 or 48 kHz; 48 kHz is its native rate, and libopus
     # encoded it twice as fast here as 24 kHz.
     ".opus": Format("OGG", "OPUS", rates=(8000, 12000, 16000, 24000, 48000), lossy=True),
-    ".mp3": Format("MP3", "MPEG_LAYER_III", lossy=True),
+    ".mp3": Format(
+        "MP3",
+        "MPEG_LAYER_III",
+        rates=(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+        lossy=True,
+        encoder="lame",
+    ),
+    # AAC in MP4, for Apple's players: .m4b is the audiobook flavour of .m4a.
+    ".m4a": Format("MP4", "AAC", rates=_AAC_RATES, lossy=True, encoder="av"),
+    ".m4b": Format("MP4", "AAC", rates=_AAC_RATES, lossy=True, encoder="av"),
 }
 #: ``quality`` runs from 0 (smallest) to 10 (best); libsndfile's compression level
 #: runs the other way, from 0.0 to 1.0, but its MP3 encoder refuses 1.0.
@@ -193,6 +213,14 @@ def checked_clip_frames(path: str | Path, sample_rate: int) -> int | None:
     return length // 2
 
 
+def stored_checksum(path: str | Path) -> bytes:
+    """The CRC-32 a clip written by :func:`write_clip_wav` carries (its last 4 bytes),
+    unchecked: for a clip :func:`checked_clip_frames` has already passed."""
+    with open(path, "rb") as clip:
+        clip.seek(-4, os.SEEK_END)
+        return clip.read(4)
+
+
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Float mono ``samples`` at ``from_rate`` resampled to ``to_rate`` (soxr)."""
     import soxr
@@ -216,6 +244,59 @@ def _read_pcm16_wav(path: str | Path, sample_rate: int) -> np.ndarray | None:
     return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
 
 
+@dataclass(frozen=True)
+class Track:
+    """Audio to write, rendered on demand: ``length`` samples, of which ``span(start,
+    end)`` gives any span as int16 blocks, and the spans of ``quiet`` (the noise floor
+    alone), where an encoder may cut it to encode the parts at once."""
+
+    length: int
+    span: Callable[[int, int], Iterable[np.ndarray]]
+    quiet: Sequence[tuple[int, int]] = ()
+
+
+def write_track(
+    path: str | Path,
+    track: Track,
+    sample_rate: int,
+    extension: str,
+    channels: int = 1,
+    quality: float | None = None,
+    chapters: Sequence[Chapter] = (),
+) -> int:
+    """Write ``track`` to ``path`` as :func:`write_blocks` does, but an MP3 in parts
+    encoded at once, one per core, cut in its quiet spans (see :func:`mp3.plan_parts`).
+    Returns the number of samples written."""
+    file_format = FORMATS[extension]
+    if file_format.encoder != "lame" or output_rate(extension, sample_rate) != sample_rate:
+        blocks = track.span(0, track.length)
+        return write_blocks(path, blocks, sample_rate, extension, channels, quality, chapters)
+    from .mp3 import encode_mp3_parts, plan_parts
+
+    parts = plan_parts(track.length, track.quiet, sample_rate, _cores())
+
+    def blocks_of(start: int, end: int | None) -> Iterator[np.ndarray]:
+        return rendered_ahead(track.span(start, track.length if end is None else end))
+
+    try:
+        with open(path, "wb") as out:
+            return encode_mp3_parts(
+                out, parts, blocks_of, sample_rate, channels, quality, track.length
+            )
+    except RuntimeError:
+        if _nearly_full(Path(path).parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
+
+
+def _cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on macOS or Windows
+        return os.cpu_count() or 1
+
+
 def write_blocks(
     path: str | Path,
     blocks: Iterable[np.ndarray],
@@ -223,25 +304,43 @@ def write_blocks(
     extension: str,
     channels: int = 1,
     quality: float | None = None,
+    chapters: Sequence[Chapter] = (),
 ) -> int:
     """Write int16 ``blocks`` (``(n,)`` mono or ``(n, channels)``) to ``path``.
 
     The format is the one ``extension`` names; ``quality`` (0 to 10, lossy
     formats only) picks the bitrate, None the encoder's default. Audio at a rate
     the codec does not take is resampled (soxr, streaming) to :func:`output_rate`.
+    ``chapters`` (in samples at ``sample_rate``) go into MP4 files, whose chapters
+    the muxer writes; the other formats get theirs from tags.py.
 
     Blocks go to the encoder one at a time: memory stays flat, and libsndfile's
-    Vorbis encoder never sees the one huge write that has crashed it. Returns
-    the number of samples written.
+    Vorbis encoder never sees the one huge write that has crashed it. They are
+    made in a thread of their own (see :func:`rendered_ahead`), so rendering and
+    encoding share the cores. Returns the number of samples written.
     """
     file_format = FORMATS[extension]
     file_rate = output_rate(extension, sample_rate)
-    compression = None
-    if quality is not None and file_format.lossy:
-        low, high = QUALITY_RANGE
-        compression = _MOST_COMPRESSION * (high - quality) / (high - low)
+    if not file_format.lossy:
+        quality = None
+    blocks = rendered_ahead(blocks)
+    if file_rate != sample_rate:
+        blocks = _resampled(blocks, sample_rate, file_rate, channels)
     try:
-        return _write(path, blocks, file_format, sample_rate, file_rate, channels, compression)
+        if file_format.encoder == "lame":
+            from .mp3 import encode_mp3
+
+            with open(path, "wb") as out:
+                return encode_mp3(out, _as_int16(blocks), file_rate, channels, quality)
+        if file_format.encoder == "av":
+            from .mp4 import encode_mp4
+
+            if file_rate != sample_rate:
+                chapters = [_rescaled(c, sample_rate, file_rate) for c in chapters]
+            audiobook = extension == ".m4b"
+            pcm = _as_int16(blocks)
+            return encode_mp4(path, pcm, file_rate, channels, quality, chapters, audiobook)
+        return _write_sndfile(path, blocks, file_format, file_rate, channels, quality)
     except RuntimeError:
         # libsndfile reports a full disk as a bare "System error"; say what it is,
         # while the partly written file still holds the space it took.
@@ -250,14 +349,59 @@ def write_blocks(
         raise
 
 
-def _write(path, blocks, file_format, sample_rate, file_rate, channels, compression) -> int:
+#: Blocks made ahead of the encoder: enough to keep both busy, little memory.
+AHEAD_BLOCKS = 2
+
+
+def rendered_ahead(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """``blocks``, made in a thread of their own at most AHEAD_BLOCKS ahead of their use.
+
+    The encoders (LAME, libsndfile's) let go of the GIL while they work, and so does
+    much of numpy, so the next block is rendered on another core meanwhile. An error
+    in the thread is raised here; when the caller stops early (an error, Ctrl-C,
+    SIGTERM), the thread stops at its next block.
+    """
+    made: queue.Queue = queue.Queue(AHEAD_BLOCKS)
+    stop = threading.Event()
+    end = object()
+
+    def hand(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                made.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for block in blocks:
+                if not hand(block):
+                    return
+            hand(end)
+        except BaseException as error:  # raised again in the caller's thread
+            hand(error)
+
+    thread = threading.Thread(target=make, name="render-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := made.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _write_sndfile(path, blocks, file_format, file_rate, channels, quality) -> int:
     import soundfile
 
-    resampler = None
-    if file_rate != sample_rate:
-        import soxr
-
-        resampler = soxr.ResampleStream(sample_rate, file_rate, channels, dtype="float32")
+    compression = None
+    if quality is not None:
+        low, high = QUALITY_RANGE
+        compression = _MOST_COMPRESSION * (high - quality) / (high - low)
     written = 0
     with soundfile.SoundFile(
         _native(path),
@@ -268,19 +412,44 @@ def _write(path, blocks, file_format, sample_rate, file_rate, channels, compress
         subtype=file_format.subtype,
         compression_level=compression,
     ) as out:
-        pending = None
         for block in blocks:
-            if resampler is None:
-                out.write(block)
-                written += len(block)
-                continue
-            # Hold one block back, so the resampler can be told which one is last.
-            if pending is not None:
-                written += _write_resampled(out, resampler, pending, last=False)
-            pending = block
-        if resampler is not None and pending is not None:
-            written += _write_resampled(out, resampler, pending, last=True)
+            out.write(block)
+            written += len(block)
     return written
+
+
+def _resampled(
+    blocks: Iterable[np.ndarray], from_rate: int, to_rate: int, channels: int
+) -> Iterator[np.ndarray]:
+    """int16 ``blocks`` at ``from_rate`` as float32 blocks at ``to_rate`` (soxr, streaming)."""
+    import soxr
+
+    resampler = soxr.ResampleStream(from_rate, to_rate, channels, dtype="float32")
+    pending = None
+    for block in blocks:
+        # Hold one block back, so the resampler can be told which one is last.
+        if pending is not None:
+            yield resampler.resample_chunk(pending.astype(np.float32) / 32768.0, last=False)
+        pending = block
+    if pending is not None:
+        yield resampler.resample_chunk(pending.astype(np.float32) / 32768.0, last=True)
+
+
+def _rescaled(chapter: Chapter, from_rate: int, to_rate: int) -> Chapter:
+    """``chapter`` with its sample positions at ``to_rate``."""
+    return Chapter(
+        round(chapter.start_sample * to_rate / from_rate),
+        round(chapter.end_sample * to_rate / from_rate),
+        chapter.title,
+    )
+
+
+def _as_int16(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Blocks as int16: float ones (resampled, in [-1, 1]) rounded and clipped."""
+    for block in blocks:
+        if block.dtype != np.int16:
+            block = np.clip(np.rint(block * 32768.0), -32768, 32767).astype(np.int16)
+        yield block
 
 
 def _native(path: str | Path) -> str | bytes:
@@ -296,13 +465,6 @@ def _nearly_full(folder: Path) -> bool:
     except (OSError, AttributeError):  # no statvfs on Windows
         return False
     return stats.f_bavail * stats.f_frsize < 65536
-
-
-def _write_resampled(out, resampler, block: np.ndarray, *, last: bool) -> int:
-    samples = block.astype(np.float32) / 32768.0
-    resampled = resampler.resample_chunk(samples, last=last)
-    out.write(resampled)
-    return len(resampled)
 
 
 class AudioStream:

@@ -14,12 +14,12 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import __version__
 from .errors import ExportError, OutputClosedError, RoutineError, Terminated, VoiceCoachError
 from .routine import SOUND_SETS
 from .terminal import shown
@@ -268,7 +268,7 @@ def _settings(speech: dict, **more):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="voice-coach")
+@click.version_option(package_name="voice-coach", prog_name="voice-coach")
 def cli() -> None:
     """Offline, voice-guided stretching routines.
 
@@ -457,7 +457,7 @@ def _toml_value(value) -> str:
     return str(value)
 
 
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".m4b")
 
 
 class _Loudness(click.ParamType):
@@ -485,7 +485,7 @@ class _Loudness(click.ParamType):
     "-o",
     "--output",
     type=click.Path(),
-    help="Audio file (.wav .flac .ogg .opus .mp3), or a folder for several routines.",
+    help="Audio file (.wav .flac .ogg .opus .mp3 .m4a .m4b), or a folder for several routines.",
 )
 @click.option(
     "-f",
@@ -522,7 +522,7 @@ class _Loudness(click.ParamType):
 @click.option(
     "--quality",
     type=_Number(0, 10),
-    help="0 (smallest) to 10 (best), for ogg, opus and mp3. Default: the encoder's.",
+    help="0 (smallest) to 10 (best), for ogg, opus, mp3, m4a and m4b. Default: the encoder's.",
 )
 @_speech_options
 @_music_options
@@ -606,7 +606,8 @@ def _export_one(
             settings,
             export_settings,
             inputs=_config_input(),
-            progress=bar.update,
+            progress=bar.part("exporting"),
+            speech_progress=bar.part("speaking"),
         )
     seconds = done.program.script.duration
     if output:
@@ -711,7 +712,10 @@ def _check_quality(extension: str, settings) -> None:
     from .audiofile import FORMATS
 
     if settings.quality is not None and not FORMATS[extension].lossy:
-        raise click.UsageError(f"--quality applies to ogg, opus and mp3, not {extension[1:]}")
+        lossy = [name[1:] for name, kind in FORMATS.items() if kind.lossy]
+        raise click.UsageError(
+            f"--quality applies to {', '.join(lossy[:-1])} and {lossy[-1]}, not {extension[1:]}"
+        )
 
 
 def _captions_path(captions: str | None, output: str | None) -> str | None:
@@ -760,6 +764,20 @@ class _ProgressBar:
             self.restart()
         self.total = total
         self._show(done)
+
+    def part(self, label: str) -> Callable[[int, int], None]:
+        """A progress callback for one part of the work (speaking, then exporting): the
+        first update of another part ends the bar and starts one with its label. Once
+        the work has passed its first second, each new bar shows at once."""
+
+        def update(done: int, total: int) -> None:
+            if label != self.label:
+                self.finish()
+                self.label = label
+                self.done = 0
+            self.update(done, total)
+
+        return update
 
     def advance(self) -> None:
         """One more unit done (for counted work such as batch jobs)."""

@@ -16,16 +16,18 @@ the exact sample.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_target, check_distinct, check_target
-from .audiofile import FORMATS, write_blocks
+from .audiofile import FORMATS, Track, write_track
 from .chapters import Chapter, captions, chapters, timestamp, tracks
 from .errors import ExportError, TargetError
 from .loudness import LoudnessMeter, TruePeakMeter, decibels, ratio, true_peak
@@ -34,6 +36,7 @@ from .pipeline import Program
 from .routine import Routine
 from .script import Script
 from .settings import Settings
+from .speech import Progress
 from .tags import TagError, Tags, write_tags
 
 TIMELINE_VERSION = 1
@@ -48,8 +51,6 @@ PEAK_MARGIN_DB = 0.05
 
 #: Longest file-name part taken from a step's name, in UTF-8 bytes.
 MAX_NAME_BYTES = 150
-#: Called as work goes on with (units done, units in all).
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class Levels:
 def audio_extension(path: str | Path) -> str:
     """The lower-case extension of ``path`` if it is a format voice-coach writes.
 
-    Raises ExportError naming the formats otherwise.
+    Raises ExportError naming the formats otherwise, or saying how to install the
+    encoder a format needs (PyAV for .m4a and .m4b).
     """
     extension = Path(path).suffix.lower()
     if extension not in FORMATS:
@@ -86,6 +88,10 @@ def audio_extension(path: str | Path) -> str:
             f"{path}: cannot tell the format from '{extension or 'no extension'}'; "
             f"end the name with one of {', '.join(FORMATS)}"
         )
+    if FORMATS[extension].encoder == "av":
+        from .mp4 import check_available
+
+        check_available(path)
     return extension
 
 
@@ -115,28 +121,91 @@ def measure_levels(
     The loudness is measured on the rendered mix, streamed block by block; the
     true peak comes from the clips themselves, which never overlap on the
     timeline, so the mix's true peak is the loudest clip's; with music under them,
-    it is measured on the mix too, in the same pass.
+    it is measured on the mix too, in the same pass. Both are remembered in the clip
+    cache, under a digest of the timeline and of every clip's content, so exporting
+    the same render again (another format, split tracks) skips the pass (not with
+    music, whose files may change under the same names).
     """
-    rate = program.script.sample_rate
-    # Only the clips the timeline plays: the player's own phrases are never exported.
-    played = {clip_key(cue) for cue in program.script.cues}
-    peak = max((true_peak(program.clips[key], rate) for key in played), default=0.0)
+    measured = _remembered_levels(program)
+    if measured is None:
+        rate = program.script.sample_rate
+        # Only the clips the timeline plays: the player's own phrases are never exported.
+        played = {clip_key(cue) for cue in program.script.cues}
+        peak = max((true_peak(program.clips[key], rate) for key in played), default=0.0)
+        loudness = None
+        if settings.loudness is not None:
+            loudness, mix_peak = _measure_loudness(program, progress)
+            peak = max(peak, mix_peak)
+        _remember_levels(program, loudness, peak)
+    else:
+        loudness, peak = measured
     if settings.loudness is None:
         return Levels(0.0, None, decibels(peak))
-    loudness, mix_peak = _measure_loudness(program, progress)
-    peak = max(peak, mix_peak)
+    if loudness is None:  # remembered from an export without a loudness target
+        loudness, mix_peak = _measure_loudness(program, progress)
+        peak = max(peak, mix_peak)
+        _remember_levels(program, loudness, peak)
     if loudness == float("-inf"):
         return Levels(0.0, loudness, decibels(peak), ("the routine is silent",))
     gain_db = settings.loudness - loudness
     ceiling_db = settings.true_peak - PEAK_MARGIN_DB - decibels(peak)
     notes: tuple[str, ...] = ()
     if gain_db > ceiling_db:
-        notes = (
-            f"reached {loudness + ceiling_db:.1f} LUFS, not {settings.loudness:g}: "
-            f"louder would take the true peak past {settings.true_peak:g} dBTP",
-        )
+        notes = (shortfall_note(loudness + ceiling_db, settings),)
         gain_db = ceiling_db
     return Levels(gain_db, loudness + gain_db, decibels(peak) + gain_db, notes)
+
+
+def shortfall_note(reached: float, settings: ExportSettings) -> str:
+    """The note for a loudness target the true-peak ceiling kept out of reach: what was
+    reached, to the hundredth, and how far short of the target that is."""
+    short = (settings.loudness or 0.0) - reached
+    by = f"{short:.2f} LU" if short >= 0.005 else "less than 0.01 LU"
+    return (
+        f"reached {reached:.2f} LUFS, {by} short of the {settings.loudness:g} LUFS target: "
+        f"louder would take the true peak past {settings.true_peak:g} dBTP"
+    )
+
+
+#: Bump when the loudness meter or the mixer changes what it measures.
+LEVELS_VERSION = 1
+
+
+def _levels_file(program: Program) -> Path | None:
+    """Where the levels of ``program``'s render are remembered: in the clip cache, named
+    by a digest of everything the render depends on (None: clips held in memory)."""
+    fingerprint = getattr(program.clips, "fingerprint", None)
+    if fingerprint is None or program.music is not None:
+        return None  # music files may change under the same names: always measured
+    key = json.dumps([LEVELS_VERSION, timeline(program.script), program.pan, fingerprint()])
+    name = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return Path(program.speaker.cache_dir) / "levels" / f"{name}.json"
+
+
+def _remembered_levels(program: Program) -> tuple[float | None, float] | None:
+    """The (loudness, clips' true peak) measured before on the very same render, if
+    remembered: a warm export of a routine already exported renders once, not twice."""
+    path = _levels_file(program)
+    if path is None:
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        loudness, peak = found["loudness"], float(found["peak"])
+        return (None if loudness is None else float(loudness)), peak
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember_levels(program: Program, loudness: float | None, peak: float) -> None:
+    path = _levels_file(program)
+    if path is None or loudness == float("-inf"):
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_target(path) as temp:
+            temp.write_text(json.dumps({"loudness": loudness, "peak": peak}), encoding="utf-8")
+    except OSError:
+        pass  # only a memo: the next export measures again
 
 
 def _measure_loudness(program: Program, progress: Progress | None) -> tuple[float, float]:
@@ -178,9 +247,10 @@ def export_files(
     settings = settings or ExportSettings()
     target = Path(audio_path)
     extension = check_targets(target, timeline_path, captions_path)
+    remembered = _remembered_levels(program) is not None
     levels = measure_levels(program, settings, progress)
     script = program.script
-    passes = 1 if settings.loudness is None else 2  # measuring was the first
+    passes = 1 if settings.loudness is None or remembered else 2  # measuring was the first
     with _reported_as(target), contextlib.ExitStack() as files:
         # The audio's temp file is opened first, so it is renamed last: a failure on the
         # way leaves every target as it was.
@@ -234,7 +304,8 @@ def export_split(
     audio_extension(f"track{extension}")
     with _reported_as(folder):
         folder.mkdir(exist_ok=True)
-    passes = 1 if levels or settings.loudness is None else 2  # measuring is the first
+    remembered = levels is not None or _remembered_levels(program) is not None
+    passes = 1 if remembered or settings.loudness is None else 2  # measuring is the first
     levels = levels or measure_levels(program, settings, progress)
     script = program.script
     spans = tracks(script)
@@ -292,19 +363,38 @@ def _write_track(
     """
     script = program.script
     total = script.length_samples * passes
-    done_before = script.length_samples * (passes - 1)
-    mixer = program.mixer()
+    done = [script.length_samples * (passes - 1)]
+    reporting = threading.Lock()  # an MP3's parts are rendered in threads at once
     gain = ratio(levels.gain_db)
 
-    def blocks() -> Iterator:
-        for block_start in range(start_sample, end_sample, BLOCK_SAMPLES):
-            count = min(BLOCK_SAMPLES, end_sample - block_start)
+    def span(low: int, high: int) -> Iterator:
+        mixer = program.mixer()
+        for block_start in range(start_sample + low, start_sample + high, BLOCK_SAMPLES):
+            count = min(BLOCK_SAMPLES, start_sample + high - block_start)
             yield mixer.render(block_start, count, gain)
             if progress:
-                progress(done_before + block_start + count, total)
+                with reporting:
+                    done[0] += count
+                    progress(done[0], total)
 
-    write_blocks(path, blocks(), script.sample_rate, extension, program.channels, quality)
-    write_tags(path, extension, tags, track_chapters, script.sample_rate)
+    quiet = [(low - start_sample, high - start_sample) for low, high in quiet_spans(script)]
+    track = Track(end_sample - start_sample, span, quiet)
+    rate = script.sample_rate
+    write_track(path, track, rate, extension, program.channels, quality, track_chapters)
+    write_tags(path, extension, tags, track_chapters, rate)
+
+
+def quiet_spans(script: Script) -> list[tuple[int, int]]:
+    """The spans of the timeline between cues, where only the noise floor plays."""
+    spans = []
+    previous_end = 0
+    for cue in script.cues:
+        if cue.start_sample > previous_end:
+            spans.append((previous_end, cue.start_sample))
+        previous_end = max(previous_end, cue.end_sample)
+    if script.length_samples > previous_end:
+        spans.append((previous_end, script.length_samples))
+    return spans
 
 
 def safe_file_name(name: str) -> str:
@@ -545,6 +635,7 @@ def export_routine(
     *,
     inputs: Sequence[tuple[str, Path]] = (),
     progress: Progress | None = None,
+    speech_progress: Progress | None = None,
 ) -> Exported:
     """Prepare ``routine`` with ``settings`` and write every file ``targets`` names.
 
@@ -553,6 +644,10 @@ def export_routine(
     its sounds, a voice file, and ``inputs``, such as the user's config) or another
     target. Then the audio, its timeline and captions are written (all or none), then
     the split tracks and their playlist, from one render with one gain.
+
+    ``speech_progress`` is called with (clips made, clips to make) while missing
+    speech clips are synthesised, ``progress`` with (samples done, samples in all)
+    while the audio is rendered and encoded.
 
     Raises
     ------
@@ -564,7 +659,7 @@ def export_routine(
     settings = settings or Settings()
     every_input = [*input_files(routine, settings.voice, settings), *inputs]
     replaced = check_export_targets(targets, routine, every_input)
-    program = prepare(routine, settings, stream_clips=True)
+    program = prepare(routine, settings, stream_clips=True, progress=speech_progress)
     return _write_targets(program, targets, export_settings, progress, replaced)
 
 

@@ -287,6 +287,18 @@ def limit_peaks(clip: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarra
 _LIMITER_BLOCK = 65536
 
 
+def running_min(values: np.ndarray, window: int) -> np.ndarray:
+    """The minimum of every ``window`` consecutive ``values`` (``len(values) - window + 1``
+    of them), in time linear in the length whatever the window (van Herk and
+    Gil-Werman: minima running forward and backward within blocks of ``window``)."""
+    count = values.size - window + 1
+    padded = np.concatenate((values, np.full(-values.size % window, np.inf)))
+    blocks = padded.reshape(-1, window)
+    forward = np.minimum.accumulate(blocks, axis=1).ravel()
+    backward = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(backward[:count], forward[window - 1 : window - 1 + count])
+
+
 def _limiter_gain(
     clip: np.ndarray, start: int, end: int, radius: int, ceiling: float
 ) -> np.ndarray:
@@ -301,7 +313,7 @@ def _limiter_gain(
     magnitude = np.abs(clip[indices].astype(np.float64))
     needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
     # ... its running minimum, from start - radius to end + radius ...
-    held = np.lib.stride_tricks.sliding_window_view(needed, window).min(axis=1)
+    held = running_min(needed, window)
     positions = np.arange(start - radius, end + radius)
     if positions[0] < 0:
         held[positions < 0] = held[positions == 0]

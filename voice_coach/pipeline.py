@@ -7,7 +7,9 @@ every exporter render it through the same mixer, so they play the same audio.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import read_mono
+from .audiofile import read_mono, stored_checksum
 from .ducking import FADE_OUT_SECONDS, MusicMix
 from .errors import RoutineError, UnknownVoiceError, VoiceCoachError, VoiceWarning, no_voice_for
 from .mixer import DEFAULT_BLOCK_SAMPLES, ClipKey, Mixer, render_blocks
@@ -34,7 +36,7 @@ from .script import (
 )
 from .settings import Settings, applied, music_levels, rate_for, voice_for
 from .sounds import PEAK, load_sound_file, load_sound_set, resolve_sound_path
-from .speech import PEAK_LIMIT, Speaker
+from .speech import PEAK_LIMIT, Progress, Speaker
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def prepare(
     first_step_only: bool = False,
     stream_clips: bool = False,
     music: MusicBed | None = None,
+    progress: Progress | None = None,
 ) -> Program:
     """Synthesise (or fetch from the cache) every clip, measure it, and compile the Script.
 
@@ -121,6 +124,9 @@ def prepare(
         Play this music (the live player prepares the rest of a routine with its
         first step's, which is already playing) instead of opening what the settings
         and the routine ask for.
+    progress:
+        Called with (clips made, clips to make) as missing clips are synthesised;
+        never called when every clip is in the cache.
 
     The music (``settings.music``, else the routine's own beside its file) is opened
     here: a file that cannot be played raises :class:`InputFileError` (one line).
@@ -130,19 +136,19 @@ def prepare(
     line and the default voice reads it.
     """
     settings = settings or Settings()
+    options = (first_step_only, stream_clips, music, progress)
     if speaker is not None:
-        return _prepare(routine, settings, speaker, first_step_only, stream_clips, music)
+        return _prepare(routine, settings, speaker, *options)
     chosen = voice_for(routine, settings)
     try:
-        return _prepare(routine, settings, speaker_for(routine, settings), first_step_only,
-                        stream_clips, music)  # fmt: skip
+        return _prepare(routine, settings, speaker_for(routine, settings), *options)
     except UnknownVoiceError:
         # Only a voice picked by the routine's language gives way to the default voice.
         if chosen != routine.language or not routine.language:
             raise
     warnings.warn(no_voice_for(routine.language), VoiceWarning, stacklevel=2)
     fallback = Speaker(voice=None, rate=rate_for(routine, settings), engine=settings.engine)
-    return _prepare(routine, settings, fallback, first_step_only, stream_clips, music)
+    return _prepare(routine, settings, fallback, *options)
 
 
 def speaker_for(routine: Routine, settings: Settings | None = None) -> Speaker:
@@ -162,7 +168,8 @@ def _prepare(
     speaker: Speaker,
     first_step_only: bool,
     stream_clips: bool,
-    music: MusicBed | None = None,
+    music: MusicBed | None,
+    progress: Progress | None,
 ) -> Program:
     whole = applied(routine, settings)
     # Opened before any synthesis: a bad music file is reported at once.
@@ -189,7 +196,7 @@ def _prepare(
     )
     clips: Mapping[ClipKey, np.ndarray]
     if stream_clips:
-        files = speaker.clip_files(phrases)
+        files = speaker.clip_files(phrases, progress)
         lengths = {text: file.samples for text, file in files.items()}
         clips = CachedClips(
             {(SPEECH, text): file.path for text, file in files.items()},
@@ -198,7 +205,7 @@ def _prepare(
             speech_gain,
         )
     else:
-        speech = speaker.clips(phrases)
+        speech = speaker.clips(phrases, progress)
         lengths = {text: len(clip) for text, clip in speech.items()}
         clips = {(SPEECH, text): _scaled(clip, speech_gain) for text, clip in speech.items()}
         clips.update({(CHIME, name): clip for name, clip in chimes.items()})
@@ -361,7 +368,8 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
     """Clips read from their cache files when first asked for; the last few stay loaded.
 
     The mixer walks the timeline in order, so a handful of loaded clips serve it
-    while memory stays the same for a ten-minute routine and a two-hour one.
+    while memory stays the same for a ten-minute routine and a two-hour one (KEEP
+    is enough for the few mixers an MP3's parts run at once, each near its own place).
     """
 
     KEEP = 8
@@ -378,22 +386,35 @@ class CachedClips(Mapping[ClipKey, np.ndarray]):
         self._resident = dict(resident)
         self._loaded: OrderedDict[ClipKey, np.ndarray] = OrderedDict()
         self._sample_rate = sample_rate
+        self._lock = threading.Lock()  # mixers in several threads (an MP3's parts) share it
 
     def __getitem__(self, key: ClipKey) -> np.ndarray:
         if key in self._resident:
             return self._resident[key]
-        if key in self._loaded:
-            self._loaded.move_to_end(key)
-            return self._loaded[key]
-        clip = _scaled(read_mono(self._files[key], self._sample_rate), self._gain)
-        self._loaded[key] = clip
-        if len(self._loaded) > self.KEEP:
-            self._loaded.popitem(last=False)
-        return clip
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            clip = _scaled(read_mono(self._files[key], self._sample_rate), self._gain)
+            self._loaded[key] = clip
+            if len(self._loaded) > self.KEEP:
+                self._loaded.popitem(last=False)
+            return clip
 
     def __iter__(self) -> Iterator[ClipKey]:
         yield from self._resident
         yield from self._files
+
+    def fingerprint(self) -> str:
+        """A digest of every clip's content as the mixer gets it (the cached clips by the
+        checksum in their files, the resident ones by their samples, and the gain): two
+        CachedClips with the same fingerprint render the same audio."""
+        digest = hashlib.sha256(repr((self._gain, self._sample_rate)).encode())
+        for key in sorted(self._files):
+            digest.update(repr(key).encode() + stored_checksum(self._files[key]))
+        for key in sorted(self._resident):
+            digest.update(repr(key).encode() + np.ascontiguousarray(self._resident[key]).tobytes())
+        return digest.hexdigest()
 
     def __len__(self) -> int:
         return len(self._resident) + len(self._files)

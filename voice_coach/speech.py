@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,9 @@ from .errors import CacheWarning, SpeechError, UnknownVoiceError
 from .loudness import limit_peaks
 from .script import SAMPLE_RATE
 from .settings import DEFAULT_RATE
+
+#: Called as clips are made with (clips done, clips to make).
+Progress = Callable[[int, int], None]
 
 PYTTSX3 = "pyttsx3"
 PIPER = "piper"
@@ -144,7 +148,9 @@ def trim_and_level(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     start, stop = max(0, first - pad), last + pad + 1
     clip = np.array(samples[start:stop], dtype=np.float32)
     sounding = clip[loud[start:stop]]
-    rms = float(np.sqrt(np.dot(sounding.astype(np.float64), sounding) / sounding.size))
+    # A plain sum of squares, not np.dot: BLAS's threads made that dot product take
+    # 20-90 ms a clip on a busy machine (0.04 ms this way).
+    rms = float(np.sqrt(np.square(sounding, dtype=np.float64).sum() / sounding.size))
     del sounding, loud
     clip *= np.float32(TARGET_RMS / rms)
     clip = limit_peaks(clip, PEAK_LIMIT, sample_rate)
@@ -301,13 +307,19 @@ class Speaker:
         """The trimmed, levelled clip of ``text`` as float32 mono."""
         return self.clips([text])[text]
 
-    def clips(self, phrases: Iterable[str]) -> dict[str, np.ndarray]:
-        """Clips for every phrase, keyed by phrase; missing ones are synthesised first."""
-        files = self.clip_files(phrases)
+    def clips(
+        self, phrases: Iterable[str], progress: Progress | None = None
+    ) -> dict[str, np.ndarray]:
+        """Clips for every phrase, keyed by phrase; missing ones are synthesised first,
+        with ``progress`` called as each is made."""
+        files = self.clip_files(phrases, progress)
         return {text: read_mono(file.path, self.sample_rate) for text, file in files.items()}
 
-    def clip_files(self, phrases: Iterable[str]) -> dict[str, ClipFile]:
-        """The cache file and length of every phrase's clip; missing ones are synthesised first.
+    def clip_files(
+        self, phrases: Iterable[str], progress: Progress | None = None
+    ) -> dict[str, ClipFile]:
+        """The cache file and length of every phrase's clip; missing ones are synthesised
+        first, with ``progress`` called as each is made.
 
         Each file's checksum is verified (a clip damaged or cut short on disk is made
         again, silently), but no clip is kept in memory: a long routine's clips need
@@ -316,7 +328,7 @@ class Speaker:
         """
         unique = list(dict.fromkeys(phrases))
         try:
-            return self._clip_files(unique)
+            return self._clip_files(unique, progress)
         except CacheWriteError as error:
             if self._temporary:
                 raise SpeechError(
@@ -325,13 +337,13 @@ class Speaker:
                     "to a folder on another disk"
                 ) from None
             self._use_temporary_cache(error.reason)
-            return self._clip_files(unique)
+            return self._clip_files(unique, progress)
 
-    def _clip_files(self, unique: list[str]) -> dict[str, ClipFile]:
+    def _clip_files(self, unique: list[str], progress: Progress | None) -> dict[str, ClipFile]:
         missing = [text for text in unique if not self.cache_path(text).exists()]
         if missing and not self._cache_is_writable():
             missing = [text for text in unique if not self.cache_path(text).exists()]
-        self._make(missing)
+        self._make(missing, progress)
         lengths = {
             text: checked_clip_frames(self.cache_path(text), self.sample_rate) for text in unique
         }
@@ -399,29 +411,32 @@ class Speaker:
             store_clip(self.cache_path(text), clip)
             self.synthesised += 1
 
-    def _make(self, phrases: list[str]) -> None:
-        """Synthesise ``phrases`` into the cache: Piper in this process, pyttsx3 in a
-        worker process."""
+    def _make(self, phrases: list[str], progress: Progress | None = None) -> None:
+        """Synthesise ``phrases`` into the cache: Piper in this process, pyttsx3 in
+        worker processes, one per core at most, each with its own share of them."""
         if not phrases:
             return
         if self._piper_voice is not None:
+            done = 0
             for batch in _batches(phrases, BATCH_CHARS):
                 self._make_with_piper(batch)
+                done += len(batch)
+                if progress:
+                    progress(done, len(phrases))
             return
-        request = {
-            "voice": self.voice,
-            "rate": self.rate,
-            "cache": [str(self.cache_path(text)) for text in phrases],
-            "phrases": phrases,
-        }
-        returncode, stderr = _run_worker(json.dumps(request))
-        if returncode != 0:
-            lines = [line for line in stderr.splitlines() if line.strip()]
-            message = lines[-1] if lines else "the speech worker failed with no message"
-            if returncode == CACHE_WRITE_EXIT:
-                raise CacheWriteError(message)
-            kind = UnknownVoiceError if returncode == 2 else SpeechError
-            raise kind(message)
+        shares = _shares(phrases, _worker_count(phrases))
+        requests = [
+            json.dumps(
+                {
+                    "voice": self.voice,
+                    "rate": self.rate,
+                    "cache": [str(self.cache_path(text)) for text in share],
+                    "phrases": share,
+                }
+            )
+            for share in shares
+        ]
+        _run_workers(requests, len(phrases), progress)
         self.synthesised += len(phrases)
 
 
@@ -437,36 +452,126 @@ class CacheWriteError(SpeechError):
         self.reason = reason
 
 
-def _run_worker(request: str) -> tuple[int, str]:
-    """Run the speech worker on ``request``; return its exit code and its stderr.
+#: Speech workers run at once, at most (and no more than the cores this process may use).
+MAX_WORKERS = 8
+#: Characters of speech worth a worker of their own: a worker's start (Python, numpy,
+#: the engine) costs about as much as eSpeak takes for this much text.
+WORKER_CHARS = 200
+#: What a worker prints on stdout as each clip lands in the cache.
+DONE_LINE = "done"
 
-    If this process is interrupted (Ctrl-C, SIGTERM) meanwhile, the worker is asked to
-    stop with SIGTERM, so it removes its temp file, and killed only if it does not.
-    """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "voice_coach._speech_worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+
+def _worker_count(phrases: list[str]) -> int:
+    """Workers for ``phrases``: one per core, one per WORKER_CHARS of text, at least one."""
     try:
-        _, stderr = process.communicate(request)
-    except BaseException:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        raise
-    return process.returncode, stderr
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on macOS or Windows
+        cores = os.cpu_count() or 1
+    chars = sum(len(text) for text in phrases)
+    return max(1, min(cores, MAX_WORKERS, len(phrases), -(-chars // WORKER_CHARS)))
+
+
+def _shares(phrases: list[str], count: int) -> list[list[str]]:
+    """``phrases`` dealt into ``count`` shares of about equal length in characters, each
+    share in the phrases' own order. Longest first, each to the shortest share so far."""
+    sizes = [0] * count
+    owner: dict[str, int] = {}
+    for text in sorted(phrases, key=len, reverse=True):
+        share = sizes.index(min(sizes))
+        owner[text] = share
+        sizes[share] += len(text)
+    shares: list[list[str]] = [[] for _ in range(count)]
+    for text in phrases:
+        shares[owner[text]].append(text)
+    return [share for share in shares if share]
+
+
+def _run_workers(requests: list[str], total: int, progress: Progress | None) -> None:
+    """Run one speech worker per request, all at once, reporting each clip made.
+
+    If one fails, the others are stopped and its error raised. If this process is
+    interrupted (Ctrl-C, SIGTERM) meanwhile, the workers are asked to stop with
+    SIGTERM, so they remove their temp files, and killed only if they do not.
+    """
+    events: queue.Queue = queue.Queue()
+    processes = []
+    try:
+        for request in requests:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "voice_coach._speech_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            processes.append(process)
+            threading.Thread(
+                target=_follow_worker, args=(process, request, events), daemon=True
+            ).start()
+        done = 0
+        running = len(processes)
+        while running:
+            kind, value = events.get()
+            if kind == DONE_LINE:
+                done += 1
+                if progress:
+                    progress(done, total)
+                continue
+            running -= 1
+            returncode, stderr = value
+            if returncode != 0:
+                raise _worker_error(returncode, stderr)
+    finally:
+        for process in processes:
+            _stop(process)
+
+
+def _follow_worker(process: subprocess.Popen, request: str, events: queue.Queue) -> None:
+    """Hand ``process`` its request, then pass on each clip it reports, then its end."""
+    assert process.stdin and process.stdout and process.stderr
+    try:
+        process.stdin.write(request)
+        process.stdin.close()
+    except OSError:
+        pass  # it died at once; its stderr says why
+    for line in process.stdout:
+        if line.strip() == DONE_LINE:
+            events.put((DONE_LINE, None))
+    stderr = process.stderr.read()
+    events.put(("exit", (process.wait(), stderr)))
+
+
+def _worker_error(returncode: int, stderr: str) -> SpeechError:
+    """The error a worker's exit code and last line of stderr stand for."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    message = lines[-1] if lines else "the speech worker failed with no message"
+    if returncode == CACHE_WRITE_EXIT:
+        return CacheWriteError(message)
+    kind = UnknownVoiceError if returncode == 2 else SpeechError
+    return kind(message)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End a worker that is still running: SIGTERM, then a kill after 5 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def synthesise_into_cache(
-    voice: str | None, rate: int, phrases: list[str], cache_paths: list[Path]
+    voice: str | None,
+    rate: int,
+    phrases: list[str],
+    cache_paths: list[Path],
+    on_done: Callable[[], object] | None = None,
 ) -> None:
-    """Synthesise each phrase with this process's engine and write its cache file.
+    """Synthesise each phrase with this process's engine and write its cache file,
+    calling ``on_done`` after each.
 
     Meant to run once per process (see the module notes): the first call fixes
     the engine's voice and rate.
@@ -483,6 +588,8 @@ def synthesise_into_cache(
         else:
             raise SpeechError(f"the speech engine made no sound for {text[:60]!r}")
         store_clip(path, clip)
+        if on_done:
+            on_done()
 
 
 def store_clip(path: Path, clip: np.ndarray) -> None:
@@ -550,10 +657,39 @@ def _init_engine():
             f"no speech engine could be started ({type(error).__name__}: {error}); {hint}"
         ) from None
     _engine = engine
+    _poll_quickly()
     # Drop the engine while the interpreter is still whole: pyttsx3's __del__
     # fails noisily if it only runs during shutdown.
     atexit.register(_release_engine)
     return engine
+
+
+#: How often pyttsx3's eSpeak driver loop looks whether an utterance is done, in seconds.
+DRIVER_POLL_SECONDS = 0.001
+
+
+class _QuickPolls:
+    """The ``time`` module as pyttsx3's eSpeak driver sees it, with shorter sleeps.
+
+    The driver's loop sleeps 10 ms between looks at whether eSpeak has finished; a
+    short phrase takes a few ms, so most of a worker's time went on those sleeps.
+    Looking every millisecond gives the same samples (tests/test_speech.py) in less
+    time (the cold export in ``scripts/bench export``).
+    """
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(min(seconds, DRIVER_POLL_SECONDS))
+
+
+def _poll_quickly() -> None:
+    """Give pyttsx3's eSpeak driver (if that is the driver) :class:`_QuickPolls`."""
+    driver = sys.modules.get("pyttsx3.drivers.espeak")
+    if driver is not None and getattr(driver, "time", None) is time:
+        setattr(driver, "time", _QuickPolls())  # noqa: B010 (a module typing cannot see)
 
 
 def _release_engine() -> None:

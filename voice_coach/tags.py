@@ -2,14 +2,24 @@
 
 * MP3 and WAV carry an ID3v2.3 tag (v2.3 is what most car stereos and older
   players read): title, artist, album, track number, and the chapters as CHAP
-  frames listed in order by one top-level CTOC frame.
+  frames listed in order by one top-level CTOC frame. The frames are laid out in
+  that order too, CTOC first and the chapters in time order: players that list
+  chapters in file order (FFmpeg among them) then list them right. mutagen sorts
+  frames by size when it saves a tag, so each frame is serialised by mutagen on
+  its own and the tag is put together here.
 * FLAC, Ogg Vorbis and Opus carry Vorbis comments: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, and the chapters as ``CHAPTERnnn`` (start time) and
   ``CHAPTERnnnNAME``, numbered from 001 as the Xiph chapter extension does.
+* MP4 (.m4a, .m4b) carries iTunes-style tags (``©nam``, ``©ART``, ``©alb``,
+  ``trkn``); its chapters are written with the audio by FFmpeg's muxer (mp4.py).
 """
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +66,8 @@ def write_tags(
     try:
         if extension in (".mp3", ".wav"):
             _write_id3(Path(path), extension, tags, _fit(chapters, MAX_ID3_CHAPTERS), sample_rate)
+        elif extension in MP4_EXTENSIONS:
+            _write_mp4_tags(Path(path), tags)
         else:
             chapters = _fit(chapters, MAX_VORBIS_CHAPTERS)
             _write_vorbis_comments(Path(path), extension, tags, chapters, sample_rate)
@@ -77,35 +89,16 @@ def _write_id3(
 ) -> None:
     from mutagen.id3 import CHAP, CTOC, TALB, TIT2, TPE1, TRCK, CTOCFlags
 
-    audio: Any
-    if extension == ".mp3":
-        from mutagen.mp3 import MP3
-
-        audio = MP3(str(path))
-    else:
-        from mutagen.wave import WAVE
-
-        audio = WAVE(str(path))
-    if audio.tags is None:
-        audio.add_tags()
-    frames = audio.tags
-    frames.add(TIT2(encoding=3, text=[tags.title]))
-    frames.add(TPE1(encoding=3, text=[tags.artist]))
-    frames.add(TALB(encoding=3, text=[tags.album]))
+    frames: list[Any] = [
+        TIT2(encoding=3, text=[tags.title]),
+        TPE1(encoding=3, text=[tags.artist]),
+        TALB(encoding=3, text=[tags.album]),
+    ]
     if tags.track:
-        frames.add(TRCK(encoding=3, text=[f"{tags.track[0]}/{tags.track[1]}"]))
+        frames.append(TRCK(encoding=3, text=[f"{tags.track[0]}/{tags.track[1]}"]))
     ids = [f"chp{index}" for index in range(len(chapters))]
-    for element_id, chapter in zip(ids, chapters, strict=True):
-        frames.add(
-            CHAP(
-                element_id=element_id,
-                start_time=milliseconds(chapter.start_sample, sample_rate),
-                end_time=milliseconds(chapter.end_sample, sample_rate),
-                sub_frames=[TIT2(encoding=3, text=[chapter.title])],
-            )
-        )
     if chapters:
-        frames.add(
+        frames.append(
             CTOC(
                 element_id="toc",
                 flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
@@ -113,7 +106,97 @@ def _write_id3(
                 sub_frames=[TIT2(encoding=3, text=[tags.album])],
             )
         )
-    audio.save(v2_version=3)
+    for element_id, chapter in zip(ids, chapters, strict=True):
+        frames.append(
+            CHAP(
+                element_id=element_id,
+                start_time=milliseconds(chapter.start_sample, sample_rate),
+                end_time=milliseconds(chapter.end_sample, sample_rate),
+                sub_frames=[TIT2(encoding=3, text=[chapter.title])],
+            )
+        )
+    tag = id3_tag(frames)
+    if extension == ".mp3":
+        _prepend(path, tag)
+    else:
+        _append_riff_chunk(path, b"id3 ", tag)
+
+
+#: Quiet bytes after the frames, so a tag editor can add a little without moving audio.
+ID3_PADDING = 1024
+
+
+def id3_tag(frames: Sequence[Any]) -> bytes:
+    """An ID3v2.3 tag holding mutagen's ``frames`` in the order given."""
+    from mutagen.id3 import ID3
+
+    body = bytearray()
+    for frame in frames:
+        single = ID3()
+        single.add(frame)
+        buffer = io.BytesIO()
+        single.save(buffer, v2_version=3, padding=lambda info: 0)
+        body += buffer.getvalue()[_ID3_HEADER_BYTES:]  # the frame alone
+    body += bytes(ID3_PADDING)
+    return b"ID3\x03\x00\x00" + _syncsafe(len(body)) + bytes(body)
+
+
+_ID3_HEADER_BYTES = 10
+
+
+def _syncsafe(size: int) -> bytes:
+    """``size`` as ID3's header writes it: four bytes of seven bits each."""
+    return bytes((size >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def _prepend(path: Path, data: bytes) -> None:
+    """Put ``data`` before the contents of ``path`` (a file of ours, without a tag)."""
+    joined = path.with_name(path.name + ".tagged")
+    try:
+        with path.open("rb") as source, joined.open("wb") as out:
+            out.write(data)
+            shutil.copyfileobj(source, out, _COPY_BYTES)
+        os.replace(joined, path)
+    finally:
+        joined.unlink(missing_ok=True)
+
+
+_COPY_BYTES = 1 << 20
+
+
+def _append_riff_chunk(path: Path, chunk_id: bytes, data: bytes) -> None:
+    """Add a chunk at the end of the RIFF (WAV) file ``path`` and count it in its size."""
+    with path.open("r+b") as riff:
+        if riff.read(4) != b"RIFF":
+            raise ValueError(f"{path.name}: not a RIFF file")
+        riff.seek(0, os.SEEK_END)
+        if riff.tell() % 2:
+            riff.write(b"\0")  # chunks start on even bytes
+        riff.write(chunk_id + struct.pack("<I", len(data)) + data)
+        if len(data) % 2:
+            riff.write(b"\0")
+        size = riff.tell() - 8
+        riff.seek(4)
+        riff.write(struct.pack("<I", size))
+
+
+#: The MP4 formats, whose chapters the muxer writes with the audio.
+MP4_EXTENSIONS = (".m4a", ".m4b")
+
+
+def _write_mp4_tags(path: Path, tags: Tags) -> None:
+    from mutagen.mp4 import MP4
+
+    audio: Any = MP4(str(path))
+    if audio.tags is None:
+        audio.add_tags()
+    items = audio.tags
+    items["\xa9nam"] = [tags.title]
+    items["\xa9ART"] = [tags.artist]
+    items["\xa9alb"] = [tags.album]
+    if tags.track:
+        items["trkn"] = [tags.track]
+    audio.save()
 
 
 def _write_vorbis_comments(
