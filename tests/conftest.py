@@ -4,6 +4,7 @@ private to this test session (so a user's cache is never touched)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,13 @@ _SESSION_CACHE = os.environ.get("VOICE_COACH_TEST_CACHE") or tempfile.mkdtemp(
 os.environ["VOICE_COACH_CACHE"] = _SESSION_CACHE
 # Nor is a user's config read: tests that want one write their own.
 os.environ["VOICE_COACH_CONFIG"] = os.path.join(_SESSION_CACHE, "no-config.toml")
+
+# A shell without job control starts background jobs (`scripts/test &`) with Ctrl-C
+# ignored, and every process they start inherits that: the tests that send SIGINT to
+# voice-coach would see it ignored. Python's own handler here makes it the default again
+# in every child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ALSA_CAPTURE_CONFIG = """\
 pcm.!default {{
