@@ -339,3 +339,29 @@ def test_speech_workers_are_capped_however_many_cores(tmp_path, monkeypatch):
     assert max(running) <= speech.MAX_WORKERS
     assert speaker.synthesised == len(phrases)
     assert all(clips[text].size > 0.5 * SAMPLE_RATE for text in phrases)
+
+
+#: In a fresh process: a phrase at 165 words a minute, then the same phrase after
+#: eSpeak NG's rate was put back to its own 200 behind pyttsx3's back (as the driver now
+#: and then left it), synthesised as a speech worker does.
+RATE_LOST = """
+import sys
+from voice_coach import speech
+engine = speech._init_engine()
+engine.setProperty("rate", 165)
+speech._espeak_rate = 165
+text = "Lean forward from the hips, and breathe out slowly."
+first = len(speech._synthesise(engine, text))
+espeak = sys.modules["pyttsx3.drivers._espeak"]
+espeak.SetParameter(espeak.RATE, 200, 0)
+again = len(speech._synthesise(engine, text))
+print(first, again)
+"""
+
+
+def test_a_worker_speaks_at_its_rate_even_when_espeak_lost_it():
+    shown = subprocess.run(
+        [sys.executable, "-c", RATE_LOST], capture_output=True, text=True, check=True
+    )
+    first, again = map(int, shown.stdout.split())
+    assert abs(again - first) < 0.03 * first, (first, again)  # 200 wpm would be ~18% shorter

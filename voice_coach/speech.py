@@ -576,9 +576,12 @@ def synthesise_into_cache(
     Meant to run once per process (see the module notes): the first call fixes
     the engine's voice and rate.
     """
+    global _espeak_rate
     engine = _init_engine()
     engine.setProperty("voice", _resolve_voice(engine, voice))
     engine.setProperty("rate", rate)
+    if "pyttsx3.drivers._espeak" in sys.modules:
+        _espeak_rate = rate
     for text, path in zip(phrases, cache_paths, strict=True):
         for _attempt in range(SYNTHESIS_ATTEMPTS):
             raw = [_synthesise(engine, piece) for piece in speech_pieces(text)]
@@ -607,18 +610,7 @@ def _synthesise(engine, text: str) -> np.ndarray:
     handle, temp_name = tempfile.mkstemp(suffix=".wav")
     os.close(handle)
     try:
-        # One save_to_file per runAndWait: the espeak driver keeps only the last
-        # file queued in a loop. Its "Audio saved to ..." print is swallowed here.
-        _utterance_done.clear()
-        with contextlib.redirect_stdout(io.StringIO()):
-            engine.save_to_file(text, temp_name)
-            engine.runAndWait()
-            # runAndWait can return before the driver has written the file (its
-            # loop ends early when commands were queued while it was busy), so
-            # wait for the driver's own "finished-utterance" notice.
-            if not _utterance_done.wait(SYNTHESIS_TIMEOUT):
-                raise SpeechError(f"the speech engine did not finish {text[:60]!r}")
-            _wait_until_idle(engine)
+        _speak_into(engine, text, temp_name)
         if os.path.getsize(temp_name) == 0:
             return np.zeros(0, dtype=np.float32)
         return read_mono(temp_name, SAMPLE_RATE)
@@ -627,6 +619,42 @@ def _synthesise(engine, text: str) -> np.ndarray:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+
+
+def _speak_into(engine, text: str, path: str) -> None:
+    """One utterance of ``text`` into the WAV file ``path``."""
+    # One save_to_file per runAndWait: the espeak driver keeps only the last
+    # file queued in a loop. Its "Audio saved to ..." print is swallowed here.
+    _utterance_done.clear()
+    _hold_espeak_rate()
+    with contextlib.redirect_stdout(io.StringIO()):
+        engine.save_to_file(text, path)
+        engine.runAndWait()
+        # runAndWait can return before the driver has written the file (its
+        # loop ends early when commands were queued while it was busy), so
+        # wait for the driver's own "finished-utterance" notice.
+        if not _utterance_done.wait(SYNTHESIS_TIMEOUT):
+            raise SpeechError(f"the speech engine did not finish {text[:60]!r}")
+        _wait_until_idle(engine)
+
+
+#: The words a minute this process's eSpeak NG must speak at (None: not the espeak driver).
+_espeak_rate: int | None = None
+
+
+def _hold_espeak_rate() -> None:
+    """Make eSpeak NG's rate the one set, right before an utterance.
+
+    pyttsx3 applies ``setProperty("rate")`` through its command queue; now and then a
+    worker's clips came out at eSpeak's own 200 words a minute instead (a fifth
+    shorter, the same text). eSpeak's own parameter call is synchronous, so it is set
+    here, directly, before every utterance.
+    """
+    if _espeak_rate is None:
+        return
+    espeak = sys.modules.get("pyttsx3.drivers._espeak")
+    if espeak is not None and espeak.GetParameter(espeak.RATE) != _espeak_rate:
+        espeak.SetParameter(espeak.RATE, _espeak_rate, 0)
 
 
 _engine = None
