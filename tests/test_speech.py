@@ -365,3 +365,40 @@ def test_a_worker_speaks_at_its_rate_even_when_espeak_lost_it():
     )
     first, again = map(int, shown.stdout.split())
     assert abs(again - first) < 0.03 * first, (first, again)  # 200 wpm would be ~18% shorter
+
+
+#: In a fresh process: the driver's first try at a piece leaves a WAV with no sound (as
+#: it now and then did beside another busy worker); then a piece it never speaks.
+SILENT_PIECE = """
+import wave
+from voice_coach import speech
+from voice_coach.errors import SpeechError
+engine = speech._init_engine()
+engine.setProperty("rate", 165)
+real = speech._speak_into
+tries = []
+def first_silent(engine, text, path):
+    tries.append(text)
+    if len(tries) == 1:
+        with wave.open(path, "wb") as out:
+            out.setnchannels(1); out.setsampwidth(2); out.setframerate(22050)
+    else:
+        real(engine, text, path)
+speech._speak_into = first_silent
+print(len(speech._synthesise(engine, "Switch legs.")), len(tries))
+speech._speak_into = lambda engine, text, path: None
+try:
+    speech._synthesise(engine, "Switch legs.")
+except SpeechError as error:
+    print(error)
+"""
+
+
+def test_a_piece_the_driver_left_silent_is_spoken_again():
+    shown = subprocess.run(
+        [sys.executable, "-c", SILENT_PIECE], capture_output=True, text=True, check=True
+    )
+    first, second = shown.stdout.splitlines()
+    samples, tries = map(int, first.split())
+    assert tries == 2 and samples > 0.3 * SAMPLE_RATE
+    assert second == "the speech engine made no sound for 'Switch legs.'"

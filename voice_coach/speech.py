@@ -610,15 +610,42 @@ def _synthesise(engine, text: str) -> np.ndarray:
     handle, temp_name = tempfile.mkstemp(suffix=".wav")
     os.close(handle)
     try:
-        _speak_into(engine, text, temp_name)
-        if os.path.getsize(temp_name) == 0:
-            return np.zeros(0, dtype=np.float32)
-        return read_mono(temp_name, SAMPLE_RATE)
+        speakable = any(char.isalnum() for char in text)
+        for _ in range(UTTERANCE_ATTEMPTS):
+            _speak_into(engine, text, temp_name)
+            if _written(temp_name):
+                audio = read_mono(temp_name, SAMPLE_RATE)
+                if audio.size or not speakable:
+                    return audio
+        raise SpeechError(f"the speech engine made no sound for {text[:60]!r}")
     except RuntimeError as error:
         raise SpeechError(f"the speech engine failed on {text[:60]!r}: {error}") from None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+
+
+#: Utterances of one piece of text before the engine counts as failed.
+UTTERANCE_ATTEMPTS = 3
+#: How long an utterance's file may take to appear after the driver says it is done.
+FILE_WAIT_SECONDS = 0.5
+
+
+def _written(path: str) -> bool:
+    """Whether the driver has written ``path`` (the empty file mkstemp made, until then).
+
+    Now and then, with another worker busy beside it, the driver reported a piece done
+    with no sound in its file (or no file yet): a sentence of an instruction went
+    missing from the clip. Such a piece is spoken again (see :func:`_synthesise`).
+    """
+    deadline = time.monotonic() + FILE_WAIT_SECONDS
+    while True:
+        with contextlib.suppress(OSError):
+            if os.path.getsize(path) > 0:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
 
 
 def _speak_into(engine, text: str, path: str) -> None:
@@ -653,7 +680,7 @@ def _hold_espeak_rate() -> None:
     if _espeak_rate is None:
         return
     espeak = sys.modules.get("pyttsx3.drivers._espeak")
-    if espeak is not None and espeak.GetParameter(espeak.RATE) != _espeak_rate:
+    if espeak is not None:  # (pyttsx3's GetParameter cannot ask for the current value)
         espeak.SetParameter(espeak.RATE, _espeak_rate, 0)
 
 
