@@ -611,9 +611,12 @@ def _synthesise(engine, text: str) -> np.ndarray:
     os.close(handle)
     try:
         speakable = any(char.isalnum() for char in text)
+        # Now and then, with another worker busy beside it, the driver reported a piece
+        # done with no sound in its file (a sentence went missing from an instruction):
+        # such a piece is spoken again. An unwritten file is still the empty one mkstemp made.
         for _ in range(UTTERANCE_ATTEMPTS):
             _speak_into(engine, text, temp_name)
-            if _written(temp_name):
+            if os.path.getsize(temp_name) > 0:
                 audio = read_mono(temp_name, SAMPLE_RATE)
                 if audio.size or not speakable:
                     return audio
@@ -627,25 +630,6 @@ def _synthesise(engine, text: str) -> np.ndarray:
 
 #: Utterances of one piece of text before the engine counts as failed.
 UTTERANCE_ATTEMPTS = 3
-#: How long an utterance's file may take to appear after the driver says it is done.
-FILE_WAIT_SECONDS = 0.5
-
-
-def _written(path: str) -> bool:
-    """Whether the driver has written ``path`` (the empty file mkstemp made, until then).
-
-    Now and then, with another worker busy beside it, the driver reported a piece done
-    with no sound in its file (or no file yet): a sentence of an instruction went
-    missing from the clip. Such a piece is spoken again (see :func:`_synthesise`).
-    """
-    deadline = time.monotonic() + FILE_WAIT_SECONDS
-    while True:
-        with contextlib.suppress(OSError):
-            if os.path.getsize(path) > 0:
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
 
 
 def _speak_into(engine, text: str, path: str) -> None:
