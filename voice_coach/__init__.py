@@ -8,9 +8,9 @@ The public Python API, the same front door the ``voice-coach`` command uses (see
     routine = voice_coach.load_routine("hamstrings")
     voice_coach.export(routine, "hamstrings.mp3", captions="hamstrings.vtt")
 
-Importing the package is cheap: the audio, speech and playback libraries load only
-when a function that needs them is called (``Program``, ``Speaker``, ``ExportSettings``
-and ``Exported`` too are imported on first use).
+Importing the package is cheap: every name but the errors is imported on first use,
+so the YAML parser, numpy and the audio, speech and playback libraries load only when
+something needs them.
 """
 
 from __future__ import annotations
@@ -33,18 +33,30 @@ from .errors import (
     UnknownVoiceError,
     VoiceCoachError,
 )
-from .routine import Routine, Step, builtin_names, load_routine, parse_routine
-from .script import Cue, Hold, Script, compile_script, spoken_phrases
-from .settings import Settings
 
 if TYPE_CHECKING:
     from .exporter import Exported, ExportSettings, Progress
     from .pipeline import Program
+    from .routine import Routine, Step, builtin_names, load_routine, parse_routine
+    from .script import Cue, Hold, Script, compile_script, spoken_phrases
+    from .settings import Settings
     from .speech import Speaker
 
 
-#: Names imported on first use: they bring numpy and the audio libraries with them.
+#: Names imported on first use, so that importing the package (as every speech worker
+#: process does) costs no YAML parser, no numpy and no audio library.
 _LAZY = {
+    "Routine": "routine",
+    "Step": "routine",
+    "builtin_names": "routine",
+    "load_routine": "routine",
+    "parse_routine": "routine",
+    "Cue": "script",
+    "Hold": "script",
+    "Script": "script",
+    "compile_script": "script",
+    "spoken_phrases": "script",
+    "Settings": "settings",
     "Program": "pipeline",
     "Speaker": "speech",
     "ExportSettings": "exporter",
@@ -146,6 +158,7 @@ def export(
     files written and the levels.
     """
     from .exporter import ExportSettings, Targets, export_program, export_routine
+    from .routine import Routine
 
     targets = Targets(
         audio=_optional_path(path),
@@ -185,7 +198,8 @@ def play(
     """
     from .player import play as play_program
     from .player import play_routine
-    from .settings import volume_for
+    from .routine import Routine
+    from .settings import Settings, volume_for
 
     if isinstance(routine, Routine):
         play_routine(routine, settings, plain=plain, listen=listen, duck_others=duck_others)

@@ -18,13 +18,14 @@ import threading
 import wave
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from .chapters import Chapter
+if TYPE_CHECKING:
+    from .chapters import Chapter
 
 
 @dataclass(frozen=True)
@@ -437,10 +438,10 @@ def _resampled(
 
 def _rescaled(chapter: Chapter, from_rate: int, to_rate: int) -> Chapter:
     """``chapter`` with its sample positions at ``to_rate``."""
-    return Chapter(
-        round(chapter.start_sample * to_rate / from_rate),
-        round(chapter.end_sample * to_rate / from_rate),
-        chapter.title,
+    return replace(
+        chapter,
+        start_sample=round(chapter.start_sample * to_rate / from_rate),
+        end_sample=round(chapter.end_sample * to_rate / from_rate),
     )
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import InputFileError, RoutineError, RoutineNotFoundError
 from .inputs import read_input
 
@@ -90,9 +88,6 @@ FRACTION_NAMES = {"1/4": (1, 4), "1/3": (1, 3), "1/2": (1, 2), "2/3": (2, 3), "3
 ROUTINE_KEYS = ("name", "description", "language", "defaults", "steps")
 #: A language code as voices name them: "en", "en_US", "en-GB", "pt-BR".
 LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
-#: yaml.safe_load's loader, in its libyaml (C) build when PyYAML has one: the same
-#: safe subset of YAML, parsed several times faster.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STEP_KEYS = ("name", "instructions", "deeper", *DEFAULTS)
 DEFAULTS_KEYS = (*DEFAULTS, *ROUTINE_SETTINGS)
 
@@ -447,14 +442,31 @@ def find_problems(text: str, source: str = "<routine>") -> list[RoutineError]:
     return []
 
 
+def _safe_loader():
+    """yaml.safe_load's loader, in its libyaml (C) build when PyYAML has one: the same
+    safe subset of YAML, parsed several times faster. PyYAML is imported here, on first
+    use: a process that parses no routine (a speech worker) never loads it."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _check_size(text: str, source: str) -> None:
     """Refuse, while parsing and before anything is built, a file of more than
     :data:`MAX_YAML_NODES` nodes or a number longer than :data:`MAX_NUMBER_CHARS`:
     a few kilobytes can ask for millions of steps, and a 5,000-digit number stops
     Python's integer reader with an error of its own."""
+    import yaml
+
+    node_events = (
+        yaml.ScalarEvent,
+        yaml.AliasEvent,
+        yaml.MappingStartEvent,
+        yaml.SequenceStartEvent,
+    )
     nodes = 0
-    for event in yaml.parse(text, Loader=_SAFE_LOADER):
-        if not isinstance(event, _NODE_EVENTS):
+    for event in yaml.parse(text, Loader=_safe_loader()):
+        if not isinstance(event, node_events):
             continue
         nodes += 1
         line = event.start_mark.line + 1
@@ -479,7 +491,6 @@ def _check_size(text: str, source: str) -> None:
             )
 
 
-_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
 #: What YAML 1.1 may read as a number: digits, with signs, points, exponents, base
 #: prefixes, underscores and the colons of sexagesimal numbers.
 _NUMBER_LIKE = re.compile(r"[-+]?[0-9][0-9a-fA-FxXoObB_:.eE+-]*|[-+]?\.[0-9][0-9_eE+-]*")
@@ -495,9 +506,11 @@ def _yaml_problem(text: str, line: int | None, problem: str) -> str:
 
 
 def _parse(text: str, source: str, collect: bool) -> Routine:
+    import yaml
+
     try:
         _check_size(text, source)
-        data = yaml.load(text, Loader=_SAFE_LOADER)
+        data = yaml.load(text, Loader=_safe_loader())
         lines = _line_map(text)
     except yaml.reader.ReaderError as error:
         line: int | None = text[: error.position].count("\n") + 1
@@ -571,8 +584,10 @@ def _line_map(text: str) -> dict[tuple, int]:
     Each node is visited once: an alias points back at a node already seen,
     so "billion laughs" files and self-references cost no more than their text.
     """
+    import yaml
+
     lines: dict[tuple, int] = {}
-    root = yaml.compose(text, Loader=_SAFE_LOADER)
+    root = yaml.compose(text, Loader=_safe_loader())
     seen: set[int] = set()
     pending: list[tuple[yaml.Node, tuple]] = [(root, ())] if root is not None else []
     while pending:
