@@ -619,14 +619,14 @@ def test_track_names_fit_file_systems_in_bytes():
 
 
 def test_progress_covers_synthesis_then_rendering(tmp_path, monkeypatch):
-    """With a cold cache, the speech progress counts every clip made (in two workers at
-    once), then the rendering's progress counts the samples."""
+    """With a cold cache, the speech progress counts every clip made (by two speakers at
+    once: this process and a worker), then the rendering's progress counts the samples."""
     from voice_coach import speech
     from voice_coach.exporter import Targets, export_routine
     from voice_coach.routine import load_routine
 
     monkeypatch.setenv("VOICE_COACH_CACHE", str(tmp_path / "cold"))
-    monkeypatch.setattr(speech, "_worker_count", lambda phrases: 2)
+    monkeypatch.setattr(speech, "_speaker_count", lambda phrases: 2)
     calls = []
     done = export_routine(
         load_routine("hamstrings"),

@@ -341,6 +341,65 @@ def test_speech_workers_are_capped_however_many_cores(tmp_path, monkeypatch):
     assert all(clips[text].size > 0.5 * SAMPLE_RATE for text in phrases)
 
 
+#: In a fresh process, as an export prepares its clips: two speakers (this process and a
+#: worker), the worker's share one short phrase that it ends long before this process
+#: has said the long ones. Prints whether pyttsx3 loaded here, the workers started, and
+#: a digest of every clip.
+SPEAKING_HERE = """
+import hashlib, subprocess, sys
+from pathlib import Path
+from voice_coach import speech
+long = [f"Step {n}: lean forward slowly from the hips, let your arms hang, breathe out, "
+        "and let the back of the legs lengthen a little more with every breath." for n in range(8)]
+phrases = [*long, "Rest."]
+speech._speaker_count = lambda phrases: 2
+speech.WORKER_START_CHARS = sum(map(len, long)) - 1  # all but "Rest." are said here
+workers = []
+popen = subprocess.Popen
+def counted(*args, **kwargs):
+    workers.append(popen(*args, **kwargs))
+    return workers[-1]
+speech.subprocess.Popen = counted
+speaker = speech.Speaker(engine="pyttsx3", cache_dir=Path(sys.argv[1]))
+with speech.speaking_here():
+    files = speaker.clip_files(phrases)
+digest = hashlib.sha256(b"".join(files[text].path.read_bytes() for text in phrases))
+print("pyttsx3" in sys.modules, len(workers), speaker.synthesised, digest.hexdigest())
+"""
+
+
+def test_an_export_speaks_in_its_own_process_too_and_makes_the_same_clips_each_time(tmp_path):
+    """While an export prepares, the process that asks speaks its share itself beside a
+    worker; a worker that ends first is waited for once (this hung when its end was
+    taken while this process was still speaking); and the shares do not depend on
+    timing, so two runs make the very same clips (eSpeak's sound for a phrase depends
+    on what its process said before)."""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", SPEAKING_HERE, str(tmp_path / f"cache{run}")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for run in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    first, second = (run.stdout.split() for run in runs)
+    assert first[:3] == ["True", "1", "9"]
+    assert first == second
+
+
+def test_shares_do_not_depend_on_timing_and_give_this_process_a_head_start():
+    from voice_coach.speech import _shares
+
+    phrases = ["a" * 300, "b" * 250, "c" * 200, "d" * 40, "e" * 30, "f" * 20]
+    a, b, c, d, e, f = phrases
+    assert _shares(phrases, 2) == [[a, d, e, f], [b, c]]  # 390 and 450 characters
+    assert _shares(phrases, 2, head_start=400) == [[a, b, d, e], [c, f]]  # 620 and 400+220
+    assert _shares(phrases, 3, head_start=10_000)[1:] == [[], []]
+
+
 #: In a fresh process: a phrase at 165 words a minute, then the same phrase after
 #: eSpeak NG's rate was put back to its own 200 behind pyttsx3's back (as the driver now
 #: and then left it), synthesised as a speech worker does.

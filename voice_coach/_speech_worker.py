@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -65,5 +66,17 @@ def main() -> int:
     return 0
 
 
+def exit_at_once(code: int) -> None:
+    """End this process with ``code`` as soon as its output is flushed.
+
+    By then every clip is renamed into place and every temp file removed, so the
+    interpreter's teardown (numpy, the engine's driver) would only make the export that
+    waits on this process wait longer: about 50 ms of every cold export.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_at_once(main())

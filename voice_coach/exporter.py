@@ -36,7 +36,7 @@ from .pipeline import Program
 from .routine import Routine
 from .script import Script
 from .settings import Settings
-from .speech import Progress
+from .speech import Progress, speaking_here
 from .tags import TagError, Tags, write_tags
 
 TIMELINE_VERSION = 1
@@ -659,7 +659,8 @@ def export_routine(
     settings = settings or Settings()
     every_input = [*input_files(routine, settings.voice, settings), *inputs]
     replaced = check_export_targets(targets, routine, every_input)
-    program = prepare(routine, settings, stream_clips=True, progress=speech_progress)
+    with speaking_here():
+        program = prepare(routine, settings, stream_clips=True, progress=speech_progress)
     return _write_targets(program, targets, export_settings, progress, replaced)
 
 

@@ -10,19 +10,21 @@ the sound (engine, voice, and for Piper the model file's hash, rate, text,
 processing version and a digest of the code that makes clips), and written
 atomically so a crash never leaves a broken clip behind.
 
-Missing clips are made by a short-lived worker process (``voice_coach._speech_worker``)
-that sets the voice and rate once, before its first phrase. pyttsx3 drives
-eSpeak NG asynchronously and keeps one engine per process: changing the rate or
-voice between phrases in one process, or reading a file before the driver has
-finished with it, gave empty or mis-paced clips here. A fresh process per batch
-is immune to both, keeps the driver's "Audio saved to ..." prints off our
-stdout, and means a process whose clips are all cached never loads an engine.
+Missing clips are made by short-lived worker processes (``voice_coach._speech_worker``)
+that set the voice and rate once, before their first phrase. pyttsx3 drives eSpeak NG
+asynchronously and keeps one engine per process: changing the rate or voice between
+phrases in one process, or reading a file before the driver has finished with it, gave
+empty or mis-paced clips here. A process per voice and rate is immune to both, and a
+process whose clips are all cached never loads an engine. During an export the process
+that asks speaks too, on the same terms (see :func:`speaking_here`). ``neural`` (Piper,
+and through it onnxruntime) is imported only where Piper is used.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import functools
 import hashlib
 import io
@@ -42,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import neural
 from .atomic import atomic_target
 from .audiofile import checked_clip_frames, read_mono, resample, write_clip_wav
 from .errors import CacheWarning, SpeechError, UnknownVoiceError
@@ -106,6 +107,8 @@ class Voice:
 
 def default_engine() -> str:
     """Piper where it is installed (a natural voice), else pyttsx3 (the OS voices)."""
+    from . import neural
+
     return PIPER if neural.available() else PYTTSX3
 
 
@@ -267,6 +270,8 @@ class Speaker:
         self._piper_voice = None
         self._voice_key: str | None = None
         if self.engine == PIPER:
+            from . import neural
+
             try:
                 self._piper_voice = neural.resolve_voice(voice)
             except UnknownVoiceError:
@@ -283,6 +288,8 @@ class Speaker:
             if self._piper_voice is None:
                 self._voice_key = self.voice or "default"
             else:
+                from . import neural
+
                 digest = neural.model_digest(self._piper_voice, self.cache_dir)
                 self._voice_key = f"{self._piper_voice.name}:{digest}"
         return self._voice_key
@@ -396,6 +403,8 @@ class Speaker:
         voice = self._piper_voice
         if voice is None:
             raise SpeechError("this Speaker has no Piper voice")
+        from . import neural
+
         scale = neural.length_scale(self.rate, DEFAULT_RATE)
         pieces = {text: speech_pieces(text) for text in phrases}
         every_piece = [piece for parts in pieces.values() for piece in parts]
@@ -424,19 +433,13 @@ class Speaker:
                 if progress:
                     progress(done, len(phrases))
             return
-        shares = _shares(phrases, _worker_count(phrases))
-        requests = [
-            json.dumps(
-                {
-                    "voice": self.voice,
-                    "rate": self.rate,
-                    "cache": [str(self.cache_path(text)) for text in share],
-                    "phrases": share,
-                }
-            )
-            for share in shares
-        ]
-        _run_workers(requests, len(phrases), progress)
+        here = (
+            _speaking_here.get()
+            and threading.current_thread() is threading.main_thread()
+            and _engine_fits(self.voice, self.rate)
+        )
+        work = [(text, self.cache_path(text)) for text in phrases]
+        _speak_all(self.voice, self.rate, work, progress, here)
         self.synthesised += len(phrases)
 
 
@@ -454,15 +457,21 @@ class CacheWriteError(SpeechError):
 
 #: Speech workers run at once, at most (and no more than the cores this process may use).
 MAX_WORKERS = 8
-#: Characters of speech worth a worker of their own: a worker's start (Python, numpy,
-#: the engine) costs about as much as eSpeak takes for this much text.
+#: Characters of speech worth a speaker (a worker, or this process) of their own.
 WORKER_CHARS = 200
 #: What a worker prints on stdout as each clip lands in the cache.
 DONE_LINE = "done"
 
 
-def _worker_count(phrases: list[str]) -> int:
-    """Workers for ``phrases``: one per core, one per WORKER_CHARS of text, at least one."""
+#: What a speech worker's environment adds (the user's own values win): one BLAS thread,
+#: as the workers are already one per core and do no matrix work; numpy's import in
+#: each worker otherwise started a thread per core that spun for CPU the others needed.
+_WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+def _speaker_count(phrases: list[str]) -> int:
+    """Speakers for ``phrases`` (workers, and this process when it speaks too): one per
+    core, one per WORKER_CHARS of text, at least one."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on macOS or Windows
@@ -471,10 +480,39 @@ def _worker_count(phrases: list[str]) -> int:
     return max(1, min(cores, MAX_WORKERS, len(phrases), -(-chars // WORKER_CHARS)))
 
 
-def _shares(phrases: list[str], count: int) -> list[list[str]]:
-    """``phrases`` dealt into ``count`` shares of about equal length in characters, each
-    share in the phrases' own order. Longest first, each to the shortest share so far."""
-    sizes = [0] * count
+#: Set while an export prepares its clips (see :func:`speaking_here`).
+_speaking_here: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "speaking_here", default=False
+)
+
+
+@contextlib.contextmanager
+def speaking_here() -> Iterator[None]:
+    """Within this block, the main thread speaks missing pyttsx3 clips itself, beside
+    the worker processes, instead of waiting for them.
+
+    A worker's start (Python, numpy, the engine) costs a cold export about as long as
+    eSpeak takes for a whole short routine; the process that asks has all that loaded
+    already. Only the main thread speaks (the macOS and Windows engines need it), only
+    where this process's engine is unused or set to the same voice and rate (see the
+    module notes), and only an export asks: the live player's audio thread shares its
+    process, and a worker keeps the engine's work away from it.
+    """
+    token = _speaking_here.set(True)
+    try:
+        yield
+    finally:
+        _speaking_here.reset(token)
+
+
+def _shares(phrases: list[str], count: int, head_start: int = 0) -> list[list[str]]:
+    """``phrases`` dealt into ``count`` shares, each in the phrases' own order, to end
+    at about the same time: longest first, each to the share that ends soonest, every
+    share but the first starting ``head_start`` characters late. Empty shares are left
+    out. The same phrases always give the same shares: eSpeak's sound for a phrase
+    depends on what its process said before it, so the deal must not depend on timing.
+    """
+    sizes = [0] + [head_start] * (count - 1)
     owner: dict[str, int] = {}
     for text in sorted(phrases, key=len, reverse=True):
         share = sizes.index(min(sizes))
@@ -483,44 +521,83 @@ def _shares(phrases: list[str], count: int) -> list[list[str]]:
     shares: list[list[str]] = [[] for _ in range(count)]
     for text in phrases:
         shares[owner[text]].append(text)
-    return [share for share in shares if share]
+    return shares
 
 
-def _run_workers(requests: list[str], total: int, progress: Progress | None) -> None:
-    """Run one speech worker per request, all at once, reporting each clip made.
+#: How late a worker starts, in characters: its start (Python, numpy, the engine) takes
+#: about as long as eSpeak NG takes to say this much (scripts/bench export, cold).
+WORKER_START_CHARS = 600
 
-    If one fails, the others are stopped and its error raised. If this process is
-    interrupted (Ctrl-C, SIGTERM) meanwhile, the workers are asked to stop with
+
+def _speak_all(
+    voice: str | None,
+    rate: int,
+    work: list[tuple[str, Path]],
+    progress: Progress | None,
+    here: bool,
+) -> None:
+    """Speak each (phrase, cache file) of ``work`` into the cache, reporting each clip
+    made: in worker processes, one per core at most, each with its own share, and with
+    ``here`` in this thread too, whose share is larger by what a worker's start costs.
+
+    If a worker fails, the others are stopped and its error raised. If this process
+    is interrupted (Ctrl-C, SIGTERM) meanwhile, the workers are asked to stop with
     SIGTERM, so they remove their temp files, and killed only if they do not.
     """
+    paths = dict(work)
+    phrases = list(paths)
+    speakers = _speaker_count(phrases)
+    if here:
+        own, *shares = _shares(phrases, speakers, WORKER_START_CHARS)
+    else:
+        own, shares = [], _shares(phrases, speakers)
     events: queue.Queue = queue.Queue()
     processes = []
+    done = running = 0
+
+    def handle(kind: str, value) -> None:
+        nonlocal done, running
+        if kind == DONE_LINE:
+            done += 1
+            if progress:
+                progress(done, len(phrases))
+            return
+        running -= 1
+        if value[0] != 0:
+            raise _worker_error(*value)
+
     try:
-        for request in requests:
+        for share in filter(None, shares):
+            request = json.dumps(
+                {
+                    "voice": voice,
+                    "rate": rate,
+                    "cache": [str(paths[text]) for text in share],
+                    "phrases": share,
+                }
+            )
             process = subprocess.Popen(
                 [sys.executable, "-m", "voice_coach._speech_worker"],
+                env=_WORKER_ENVIRONMENT | os.environ,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             processes.append(process)
+            running += 1
             threading.Thread(
                 target=_follow_worker, args=(process, request, events), daemon=True
             ).start()
-        done = 0
-        running = len(processes)
+        if own:
+            engine = ready_engine(voice, rate)
+            for text in own:
+                speak_into_cache(engine, text, paths[text])
+                handle(DONE_LINE, None)
+                while not events.empty():  # the workers' clips so far, or a failure
+                    handle(*events.get())
         while running:
-            kind, value = events.get()
-            if kind == DONE_LINE:
-                done += 1
-                if progress:
-                    progress(done, total)
-                continue
-            running -= 1
-            returncode, stderr = value
-            if returncode != 0:
-                raise _worker_error(returncode, stderr)
+            handle(*events.get())
     finally:
         for process in processes:
             _stop(process)
@@ -571,28 +648,53 @@ def synthesise_into_cache(
     on_done: Callable[[], object] | None = None,
 ) -> None:
     """Synthesise each phrase with this process's engine and write its cache file,
-    calling ``on_done`` after each.
-
-    Meant to run once per process (see the module notes): the first call fixes
-    the engine's voice and rate.
-    """
-    global _espeak_rate
-    engine = _init_engine()
-    engine.setProperty("voice", _resolve_voice(engine, voice))
-    engine.setProperty("rate", rate)
-    if "pyttsx3.drivers._espeak" in sys.modules:
-        _espeak_rate = rate
+    calling ``on_done`` after each (see :func:`ready_engine` for the engine)."""
+    engine = ready_engine(voice, rate)
     for text, path in zip(phrases, cache_paths, strict=True):
-        for _attempt in range(SYNTHESIS_ATTEMPTS):
-            raw = [_synthesise(engine, piece) for piece in speech_pieces(text)]
-            clip = trim_and_level(join_pieces(raw, SAMPLE_RATE), SAMPLE_RATE)
-            if clip.size:
-                break
-        else:
-            raise SpeechError(f"the speech engine made no sound for {text[:60]!r}")
-        store_clip(path, clip)
+        speak_into_cache(engine, text, path)
         if on_done:
             on_done()
+
+
+def speak_into_cache(engine, text: str, path: Path) -> None:
+    """Speak ``text`` with ``engine`` (from :func:`ready_engine`), trim and level it, and
+    write it as the cache file ``path``."""
+    for _attempt in range(SYNTHESIS_ATTEMPTS):
+        raw = [_synthesise(engine, piece) for piece in speech_pieces(text)]
+        clip = trim_and_level(join_pieces(raw, SAMPLE_RATE), SAMPLE_RATE)
+        if clip.size:
+            break
+    else:
+        raise SpeechError(f"the speech engine made no sound for {text[:60]!r}")
+    store_clip(path, clip)
+
+
+#: The (voice, rate) this process's engine was set to, once it was.
+_engine_setting: tuple[str | None, int] | None = None
+
+
+def ready_engine(voice: str | None, rate: int):
+    """This process's one engine, set to ``voice`` and ``rate``.
+
+    The first call fixes them (see the module notes): a later call must ask for the
+    same, which :func:`_engine_fits` tells.
+    """
+    global _espeak_rate, _engine_setting
+    engine = _init_engine()
+    if _engine_setting is None:
+        engine.setProperty("voice", _resolve_voice(engine, voice))
+        engine.setProperty("rate", rate)
+        if "pyttsx3.drivers._espeak" in sys.modules:
+            _espeak_rate = rate
+        _engine_setting = (voice, rate)
+    elif _engine_setting != (voice, rate):
+        raise SpeechError("this process's speech engine speaks another voice or rate")
+    return engine
+
+
+def _engine_fits(voice: str | None, rate: int) -> bool:
+    """Whether this process's engine may speak ``voice`` at ``rate``: unused, or set so."""
+    return _engine_setting is None or _engine_setting == (voice, rate)
 
 
 def store_clip(path: Path, clip: np.ndarray) -> None:
@@ -788,6 +890,8 @@ def list_voices(engine: str | None = None) -> list[Voice]:
     then the pyttsx3 engine's, each sorted by id."""
     voices = []
     if engine in (None, PIPER):
+        from . import neural
+
         voices += [
             Voice(id=voice.name, name=voice.model.stem, languages=(voice.language,), engine=PIPER)
             for voice in neural.installed_voices()
