@@ -609,6 +609,23 @@ def test_a_full_cache_disk_falls_back_to_a_temporary_cache(tmp_path, small_disk)
         assert out.stat().st_size > 0
 
 
+def test_the_temporary_cache_of_a_run_is_removed_when_it_ends(tmp_path):
+    """A cache that cannot be written gives way to a temporary one, removed at exit: the
+    command's quick exit (no interpreter teardown) still runs the exit functions."""
+    (tmp_path / "blocked").write_text("not a folder", encoding="utf-8")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "VOICE_COACH_CACHE": str(tmp_path / "blocked" / "clips")}
+    env["TMPDIR"] = str(temp)
+    routine = write(tmp_path / "r.yaml", ROUTINE.replace("Shrug", "Shrug once"))
+    out = tmp_path / "r.wav"
+    result = run("export", str(routine), "-o", str(out), "--engine", "pyttsx3", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "cannot write the clip cache" in one_line(result)
+    assert out.stat().st_size > 0
+    assert list(temp.iterdir()) == []
+
+
 def test_play_with_standard_output_closed_still_plays(tmp_path, alsa_capture):
     env, capture = alsa_capture
     routine = write(tmp_path / "r.yaml")

@@ -6,17 +6,19 @@ for usage errors); Ctrl-C stops with exit code 130 and no traceback.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import math
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -1170,7 +1172,23 @@ def main() -> None:
     # The flushed stdout is left alone at exit: a closed or broken one would only
     # be complained about again by the interpreter.
     sys.stdout = None
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process with ``code``: the exit functions run (temp folders removed,
+    finalizers called), then the process ends without the interpreter's teardown.
+
+    Freeing every module (numpy, the audio libraries) took 30 to 40 ms of each run, a
+    tenth of a warm export, and frees nothing the OS would not: every file is closed by
+    now. A thread still running (none should be) gets the usual exit, which waits for it.
+    """
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 __all__ = ["cli", "main"]
