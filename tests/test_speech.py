@@ -187,6 +187,21 @@ def test_a_cache_write_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_clip_another_process_wrote_first_is_kept(tmp_path):
+    """Two exports sharing a cache may make the same clip at once (eSpeak's sound for a
+    phrase depends on what its process said before, so the two may differ): the first
+    one written stays, so an export that has read a clip's length renders those very
+    samples."""
+    from voice_coach.speech import store_clip
+
+    path = tmp_path / "clip.wav"
+    store_clip(path, np.full(100, 0.25, dtype=np.float32))
+    first = path.read_bytes()
+    store_clip(path, np.full(200, 0.5, dtype=np.float32))
+    assert path.read_bytes() == first
+    assert list(tmp_path.iterdir()) == [path]
+
+
 @pytest.mark.parametrize("damage", ["flip a sample", "cut short", "empty"])
 def test_a_damaged_cached_clip_is_made_again_silently(tmp_path, damage):
     speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)

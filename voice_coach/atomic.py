@@ -137,8 +137,12 @@ def check_distinct(
 
 
 @contextlib.contextmanager
-def atomic_target(path: str | Path) -> Iterator[Path]:
+def atomic_target(path: str | Path, keep_existing: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success rename it over ``path``.
+
+    With ``keep_existing``, a file already at ``path`` (written meanwhile by another
+    process) is kept and the temp file dropped: for caches, where every reader must see
+    one content under one name, whichever process wrote it first.
 
     On any exception (Ctrl-C and SIGTERM included) the temp file is removed and
     ``path`` is left as it was. The temp name keeps the target's extension, so
@@ -169,7 +173,10 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
         # had, or the one a plain open() would.
         os.chmod(temp, mode if mode is not None else 0o666 & ~_current_umask())
         check_target(target)  # the path may have become a pipe or a device meanwhile
-        os.replace(temp, target)
+        if keep_existing:
+            _publish_once(temp, target)
+        else:
+            os.replace(temp, target)
     except BaseException as error:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -178,6 +185,22 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
                 if getattr(error, attribute, None) in (temp_name, temp):
                     setattr(error, attribute, os.fspath(path))
         raise
+
+
+def _publish_once(temp: Path, target: Path) -> None:
+    """Give ``target`` the content of ``temp`` unless it exists; ``temp`` is gone after.
+
+    A hard link fails where a file is, where a rename would replace it. Where the file
+    system has no hard links (FAT, some network shares), the rename it is.
+    """
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        pass
+    except OSError:
+        os.replace(temp, target)
+        return
+    temp.unlink()
 
 
 def _temp_stem(target: Path) -> tuple[str, str]:

@@ -702,7 +702,9 @@ def store_clip(path: Path, clip: np.ndarray) -> None:
     pcm = np.rint(clip * 32767).astype(np.int16)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_target(path) as temp:
+        # A clip another process wrote first is kept: each export reads its clips'
+        # lengths and then their samples from the cache, which must not change between.
+        with atomic_target(path, keep_existing=True) as temp:
             write_clip_wav(temp, pcm, SAMPLE_RATE)
     except OSError as error:
         raise CacheWriteError(error.strerror or str(error)) from None
