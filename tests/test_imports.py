@@ -49,6 +49,7 @@ RANK = (
     "errors",
     "terminal",
     "inputs",
+    "lifetime",
     "phrases",
     "routine",
     "settings",
@@ -115,8 +116,9 @@ CORE = (
     "importer",
     "template",
 )
-#: Below the core and the edges alike: the project's errors, and reading input files.
-FOUNDATION = ("errors", "inputs")
+#: Below the core and the edges alike: the project's errors, reading input files, and a
+#: worker process's lifetime.
+FOUNDATION = ("errors", "inputs", "lifetime")
 EDGE = tuple(name for name in RANK if name not in (*CORE, *FOUNDATION, "__init__"))
 
 #: Each third-party library may be imported by this one module only.

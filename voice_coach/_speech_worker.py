@@ -8,7 +8,6 @@ there; otherwise prints one line on stderr and exits with the error's exit code
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -16,26 +15,12 @@ import sys
 from pathlib import Path
 
 from .errors import SpeechError
+from .lifetime import signal_on_parent_death
 from .speech import CACHE_WRITE_EXIT, DONE_LINE, CacheWriteError, synthesise_into_cache
 
 
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt  # the clip being written removes its temp file on the way out
-
-
-def _die_with_parent() -> None:
-    """On Linux, have the kernel send SIGTERM (so the clip being written is cleaned up)
-    when the process that started this worker dies, even by SIGKILL: a worker must not
-    go on synthesising, holding its parent's pipes, for an export that is gone."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-#: Linux's prctl option that sends a signal when the parent process dies.
-_PR_SET_PDEATHSIG = 1
 
 
 def _report_done() -> None:
@@ -45,7 +30,10 @@ def _report_done() -> None:
 def main() -> int:
     """Run one request from stdin."""
     signal.signal(signal.SIGTERM, _stop)
-    _die_with_parent()
+    # SIGTERM (so the clip being written is cleaned up) when the export that started
+    # this worker dies, even by SIGKILL: a worker must not go on synthesising, holding
+    # its parent's pipes, for an export that is gone.
+    signal_on_parent_death(signal.SIGTERM)
     request = json.load(sys.stdin)
     try:
         synthesise_into_cache(

@@ -13,7 +13,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -29,6 +28,7 @@ from .errors import (
     VoiceWarning,
 )
 from .exporter import ExportSettings, Levels, export_files
+from .lifetime import signal_on_parent_death
 from .pipeline import prepare
 from .routine import load_routine
 from .settings import Settings
@@ -112,8 +112,6 @@ def export_batch(
 _busy = False
 _interrupted = False
 _orphaned = False
-#: Linux's prctl option that sends a signal when the parent process dies.
-_PR_SET_PDEATHSIG = 1
 
 
 def _worker_setup(parent_pid: int) -> None:
@@ -143,16 +141,11 @@ def _die_with_parent(parent_pid: int) -> None:
     wait for work forever. Linux tells the worker at once (SIGHUP, through prctl);
     elsewhere a thread looks for the parent every second.
     """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0) == 0:
-                signal.signal(signal.SIGHUP, _on_orphaned)
-                if os.getppid() != parent_pid:  # it died before prctl took effect
-                    _on_orphaned(signal.SIGHUP, None)
-                return
+    if signal_on_parent_death(signal.SIGHUP):
+        signal.signal(signal.SIGHUP, _on_orphaned)
+        if os.getppid() != parent_pid:  # it died before the kernel was asked
+            _on_orphaned(signal.SIGHUP, None)
+        return
 
     def watch() -> None:
         while os.getppid() == parent_pid:

@@ -508,8 +508,8 @@ def speaking_here() -> Iterator[None]:
 def _shares(phrases: list[str], count: int, head_start: int = 0) -> list[list[str]]:
     """``phrases`` dealt into ``count`` shares, each in the phrases' own order, to end
     at about the same time: longest first, each to the share that ends soonest, every
-    share but the first starting ``head_start`` characters late. Empty shares are left
-    out. The same phrases always give the same shares: eSpeak's sound for a phrase
+    share but the first starting ``head_start`` characters late (so a share may be
+    empty). The same phrases always give the same shares: eSpeak's sound for a phrase
     depends on what its process said before it, so the deal must not depend on timing.
     """
     sizes = [0] + [head_start] * (count - 1)
@@ -590,9 +590,9 @@ def _speak_all(
                 target=_follow_worker, args=(process, request, events), daemon=True
             ).start()
         if own:
-            engine = ready_engine(voice, rate)
+            engine = _ready_engine(voice, rate)
             for text in own:
-                speak_into_cache(engine, text, paths[text])
+                _speak_into_cache(engine, text, paths[text])
                 handle(DONE_LINE, None)
                 while not events.empty():  # the workers' clips so far, or a failure
                     handle(*events.get())
@@ -648,16 +648,16 @@ def synthesise_into_cache(
     on_done: Callable[[], object] | None = None,
 ) -> None:
     """Synthesise each phrase with this process's engine and write its cache file,
-    calling ``on_done`` after each (see :func:`ready_engine` for the engine)."""
-    engine = ready_engine(voice, rate)
+    calling ``on_done`` after each (see _ready_engine for the engine)."""
+    engine = _ready_engine(voice, rate)
     for text, path in zip(phrases, cache_paths, strict=True):
-        speak_into_cache(engine, text, path)
+        _speak_into_cache(engine, text, path)
         if on_done:
             on_done()
 
 
-def speak_into_cache(engine, text: str, path: Path) -> None:
-    """Speak ``text`` with ``engine`` (from :func:`ready_engine`), trim and level it, and
+def _speak_into_cache(engine, text: str, path: Path) -> None:
+    """Speak ``text`` with ``engine`` (from _ready_engine), trim and level it, and
     write it as the cache file ``path``."""
     for _attempt in range(SYNTHESIS_ATTEMPTS):
         raw = [_synthesise(engine, piece) for piece in speech_pieces(text)]
@@ -673,7 +673,7 @@ def speak_into_cache(engine, text: str, path: Path) -> None:
 _engine_setting: tuple[str | None, int] | None = None
 
 
-def ready_engine(voice: str | None, rate: int):
+def _ready_engine(voice: str | None, rate: int):
     """This process's one engine, set to ``voice`` and ``rate``.
 
     The first call fixes them (see the module notes): a later call must ask for the
