@@ -345,6 +345,7 @@ def seconds_to_import(text: str) -> float:
     return best
 
 
+@pytest.mark.slow  # about 30 CPU seconds over all kinds: out of the fast tier
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_input_takes_linear_time(kind):
     """Four times the text takes less than eight times as long (quadratic would take 16).
@@ -358,6 +359,7 @@ def test_hostile_input_takes_linear_time(kind):
     assert large < 8 * max(small, 0.05), (small, large)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DENSE)
 def test_articles_of_a_step_a_line_take_linear_time_up_to_the_line_limit(kind):
     import_article(BULLETS)
