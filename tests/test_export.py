@@ -790,6 +790,39 @@ def test_mp3_parts_are_capped_however_many_cores():
     assert all(end < next_start for (_, end), (next_start, _) in itertools.pairwise(parts))
 
 
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_a_failing_mp3_part_stops_the_others_and_its_error_is_raised(tmp_path, failing):
+    """Three parts at once (this thread encodes the first): whichever part fails, its
+    own error comes out, not the stop it caused in the others, and every other part
+    stops at its next block instead of encoding to its end."""
+    import io
+    import threading
+
+    from voice_coach.mp3 import encode_mp3_parts
+
+    block = np.zeros(4096, np.int16)
+    blocks_per_part = 200
+    handed = [0, 0, 0]
+    failed = threading.Event()
+
+    def blocks_of(start: int, end: int | None):
+        index = start // 1000
+        for number in range(blocks_per_part):
+            if index == failing and number == 3:
+                failed.set()
+                raise OSError(f"part {index} could not be read")
+            if index != failing and number >= 3:
+                failed.wait(5)  # the failure happens while the others run
+            handed[index] += 1
+            yield block
+
+    parts = [(0, 1000), (1000, 2000), (2000, None)]
+    with pytest.raises(OSError, match=f"part {failing} could not be read"):
+        encode_mp3_parts(io.BytesIO(), parts, blocks_of, RATE, 1)
+    assert handed[failing] == 3
+    assert all(handed[index] < blocks_per_part for index in range(3)), handed
+
+
 def test_an_mp3_encoded_in_parts_decodes_in_place(
     exported, hamstrings_program, tmp_path, monkeypatch
 ):

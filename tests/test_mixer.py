@@ -59,3 +59,30 @@ def test_real_routine_blocks_are_fixed_size(hamstrings_program):
 def test_rejects_empty_blocks():
     with pytest.raises(ValueError):
         next(render_blocks(tiny_script(), CLIPS, block_samples=0))
+
+
+@pytest.mark.parametrize("rate", [22050, 48000])
+def test_the_noise_floor_of_any_span_is_that_span_of_one_long_floor(rate):
+    """Spans starting anywhere in the period, short or longer than the repeated floor
+    kept for them, are the same samples as the whole floor from zero; the floor is
+    quiet, centred and white (no sample predicts the next)."""
+    from voice_coach.mixer import REPEATED_PERIODS, noise_floor
+
+    whole = noise_floor(0, (REPEATED_PERIODS + 4) * rate, rate).copy()
+    for start, count in [
+        (0, 1),
+        (rate - 1, 3),
+        (12_345, 65_536),
+        (rate // 2, REPEATED_PERIODS * rate - rate // 2),  # the last that fits the kept floor
+        (rate // 2, REPEATED_PERIODS * rate),  # the first that does not
+        (7, (REPEATED_PERIODS + 2) * rate),
+    ]:
+        span = noise_floor(start, count, rate)
+        assert np.array_equal(span, whole[start : start + count]), (start, count)
+    assert np.array_equal(noise_floor(3 * rate + 5, 100, rate), whole[5:105])  # periodic
+    assert noise_floor(5, 0, rate).size == 0
+    floor = whole[:rate].astype(float)
+    assert np.abs(floor).max() == FLOOR_PEAK and abs(floor.mean()) < 0.2
+    assert abs(np.corrcoef(floor[:-1], floor[1:])[0, 1]) < 0.05
+    with pytest.raises(ValueError):
+        noise_floor(0, 10, rate)[0] = 1  # views of the kept floor are read-only

@@ -394,7 +394,7 @@ popen = subprocess.Popen
 def counted(*args, **kwargs):
     workers.append(popen(*args, **kwargs))
     return workers[-1]
-speech.subprocess.Popen = counted
+subprocess.Popen = counted  # the module speech loads when it starts workers
 speaker = speech.Speaker(engine="pyttsx3", cache_dir=Path(sys.argv[1]))
 with speech.speaking_here():
     files = speaker.clip_files(phrases)

@@ -276,8 +276,10 @@ def write_track(
 
     parts = plan_parts(track.length, track.quiet, sample_rate, _cores())
 
-    def blocks_of(start: int, end: int | None) -> Iterator[np.ndarray]:
-        return rendered_ahead(track.span(start, track.length if end is None else end))
+    def blocks_of(start: int, end: int | None) -> Iterable[np.ndarray]:
+        blocks = track.span(start, track.length if end is None else end)
+        # A part a core: rendering ahead in more threads would only take turns with LAME.
+        return blocks if len(parts) > 1 else rendered_ahead(blocks)
 
     try:
         with open(path, "wb") as out:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,8 @@ def load_config(path: Path | None = None) -> Config:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError("the config is not UTF-8 text; save it as UTF-8", str(path)) from None
+    import tomllib  # loaded only when there is a config file: most runs have none
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

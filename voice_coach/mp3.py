@@ -19,7 +19,6 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
@@ -168,16 +167,7 @@ def encode_mp3_parts(
             write(encoder.flush())
             return samples
 
-        if len(parts) == 1:
-            counts = [encode(0)]
-        else:
-            with ThreadPoolExecutor(len(parts), thread_name_prefix="mp3-part") as pool:
-                futures = [pool.submit(encode, index) for index in range(len(parts))]
-                try:
-                    counts = [future.result() for future in futures]
-                except BaseException:
-                    stop.set()  # the other parts stop at their next block
-                    raise
+        counts = _in_threads(encode, len(parts), stop)
         if not sum(counts):
             raise RuntimeError("no audio to encode")
         for index, spill in enumerate(spills, start=1):
@@ -194,6 +184,42 @@ def encode_mp3_parts(
     out.write(tag.build(frames, total, vbr_quality(quality)))
     out.seek(end)
     return total
+
+
+def _in_threads(encode: Callable[[int], int], count: int, stop: threading.Event) -> list[int]:
+    """``encode(0)`` to ``encode(count - 1)`` at once: the first in this thread, each other
+    in a thread of its own; their results in order. The first error (or Ctrl-C here)
+    sets ``stop``, so the others end at their next block, and is raised once they have."""
+    counts = [0] * count
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            counts[index] = encode(index)
+        except BaseException as error:  # raised again in this function's thread
+            stop.set()
+            errors.append(error)
+
+    others = [
+        threading.Thread(target=run, args=(index,), name=f"mp3-part-{index}", daemon=True)
+        for index in range(1, count)
+    ]
+    for thread in others:
+        thread.start()
+    try:
+        counts[0] = encode(0)
+    except _Stopped:
+        pass  # another part failed, which stopped this one: its error is raised below
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for thread in others:
+            thread.join()
+    failures = [error for error in errors if not isinstance(error, _Stopped)]
+    if failures:
+        raise failures[0]
+    return counts
 
 
 def _frames_for(samples: int) -> int:

@@ -32,7 +32,6 @@ import json
 import os
 import queue
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +40,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,6 +50,9 @@ from .errors import CacheWarning, SpeechError, UnknownVoiceError
 from .loudness import limit_peaks
 from .script import SAMPLE_RATE
 from .settings import DEFAULT_RATE
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: Called as clips are made with (clips done, clips to make).
 Progress = Callable[[int, int], None]
@@ -544,6 +547,8 @@ def _speak_all(
     is interrupted (Ctrl-C, SIGTERM) meanwhile, the workers are asked to stop with
     SIGTERM, so they remove their temp files, and killed only if they do not.
     """
+    import subprocess  # only a cold cache starts workers: warm runs skip loading it
+
     paths = dict(work)
     phrases = list(paths)
     speakers = _speaker_count(phrases)
@@ -630,6 +635,8 @@ def _worker_error(returncode: int, stderr: str) -> SpeechError:
 
 def _stop(process: subprocess.Popen) -> None:
     """End a worker that is still running: SIGTERM, then a kill after 5 s."""
+    import subprocess
+
     if process.poll() is not None:
         return
     process.terminate()
