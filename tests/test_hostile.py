@@ -289,6 +289,30 @@ def test_names_that_are_not_utf8_are_shown_not_crashed_on(tmp_path):
     assert os.path.exists(out)
 
 
+def test_a_line_break_in_a_name_cannot_forge_a_line_of_output(tmp_path):
+    """A file name is one line of what voice-coach prints, whatever it holds: a name with
+    a line break (legal on Linux) would otherwise print a second line of its choosing,
+    such as a fake all-clear after a real error."""
+    good = write(tmp_path / "r\nvoice-coach: fake.yaml")
+    bad = write(tmp_path / "bad\nvoice-coach: all good.yaml", ROUTINE.replace("hold: 2", "hold: x"))
+    checked = run("check", str(good))
+    assert checked.returncode == 0, checked.stderr
+    lines = checked.stdout.decode().splitlines()  # its notes, then "ok"
+    assert all(line.startswith(f"{tmp_path}/r\\x0avoice-coach: fake.yaml: ") for line in lines)
+    assert ": ok · " in lines[-1]
+    refused = run("check", str(bad))
+    assert refused.returncode == 1
+    assert "bad\\x0avoice-coach: all good.yaml:" in one_line(refused)
+    out = tmp_path / "out\nvoice-coach: done.wav"
+    exported = run("export", str(good), "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    (wrote,) = exported.stdout.decode().splitlines()
+    assert wrote.startswith(f"wrote {tmp_path}/out\\x0avoice-coach: done.wav (")
+    missing = run("export", str(good), "-o", str(tmp_path / "no\nsuch" / "x.wav"))
+    assert missing.returncode == 1
+    assert "no\\x0asuch" in one_line(missing)
+
+
 # ---------------------------------------------------------------- bombs within the limits
 @pytest.mark.slow
 def test_a_sound_that_unpacks_to_gigabytes_is_judged_by_its_header(tmp_path):

@@ -32,9 +32,16 @@ EXIT_TERMINATED = 143
 
 
 def _echo(message: str = "", err: bool = False, nl: bool = True) -> None:
-    """Print ``message``, each line made safe for a terminal (see :func:`terminal.shown`):
-    names and values from files and the command line may hold escape sequences."""
-    click.echo("\n".join(shown(line) for line in message.split("\n")), err=err, nl=nl)
+    """Print ``message`` as one line, made safe for a terminal (see :func:`terminal.shown`):
+    names and values from files and the command line may hold escape sequences, and line
+    breaks, which would print a line of their own ("wrote x" then a forged error)."""
+    click.echo(shown(message), err=err, nl=nl)
+
+
+def _echo_text(text: str, nl: bool = True) -> None:
+    """Print ``text`` of several lines (a timeline, a routine, a schedule, a schema) to
+    stdout, each line made safe for a terminal as :func:`_echo` makes one."""
+    click.echo("\n".join(shown(line) for line in text.split("\n")), nl=nl)
 
 
 class _Output:
@@ -327,7 +334,7 @@ def show(routine: str, chart_path: str | None, **speech) -> None:
     if chart_path is None:
         from .script import format_script
 
-        _echo(format_script(prepare(loaded, settings, stream_clips=True).script))
+        _echo_text(format_script(prepare(loaded, settings, stream_clips=True).script))
         return
     from .atomic import check_distinct, check_target
     from .chart import draw_chart, require_matplotlib
@@ -990,7 +997,7 @@ def remind(
             )
         else:
             text = systemd_text(schedule, command, title=loaded.name, unit=unit_name(routine))
-        _echo(text, nl=False)
+        _echo_text(text, nl=False)
         return
     remind_in_foreground(
         loaded,
@@ -1079,7 +1086,7 @@ def import_command(file: str, output: str | None) -> None:
         check_distinct([("-o", output)], [] if file == "-" else [("the article", file)])
     text = _import_article(file)
     if output is None or _is_stdout(output):
-        _echo(text, nl=False)
+        _echo_text(text, nl=False)
         return
     from .atomic import atomic_target
 
@@ -1128,7 +1135,7 @@ def schema() -> None:
 
     from .routine import routine_schema
 
-    _echo(json.dumps(routine_schema(), indent=2))
+    _echo_text(json.dumps(routine_schema(), indent=2))
 
 
 def _count(number: int, noun: str) -> str:
