@@ -365,7 +365,7 @@ def test_speech_workers_are_capped_however_many_cores(tmp_path, monkeypatch):
         running.append(sum(worker.poll() is None for worker in workers))
         return process
 
-    monkeypatch.setattr(speech.subprocess, "Popen", counted)
+    monkeypatch.setattr(subprocess, "Popen", counted)  # the module speech starts workers with
     phrases = [f"Step {n}: lean forward slowly, and let the stretch come." for n in range(60)]
     assert sum(map(len, phrases)) > 2 * speech.MAX_WORKERS * speech.WORKER_CHARS
     speaker = Speaker(engine=ENGINE, cache_dir=tmp_path)
