@@ -36,8 +36,10 @@ from voice_coach.chapters import chapters, tracks
 from voice_coach.cli import _AUDIO_SUFFIXES, cli
 from voice_coach.exporter import (
     ExportSettings,
+    export_captions,
     export_files,
     export_split,
+    export_timeline,
     timeline,
 )
 from voice_coach.mixer import render
@@ -54,21 +56,40 @@ SIDES = [
 ]
 
 
+class ExportedFolder:
+    """hamstrings exported at the default -16 LUFS into one folder, each file made the
+    first time a test asks for it (``folder / "h.opus"``): a worker of the fast tier makes
+    only the files its own tests read (the Opus export alone takes seconds). The
+    timeline (``.json``) and captions (``.vtt``, ``.srt``) are written as an export
+    writes them beside the audio."""
+
+    def __init__(self, program, folder: Path) -> None:
+        self.program = program
+        self.folder = folder
+        self.levels: dict = {}
+
+    def __truediv__(self, name: str) -> Path:
+        path = self.folder / name
+        if not path.exists():
+            if path.suffix == ".json":
+                export_timeline(self.program.script, path)
+            elif path.suffix in (".vtt", ".srt"):
+                export_captions(self.program.script, path)
+            else:
+                self.levels[path.suffix] = export_files(self.program, path)
+        return path
+
+    def levels_of(self, extension: str):
+        """The levels the export to ``h{extension}`` reached (exporting it if need be)."""
+        _ = self / f"h{extension}"
+        return self.levels[extension]
+
+
 @pytest.fixture(scope="module")
 def exported(hamstrings_program, tmp_path_factory):
-    """hamstrings in every format, with captions and the timeline, at the default -16 LUFS."""
-    folder = tmp_path_factory.mktemp("exported")
-    levels = {}
-    for extension in (*EXTENSIONS, *MP4):
-        levels[extension] = export_files(hamstrings_program, folder / f"h{extension}")
-    export_files(
-        hamstrings_program,
-        folder / "again.wav",
-        folder / "h.json",
-        folder / "h.vtt",
-    )
-    export_files(hamstrings_program, folder / "again2.wav", captions_path=folder / "h.srt")
-    return folder, levels, json.loads((folder / "h.json").read_text())
+    """(the folder of exports, each made as asked for; the timeline)."""
+    folder = ExportedFolder(hamstrings_program, tmp_path_factory.mktemp("exported"))
+    return folder, json.loads((folder / "h.json").read_text())
 
 
 def decoded(path: Path) -> tuple[np.ndarray, int]:
@@ -89,7 +110,7 @@ def measured_true_peak_dbtp(data: np.ndarray) -> float:
 
 @pytest.mark.parametrize("extension", EXTENSIONS)
 def test_each_format_decodes_to_the_routines_length_and_channels(exported, extension):
-    folder, _, tl = exported
+    folder, tl = exported
     data, rate = decoded(folder / f"h{extension}")
     assert data.shape[1] == 1
     expected = round(tl["duration"] * rate)
@@ -100,13 +121,13 @@ def test_each_format_decodes_to_the_routines_length_and_channels(exported, exten
 
 
 def test_lossless_files_hold_the_mix_times_one_gain(exported, hamstrings_program):
-    folder, levels, _ = exported
+    folder, _ = exported
     wav, _ = soundfile.read(str(folder / "h.wav"), dtype="int16")
     flac, _ = soundfile.read(str(folder / "h.flac"), dtype="int16")
     assert np.array_equal(wav, flac)
     program = hamstrings_program
     expected = program.mixer().render(
-        0, program.script.length_samples, 10 ** (levels[".wav"].gain_db / 20)
+        0, program.script.length_samples, 10 ** (folder.levels_of(".wav").gain_db / 20)
     )
     assert np.array_equal(wav, expected)
 
@@ -114,7 +135,7 @@ def test_lossless_files_hold_the_mix_times_one_gain(exported, hamstrings_program
 def test_mp3_tells_every_decoder_its_exact_length(exported):
     """The LAME header mp3.py writes: FFmpeg and mutagen read the same length as
     libsndfile, and the decoded audio lines up with the mix sample for sample."""
-    folder, _, tl = exported
+    folder, tl = exported
     path = folder / "h.mp3"
     expected = round(tl["duration"] * RATE)
     command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-"]
@@ -134,7 +155,7 @@ def test_mp3_tells_every_decoder_its_exact_length(exported):
 
 @pytest.mark.parametrize("extension", [".ogg", ".opus", ".mp3"])
 def test_lossy_files_sound_like_the_lossless_one(exported, extension):
-    folder, _, _ = exported
+    folder, _ = exported
     reference, _ = decoded(folder / "h.wav")
     lossy, rate = decoded(folder / f"h{extension}")
     if rate != RATE:
@@ -152,7 +173,7 @@ def test_lossy_files_sound_like_the_lossless_one(exported, extension):
 @pytest.mark.slow
 @pytest.mark.parametrize("extension", EXTENSIONS)
 def test_loudness_measured_on_the_output_meets_the_target(exported, extension):
-    folder, _, _ = exported
+    folder, _ = exported
     data, rate = decoded(folder / f"h{extension}")
     loudness = measured_loudness(data, rate)
     # Meters may differ by 0.1 LU (EBU Tech 3341); pyloudnorm, whose K-weighting rounds
@@ -168,7 +189,7 @@ def test_loudness_measured_on_the_output_meets_the_target(exported, extension):
 def test_a_loudness_target_is_met_and_chimes_keep_their_level_against_speech(
     hamstrings_program, exported, tmp_path
 ):
-    folder, _, _ = exported
+    folder, _ = exported
     quieter = tmp_path / "quiet.wav"
     levels = export_files(hamstrings_program, quieter, settings=ExportSettings(loudness=-23))
     data, rate = decoded(quieter)
@@ -228,7 +249,7 @@ def chapter_starts(tl) -> list[float]:
 
 @pytest.mark.parametrize("extension", [".mp3", ".wav"])
 def test_id3_tags_and_chapters_read_back(exported, extension):
-    folder, _, tl = exported
+    folder, tl = exported
     tags = (
         ID3(str(folder / f"h{extension}"))
         if extension == ".mp3"
@@ -260,7 +281,7 @@ def ffprobe_chapters(path: Path) -> list[tuple[float, float, str]]:
 
 @pytest.mark.parametrize("extension", [*EXTENSIONS, *MP4])
 def test_ffprobe_lists_the_chapters_in_time_order(exported, extension):
-    folder, _, tl = exported
+    folder, tl = exported
     listed = ffprobe_chapters(folder / f"h{extension}")
     assert [title for _, _, title in listed] == SIDES
     assert [start for start, _, _ in listed] == pytest.approx(chapter_starts(tl), abs=0.001)
@@ -270,7 +291,7 @@ def test_ffprobe_lists_the_chapters_in_time_order(exported, extension):
 def test_id3_frames_lie_in_the_file_in_reading_order(exported, extension):
     """CTOC first, then the chapters in time order: players that read frames in file
     order show them right (mutagen loads frames in file order)."""
-    folder, _, _ = exported
+    folder, _ = exported
     keys = list(mutagen.File(str(folder / f"h{extension}")).tags.keys())
     assert keys == ["TIT2", "TPE1", "TALB", "CTOC:toc", *(f"CHAP:chp{n}" for n in range(6))]
 
@@ -282,7 +303,7 @@ def parse_clock(text: str) -> float:
 
 @pytest.mark.parametrize("extension", [".flac", ".ogg", ".opus"])
 def test_vorbis_comment_tags_and_chapters_read_back(exported, extension):
-    folder, _, tl = exported
+    folder, tl = exported
     tags = mutagen.File(str(folder / f"h{extension}")).tags
     assert tags["TITLE"] == ["Hamstring stretches"]
     assert tags["ARTIST"] == ["voice-coach"]
@@ -326,7 +347,7 @@ def check_captions_against_timeline(found, tl):
 
 
 def test_webvtt_captions_match_the_timeline(exported):
-    folder, _, tl = exported
+    folder, tl = exported
     assert (folder / "h.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
     found = [
         (parse_clock(caption.start), parse_clock(caption.end), caption.text)
@@ -337,7 +358,7 @@ def test_webvtt_captions_match_the_timeline(exported):
 
 
 def test_srt_captions_match_the_timeline(exported):
-    folder, _, tl = exported
+    folder, tl = exported
     parsed = list(srt.parse((folder / "h.srt").read_text(encoding="utf-8")))
     assert [caption.index for caption in parsed] == list(range(1, len(parsed) + 1))
     found = [
@@ -361,7 +382,7 @@ def test_long_lines_are_cut_into_readable_captions():
 
 
 def test_split_wav_tracks_concatenate_to_the_single_export(hamstrings_program, exported, tmp_path):
-    folder, _, _ = exported
+    folder, _ = exported
     paths = export_split(hamstrings_program, tmp_path / "split", ".wav")
     *track_paths, playlist = paths
     assert [path.name for path in track_paths] == [
@@ -708,7 +729,7 @@ def test_mp4_audio_has_the_exact_length_tags_and_the_mixs_sound(exported, extens
     """.m4a/.m4b: the container gives the exact length and its edit list drops the
     encoder's priming (FFmpeg still decodes the last frame's padding); tags read back;
     the sound and its loudness are the WAV's."""
-    folder, _, tl = exported
+    folder, tl = exported
     path = folder / f"h{extension}"
     command = ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json"]
     probed = json.loads(subprocess.run([*command, str(path)], capture_output=True).stdout)
@@ -832,7 +853,7 @@ def test_an_mp3_encoded_in_parts_decodes_in_place(
     from voice_coach.exporter import quiet_spans
     from voice_coach.mp3 import plan_parts
 
-    folder, _, tl = exported
+    folder, tl = exported
     script = hamstrings_program.script
     parts = plan_parts(script.length_samples, quiet_spans(script), RATE, 2)
     assert len(parts) == 2
