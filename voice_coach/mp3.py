@@ -207,15 +207,16 @@ def _in_threads(encode: Callable[[int], int], count: int, stop: threading.Event)
     for thread in others:
         thread.start()
     try:
-        counts[0] = encode(0)
-    except _Stopped:
-        pass  # another part failed, which stopped this one: its error is raised below
-    except BaseException:
-        stop.set()
-        raise
-    finally:
+        # Stopped means another part failed: its error is raised below.
+        with contextlib.suppress(_Stopped):
+            counts[0] = encode(0)
         for thread in others:
             thread.join()
+    except BaseException:  # here, or Ctrl-C while waiting for the others
+        stop.set()
+        for thread in others:
+            thread.join()
+        raise
     failures = [error for error in errors if not isinstance(error, _Stopped)]
     if failures:
         raise failures[0]
